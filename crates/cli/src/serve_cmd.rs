@@ -1,0 +1,123 @@
+//! `latency serve`: the counter app as a long-running server (the EC2 / Fargate / pod row).
+
+use std::net::SocketAddr;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use latency_app::{AppConfig, AppState};
+use tokio::sync::Notify;
+
+const STORE_HELP: &str = "\
+Store URLs (--store):
+  memory://                 an atomic counter in this process; lost on exit.
+                            The original study's EC2 server.
+  file:///abs/path          a decimal number in a file, made durable (write, fsync,
+                            rename, fsync dir) before each answer, with an advisory
+                            lock in /abs/path.lock so processes can share it.
+                            Created at 0 if missing; ?create=false makes a missing
+                            file an error. A corrupt file is an error, never reset.
+                            The original study's Fargate + EFS task.
+
+Output:
+  stdout gets exactly one line, `listening on http://ADDR:PORT`, once the socket is
+  bound (so `--listen 127.0.0.1:0` can be used by scripts); logs go to stderr.
+
+Examples:
+  latency serve
+  latency serve --store file:///tmp/hits --listen 127.0.0.1:0
+  curl http://127.0.0.1:8000/hits";
+
+/// Flags of `latency serve`.
+#[derive(Debug, clap::Args)]
+#[command(after_long_help = STORE_HELP)]
+pub(crate) struct ServeArgs {
+    /// Where the counter lives; see `--help` for every URL form.
+    #[arg(long, env = "LATENCY_STORE", default_value = "memory://")]
+    store: String,
+
+    /// Address to listen on. Port 0 picks a free port; the bound address is printed.
+    #[arg(long, default_value = "0.0.0.0:8000")]
+    listen: SocketAddr,
+
+    /// Answer 503 to any request not answered within this time (e.g. 500ms, 10s).
+    #[arg(long, default_value = "10s", value_parser = humantime::parse_duration)]
+    request_timeout: Duration,
+
+    /// Answer 413 to request bodies larger than this many bytes.
+    #[arg(long, default_value_t = AppConfig::default().body_limit_bytes)]
+    body_limit: usize,
+
+    /// On SIGTERM or Ctrl-C, wait this long for requests in flight before exiting anyway.
+    #[arg(long, default_value = "30s", value_parser = humantime::parse_duration)]
+    drain_timeout: Duration,
+}
+
+pub(crate) fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
+    crate::runtime::block_on(serve(args))
+}
+
+async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
+    let store = latency_store::from_url(&args.store)
+        .await
+        .context("cannot open the counter store")?;
+    let listener = tokio::net::TcpListener::bind(args.listen)
+        .await
+        .with_context(|| {
+            format!(
+                "cannot listen on {} (pick another --listen address, or port 0 for any free port)",
+                args.listen
+            )
+        })?;
+    let bound = listener.local_addr()?;
+    let config = AppConfig {
+        request_timeout: args.request_timeout,
+        body_limit_bytes: args.body_limit,
+    };
+    let app = latency_app::router(AppState::new(store.clone(), config));
+
+    let signalled = Arc::new(Notify::new());
+    let shutdown = {
+        let signalled = Arc::clone(&signalled);
+        async move {
+            wait_for_shutdown_signal().await;
+            tracing::info!("shutting down: draining requests in flight");
+            signalled.notify_one();
+        }
+    };
+    let mut server = tokio::spawn(latency_app::serve(listener, app, shutdown));
+    tracing::info!(address = %bound, store = store.backend(), "serving");
+    println!("listening on http://{bound}");
+
+    let drain_deadline = async {
+        signalled.notified().await;
+        tokio::time::sleep(args.drain_timeout).await;
+    };
+    tokio::select! {
+        served = &mut server => served.context("server task failed")?.context("server failed")?,
+        () = drain_deadline => {
+            tracing::warn!(timeout = ?args.drain_timeout, "requests still in flight; exiting anyway");
+        }
+    }
+    tracing::info!("stopped");
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Resolves on Ctrl-C (SIGINT) or SIGTERM, whichever comes first.
+async fn wait_for_shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    let mut sigterm = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+    {
+        Ok(stream) => stream,
+        Err(err) => {
+            tracing::warn!(%err, "cannot listen for SIGTERM; only Ctrl-C stops the server");
+            let _ = ctrl_c.await;
+            return;
+        }
+    };
+    tokio::select! {
+        _ = ctrl_c => {}
+        _ = sigterm.recv() => {}
+    }
+}

@@ -1,0 +1,76 @@
+//! Counter stores for the `latency` app.
+//!
+//! A store keeps one counter. It is chosen by URL through [`from_url`]; each URL scheme is
+//! one backend module. Every backend runs the same [`conformance`] suite.
+//!
+//! | URL | backend |
+//! |---|---|
+//! | `memory://` | [`MemoryStore`]: an atomic in this process (the EC2 server's in-memory counter) |
+//! | `file:///abs/path` | [`FileStore`]: a durable file shared safely between processes (Fargate + EFS) |
+
+mod error;
+mod file;
+mod memory;
+mod url_parse;
+
+pub mod conformance;
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+
+pub use error::StoreError;
+pub use file::FileStore;
+pub use memory::MemoryStore;
+
+/// One counter, shared by every request that reaches the app.
+///
+/// # Contract
+/// - [`incr`](CounterStore::incr) adds one and returns the new value **atomically**: when
+///   any number of callers, in this process or others sharing the same backing storage,
+///   call it concurrently, every call returns a distinct value and no increment is lost.
+///   It uses a single round trip to the backend where the backend allows it.
+/// - [`get`](CounterStore::get) returns the current value without changing it. A counter
+///   that was never incremented reads 0.
+/// - An error is returned, never a made-up value: a store that cannot reach or trust its
+///   backing storage says so with a [`StoreError`], and recovers by itself when the
+///   storage comes back (no call leaves the store unusable).
+#[async_trait]
+pub trait CounterStore: Send + Sync + 'static {
+    /// Adds one to the counter and returns the new value.
+    async fn incr(&self) -> Result<u64, StoreError>;
+
+    /// Returns the current value of the counter.
+    async fn get(&self) -> Result<u64, StoreError>;
+
+    /// The backend's short name (`memory`, `file`, …), used as a metrics label.
+    fn backend(&self) -> &'static str;
+}
+
+/// A shared, type-erased store, as the app holds it.
+pub type SharedStore = Arc<dyn CounterStore>;
+
+/// The URL forms this build accepts, one per line, for help texts and error messages.
+pub fn accepted_forms() -> &'static [&'static str] {
+    &[
+        "memory://                 an atomic counter in this process (lost on exit)",
+        "file:///abs/path          a durable counter file; safe across processes (?create=false: the file must exist)",
+    ]
+}
+
+/// Opens the store that `url` names.
+///
+/// Opening checks what can be checked up front (the URL's form, a file's directory and
+/// contents), so that a bad setting fails at start-up with a message that names it rather
+/// than on the first request.
+pub async fn from_url(url: &str) -> Result<SharedStore, StoreError> {
+    let parsed = url_parse::StoreUrl::parse(url)?;
+    match parsed.scheme() {
+        "memory" => {
+            parsed.expect_no_params(&[])?;
+            Ok(Arc::new(MemoryStore::new()))
+        }
+        "file" => Ok(Arc::new(FileStore::open_url(&parsed).await?)),
+        other => Err(parsed.invalid(format!("unknown store scheme `{other}://`"))),
+    }
+}
