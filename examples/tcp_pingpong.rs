@@ -59,6 +59,11 @@ fn client(address: &str, rounds: usize) -> std::io::Result<()> {
     micros.sort_by(f64::total_cmp);
     let at = |q: f64| micros[((micros.len() as f64 * q) as usize).min(micros.len() - 1)];
     let mean = micros.iter().sum::<f64>() / micros.len() as f64;
-    println!("p50_us={:.1} p99_us={:.1} mean_us={:.1}", at(0.5), at(0.99), mean);
+    println!(
+        "p50_us={:.1} p99_us={:.1} mean_us={:.1}",
+        at(0.5),
+        at(0.99),
+        mean
+    );
     Ok(())
 }

@@ -9,16 +9,10 @@
 //!
 //! A 5xx body never carries internals; the details go to the log.
 
-use std::sync::Arc;
-
 use axum::Json;
-use axum::extract::{Request, State};
-use axum::http::{Method, StatusCode, header};
-use axum::middleware::Next;
+use axum::http::{Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use latency_store::StoreError;
-
-use crate::AppConfig;
 
 /// A failure inside a handler.
 #[derive(Debug, thiserror::Error)]
@@ -52,48 +46,50 @@ pub fn json_error(status: StatusCode, message: &str) -> Response {
     (status, Json(serde_json::json!({ "error": message }))).into_response()
 }
 
-/// Middleware that gives every error response produced outside the handlers (routing,
-/// the body limit, the timeout) a JSON body that says what went wrong. Responses that are
-/// already JSON pass through untouched, and so do headers such as `Allow`.
-pub(crate) async fn json_errors(
-    State(config): State<Arc<AppConfig>>,
-    request: Request,
-    next: Next,
-) -> Response {
-    let method = request.method().clone();
-    let path = request.uri().path().to_owned();
-    let response = next.run(request).await;
+/// The fallback for paths no route matches: a JSON 404 that names the request.
+pub(crate) async fn not_found(method: Method, uri: Uri) -> Response {
+    json_error(
+        StatusCode::NOT_FOUND,
+        &format!("no route for {method} {}", shorten(uri.path())),
+    )
+}
+
+/// The fallback for a known path with the wrong method: a JSON 405 (axum adds `Allow`).
+pub(crate) async fn method_not_allowed(method: Method, uri: Uri) -> Response {
+    json_error(
+        StatusCode::METHOD_NOT_ALLOWED,
+        &format!("method {method} is not allowed on {}", shorten(uri.path())),
+    )
+}
+
+/// Gives an error response that is not JSON yet (an extractor's rejection, say) a JSON
+/// body that keeps its message. Other responses pass through untouched, headers included.
+pub(crate) async fn ensure_json(response: Response) -> Response {
     let status = response.status();
     if !(status.is_client_error() || status.is_server_error()) || is_json(&response) {
         return response;
     }
-    let message = match status {
-        StatusCode::NOT_FOUND => format!("no route for {method} {}", shorten(&path)),
-        StatusCode::METHOD_NOT_ALLOWED => {
-            format!("method {method} is not allowed on {}", shorten(&path))
-        }
-        StatusCode::PAYLOAD_TOO_LARGE => format!(
-            "request body is larger than the limit of {} bytes",
-            config.body_limit_bytes
-        ),
-        StatusCode::SERVICE_UNAVAILABLE => format!(
-            "request timed out after {} ms",
-            config.request_timeout.as_millis()
-        ),
-        other => other
+    let (mut parts, body) = response.into_parts();
+    // Rejection messages are short; anything longer is cut rather than buffered.
+    let text = match axum::body::to_bytes(body, MAX_MESSAGE_BYTES).await {
+        Ok(bytes) => String::from_utf8_lossy(&bytes).trim().to_owned(),
+        Err(_) => String::new(),
+    };
+    let message = if text.is_empty() || status.is_server_error() {
+        status
             .canonical_reason()
             .unwrap_or("request failed")
-            .to_owned(),
+            .to_owned()
+    } else {
+        text
     };
-    let (mut parts, _) = response.into_parts();
-    let mut json = json_error(status, &message);
-    if method == Method::HEAD {
-        *json.body_mut() = axum::body::Body::empty();
-    }
+    let json = json_error(status, &message);
     parts.headers.remove(header::CONTENT_LENGTH);
     parts.headers.extend(json.headers().clone());
     Response::from_parts(parts, json.into_body())
 }
+
+const MAX_MESSAGE_BYTES: usize = 1024;
 
 fn is_json(response: &Response) -> bool {
     response

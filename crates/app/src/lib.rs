@@ -13,6 +13,7 @@
 //! Every error is JSON, `{"error": "…"}`, with its status code (see [`errors`]).
 
 pub mod errors;
+mod layer;
 mod metrics;
 mod page;
 
@@ -21,19 +22,15 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use axum::Router;
-use axum::extract::State;
-use axum::http::{StatusCode, header};
-use axum::middleware;
+use axum::http::header;
 use axum::response::IntoResponse;
 use axum::routing::get;
 use axum::serve::ListenerExt;
 use latency_store::SharedStore;
 use tokio::net::TcpListener;
-use tower_http::limit::RequestBodyLimitLayer;
-use tower_http::timeout::TimeoutLayer;
 
 pub use errors::AppError;
-pub use metrics::Metrics;
+pub use metrics::{Metrics, StoreOperationTimer};
 
 /// Limits that protect the app from slow or oversized requests.
 #[derive(Debug, Clone)]
@@ -54,9 +51,15 @@ impl Default for AppConfig {
 }
 
 /// Everything a request handler needs: the counter store, the metrics, the limits.
+/// Cloning it is one reference-count increment.
 #[derive(Clone)]
 pub struct AppState {
+    inner: Arc<StateInner>,
+}
+
+struct StateInner {
     store: SharedStore,
+    store_incr: StoreOperationTimer,
     metrics: Arc<Metrics>,
     config: Arc<AppConfig>,
 }
@@ -64,42 +67,42 @@ pub struct AppState {
 impl AppState {
     /// State for an app counting in `store`, with fresh metrics.
     pub fn new(store: SharedStore, config: AppConfig) -> Self {
+        let metrics = Arc::new(Metrics::new());
         Self {
-            store,
-            metrics: Arc::new(Metrics::new()),
-            config: Arc::new(config),
+            inner: Arc::new(StateInner {
+                store_incr: metrics.store_operation(store.backend(), "incr"),
+                store,
+                metrics,
+                config: Arc::new(config),
+            }),
         }
     }
 
     /// The metrics this app records, e.g. to read them in tests.
     pub fn metrics(&self) -> &Metrics {
-        &self.metrics
+        &self.inner.metrics
     }
 }
 
-/// The app's HTTP routes with their middleware: request metrics, JSON errors, the body
-/// limit and the request timeout. Every runtime serves this same router.
+/// The app's HTTP routes with their middleware (one layer: the body limit, the request
+/// timeout, JSON errors and request metrics). Every runtime serves this same router.
 pub fn router(state: AppState) -> Router {
-    let config = Arc::clone(&state.config);
+    let layer = layer::AppLayer::new(
+        Arc::clone(&state.inner.config),
+        Arc::clone(&state.inner.metrics),
+    );
+    // Handlers capture the state instead of extracting it: an extractor makes axum split
+    // and rebuild every request, which costs more than the counter itself.
+    let hits_state = state.clone();
+    let metrics_state = state;
     Router::new()
         .route("/", get(page::page))
-        .route("/hits", get(hits))
+        .route("/hits", get(move || hits(hits_state.clone())))
         .route("/healthz", get(healthz))
-        .route("/metrics", get(metrics_text))
-        .layer(TimeoutLayer::with_status_code(
-            StatusCode::SERVICE_UNAVAILABLE,
-            config.request_timeout,
-        ))
-        .layer(RequestBodyLimitLayer::new(config.body_limit_bytes))
-        .layer(middleware::from_fn_with_state(
-            Arc::clone(&config),
-            errors::json_errors,
-        ))
-        .layer(middleware::from_fn_with_state(
-            Arc::clone(&state.metrics),
-            metrics::record_request,
-        ))
-        .with_state(state)
+        .route("/metrics", get(move || metrics_text(metrics_state.clone())))
+        .fallback(errors::not_found)
+        .method_not_allowed_fallback(errors::method_not_allowed)
+        .layer(layer)
 }
 
 /// Serves `app` on `listener` until `shutdown` resolves, then stops accepting
@@ -120,15 +123,11 @@ pub async fn serve(
         .await
 }
 
-async fn hits(State(state): State<AppState>) -> Result<impl IntoResponse, AppError> {
+async fn hits(state: AppState) -> Result<impl IntoResponse, AppError> {
+    let state = &state.inner;
     let started = Instant::now();
     let outcome = state.store.incr().await;
-    state.metrics.record_store_operation(
-        state.store.backend(),
-        "incr",
-        outcome.is_ok(),
-        started.elapsed(),
-    );
+    state.store_incr.record(outcome.is_ok(), started.elapsed());
     let count = outcome?;
     Ok((
         [
@@ -145,8 +144,8 @@ async fn healthz() -> impl IntoResponse {
     axum::Json(serde_json::json!({ "status": "pass" }))
 }
 
-async fn metrics_text(State(state): State<AppState>) -> Result<impl IntoResponse, AppError> {
-    let body = state.metrics.encode()?;
+async fn metrics_text(state: AppState) -> Result<impl IntoResponse, AppError> {
+    let body = state.inner.metrics.encode()?;
     Ok((
         [(
             header::CONTENT_TYPE,

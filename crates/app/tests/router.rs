@@ -222,6 +222,12 @@ async fn failing_store_is_a_503_without_internals_and_recovers() {
         metrics.contains(r#"backend="file",operation="incr",outcome="error"} 1"#),
         "{metrics}"
     );
+    for (status, count) in [(200, 2), (503, 1)] {
+        let line = format!(
+            r#"latency_http_requests_total{{route="/hits",method="GET",status="{status}"}} {count}"#
+        );
+        assert!(metrics.contains(&line), "missing {line}:\n{metrics}");
+    }
 }
 
 /// A store that never answers: the request timeout must turn it into a JSON 503.
