@@ -31,6 +31,7 @@ use tokio::net::TcpListener;
 
 pub use errors::AppError;
 pub use metrics::{Metrics, StoreOperationTimer};
+pub use page::PAGE;
 
 /// Limits that protect the app from slow or oversized requests.
 #[derive(Debug, Clone)]

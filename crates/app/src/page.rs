@@ -3,7 +3,9 @@
 use axum::http::header;
 use axum::response::IntoResponse;
 
-const PAGE: &str = include_str!("page.html");
+/// The page's HTML, for runtimes that serve `GET /` without the router (the local API
+/// Gateway front serves it the way the original study's S3 proxy route did).
+pub const PAGE: &str = include_str!("page.html");
 
 pub(crate) async fn page() -> impl IntoResponse {
     (
