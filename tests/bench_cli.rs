@@ -1,0 +1,227 @@
+//! `latency bench` through the built binary, against `latency serve` and a broken counter.
+
+mod common;
+
+use std::net::TcpListener;
+use std::process::Output;
+
+use common::{Server, latency};
+
+fn bench(args: &[&str]) -> Output {
+    latency()
+        .arg("bench")
+        .args(args)
+        .args(["--timeout", "5s"])
+        .output()
+        .expect("run latency bench")
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// `13.02ms`: digits, a point, exactly two decimals, `ms`.
+fn is_original_mean_line(line: &str) -> bool {
+    let Some(num) = line.strip_suffix("ms") else {
+        return false;
+    };
+    let Some((int, frac)) = num.split_once('.') else {
+        return false;
+    };
+    !int.is_empty()
+        && int.bytes().all(|b| b.is_ascii_digit())
+        && frac.len() == 2
+        && frac.bytes().all(|b| b.is_ascii_digit())
+}
+
+#[test]
+fn bench_against_serve_prints_the_original_mean_then_the_distribution() {
+    let server = Server::start("memory://", &[]);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let json = dir.path().join("run.json");
+    let url = format!("{}/hits", server.base_url);
+    let out = bench(&[
+        &url,
+        "200",
+        "--label",
+        "server + VM",
+        "--json",
+        json.to_str().expect("utf8"),
+    ]);
+    let stdout = text(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{stdout}\n{}",
+        text(&out.stderr)
+    );
+    let first = stdout.lines().next().unwrap_or_default();
+    assert!(is_original_mean_line(first), "first line {first:?}");
+    for needle in [
+        "min",
+        "stdev",
+        "p50",
+        "p90",
+        "p99.9",
+        "max",
+        "cold start",
+        "req/s",
+        "200: 200",
+        "errors       none",
+        "counter      pass",
+    ] {
+        assert!(stdout.contains(needle), "{needle:?} missing:\n{stdout}");
+    }
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).expect("json written")).expect("json");
+    assert_eq!(report["schema_version"], 1);
+    assert_eq!(report["target"]["label"], "server + VM");
+    assert_eq!(report["results"]["requests"], 200);
+    assert_eq!(report["results"]["counter"]["verdict"], "pass");
+    assert_eq!(report["results"]["counter"]["first"], 1);
+    assert_eq!(report["results"]["counter"]["last"], 200);
+    let mean = report["results"]["mean_all_ms"].as_f64().expect("mean");
+    assert_eq!(
+        first,
+        format!("{mean:.2}ms"),
+        "the first line is the Report's mean"
+    );
+}
+
+#[test]
+fn concurrent_and_open_loop_runs_against_serve_pass_the_counter_check() {
+    let server = Server::start("memory://", &[]);
+    let url = format!("{}/hits", server.base_url);
+    let closed = bench(&[&url, "400", "-c", "4"]);
+    assert_eq!(closed.status.code(), Some(0), "{}", text(&closed.stderr));
+    assert!(text(&closed.stdout).contains("closed loop, 4 connections"));
+    let open = bench(&[&url, "--rate", "200", "-c", "2", "--duration", "1s"]);
+    let stdout = text(&open.stdout);
+    assert_eq!(
+        open.status.code(),
+        Some(0),
+        "{stdout}{}",
+        text(&open.stderr)
+    );
+    assert!(
+        stdout.contains("uncorrected") && stdout.contains("target 200 req/s"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("counter      pass"), "{stdout}");
+}
+
+#[test]
+fn failed_requests_above_the_allowed_rate_exit_1() {
+    let server = Server::start("memory://", &[]);
+    let url = format!("{}/no-such-page", server.base_url);
+    let out = bench(&[&url, "20"]);
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains("20 of 20 requests failed") && stderr.contains("--max-error-rate"),
+        "{stderr}"
+    );
+    assert!(text(&out.stdout).contains("http_4xx: 20"));
+    let tolerated = bench(&[&url, "20", "--max-error-rate", "100%"]);
+    assert_eq!(
+        tolerated.status.code(),
+        Some(0),
+        "{}",
+        text(&tolerated.stderr)
+    );
+}
+
+#[test]
+fn a_counter_that_repeats_values_exits_1() {
+    // A "counter" that always answers 7.
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    listener.set_nonblocking(true).expect("nonblocking");
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("rt");
+        rt.block_on(async move {
+            let listener = tokio::net::TcpListener::from_std(listener).expect("listener");
+            let app = axum::Router::new().route("/hits", axum::routing::get(|| async { "7" }));
+            let _ = axum::serve(listener, app).await;
+        });
+    });
+    let out = bench(&[&format!("http://{addr}/hits"), "10"]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stdout));
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains("counter check failed") && stderr.contains("9 duplicate values"),
+        "{stderr}"
+    );
+    let off = bench(&[&format!("http://{addr}/hits"), "10", "--no-counter-check"]);
+    assert_eq!(off.status.code(), Some(0));
+}
+
+#[test]
+fn an_unreachable_url_is_one_line_naming_it_and_exit_1() {
+    let port = TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr")
+        .port();
+    let url = format!("http://127.0.0.1:{port}/hits");
+    let out = bench(&[&url]);
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = text(&out.stderr);
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.starts_with("error: cannot connect to ") && stderr.contains(&url),
+        "{stderr}"
+    );
+    assert!(out.stdout.is_empty());
+}
+
+#[test]
+fn a_malformed_url_or_flag_is_a_usage_error_exit_2() {
+    for url in ["localhost:8000/hits", "ftp://127.0.0.1/x", "http://"] {
+        let out = bench(&[url]);
+        assert_eq!(out.status.code(), Some(2), "{url}");
+        let stderr = text(&out.stderr);
+        assert_eq!(stderr.lines().count(), 1, "{stderr}");
+        assert!(stderr.contains(url), "{stderr}");
+    }
+    let out = bench(&["http://127.0.0.1:1/hits", "-c", "many"]);
+    assert_eq!(out.status.code(), Some(2));
+    let out = bench(&["http://127.0.0.1:1/hits", "-c", "0"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("connections"));
+}
+
+#[test]
+fn csv_is_a_header_and_one_row() {
+    let server = Server::start("memory://", &[]);
+    let out = bench(&[&format!("{}/hits", server.base_url), "50", "--csv"]);
+    assert_eq!(out.status.code(), Some(0));
+    let stdout = text(&out.stdout);
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(lines.len(), 2, "{stdout}");
+    assert!(lines[0].starts_with("label,url,mode,connections,rate,requests"));
+    assert_eq!(lines[0].split(',').count(), lines[1].split(',').count());
+    assert!(lines[1].contains(",closed,1,,50,"), "{}", lines[1]);
+}
+
+#[test]
+fn help_teaches_the_load_models_output_and_exit_codes() {
+    let out = latency().args(["bench", "--help"]).output().expect("help");
+    let help = text(&out.stdout);
+    for needle in [
+        "TOTAL",
+        "not per connection",
+        "coordinated omission",
+        "13.02ms",
+        "cold start",
+        "Exit codes",
+        "--max-error-rate",
+        "--warmup",
+        "--no-keepalive",
+    ] {
+        assert!(help.contains(needle), "{needle:?} missing from --help");
+    }
+}
