@@ -1,11 +1,251 @@
-//! `latency cost` (being built).
+//! `latency cost`: price every architecture per month and per million calls, total them at
+//! the volumes asked for, and find the break-even points.
+//!
+//! All the arithmetic is in `latency-cost`; this module reads the flags and the sheet
+//! file, and prints.
 
+use std::fmt::Write as _;
+use std::path::PathBuf;
 use std::process::ExitCode;
+
+use anyhow::Context;
+use latency_cost::{
+    BuiltinSheet, Kind, Options, Overrides, PriceSheet, Row, StoreMode, Workload, break_even_svg,
+    catalogue, find_row, format_calls, parse_calls_per_month, price, render_text,
+};
 
 /// Flags of `latency cost`.
 #[derive(Debug, clap::Args)]
-pub(crate) struct CostArgs {}
+#[command(after_long_help = after_long_help())]
+pub(crate) struct CostArgs {
+    /// Volumes to total every row at, in calls a month, comma-separated.
+    ///
+    /// A volume is a number with an optional k, M or B suffix: 1e6, 1000000, 1_000_000,
+    /// 500k, 2.5M and 1B are all accepted. Each adds a "<volume> calls ($)" column.
+    #[arg(
+        long,
+        value_name = "LIST",
+        default_value = "1e6,1e7,1e8",
+        value_parser = parse_volumes
+    )]
+    calls_per_month: Volumes,
 
-pub(crate) fn run(_args: CostArgs) -> anyhow::Result<ExitCode> {
-    anyhow::bail!("`latency cost` is not built yet")
+    /// Prices to use: `original-era` (eu-west-2 c. 2021; reproduces the study's table),
+    /// `current` (as last known; unconfirmed figures are listed), or a path to a TOML
+    /// sheet in the same format (see crates/cost/sheets/).
+    #[arg(long, value_name = "NAME|PATH", default_value = "original-era")]
+    sheet: String,
+
+    /// Add a load balancer (an ALB and its two public IPv4 addresses) to the rows whose
+    /// deployment has one: Fargate and Kubernetes. The study left it out and marked
+    /// those figures with *.
+    #[arg(long)]
+    with_load_balancer: bool,
+
+    /// Print the whole report as JSON (schema: crates/cost/schema/cost-report.v1.schema.json)
+    /// instead of the tables: every figure of the sheet, every row's arithmetic, every
+    /// break-even point.
+    #[arg(long)]
+    json: bool,
+
+    /// Lambda memory in MB for per-call rows, 128 to 10240 (default 128, as the study).
+    ///
+    /// `--memory-mb 512` sets every per-call row; `--memory-mb lambda-rust-dynamodb=512`
+    /// sets one. Repeat the flag or separate with commas; a per-row value wins.
+    #[arg(long, value_name = "[ROW=]MB", value_delimiter = ',', value_parser = parse_row_value::<u32>)]
+    memory_mb: Vec<RowValue<u32>>,
+
+    /// Mean billed duration per invocation in ms for per-call rows, e.g. a measured one.
+    ///
+    /// Billed duration is what Lambda charges for: the run time rounded up to 1 ms. The
+    /// defaults are the durations the study's published figures imply (see below).
+    /// `--duration-ms 20` sets every per-call row; `--duration-ms lambda-python-s3=80`
+    /// sets one. Repeat the flag or separate with commas; a per-row value wins.
+    #[arg(long, value_name = "[ROW=]MS", value_delimiter = ',', value_parser = parse_row_value::<f64>)]
+    duration_ms: Vec<RowValue<f64>>,
+
+    /// How per-call rows update the counter: `read-modify-write` (the study's: one read
+    /// and one write per call) or `atomic` (DynamoDB UpdateItem ADD: one write; S3 still
+    /// needs a GET for the ETag and a conditional PUT). Default: each row's own.
+    #[arg(long, value_name = "MODE")]
+    store_mode: Option<StoreModeArg>,
+
+    /// Price only these rows (ids, comma-separated); `--help` lists them.
+    #[arg(long, value_name = "ROW", value_delimiter = ',')]
+    only: Vec<String>,
+
+    /// After the tables, show every row's arithmetic: each priced quantity, its unit
+    /// price and its cost.
+    #[arg(long)]
+    explain: bool,
+
+    /// Also write the break-even chart (cost against calls a month, log-log) as an SVG
+    /// file, e.g. to open in a browser.
+    #[arg(long, value_name = "FILE")]
+    svg: Option<PathBuf>,
+}
+
+/// The parsed `--calls-per-month` list.
+#[derive(Debug, Clone)]
+struct Volumes(Vec<f64>);
+
+fn parse_volumes(text: &str) -> Result<Volumes, String> {
+    parse_calls_per_month(text)
+        .map(Volumes)
+        .map_err(|err| err.to_string())
+}
+
+/// One `[ROW=]VALUE` of `--memory-mb` or `--duration-ms`.
+#[derive(Debug, Clone)]
+struct RowValue<T> {
+    row: Option<String>,
+    value: T,
+}
+
+fn parse_row_value<T: std::str::FromStr>(text: &str) -> Result<RowValue<T>, String> {
+    let (row, value) = match text.split_once('=') {
+        Some((row, value)) => (Some(row.trim().to_owned()), value.trim()),
+        None => (None, text.trim()),
+    };
+    if row.as_deref() == Some("") {
+        return Err(format!("`{text}` has no row name before `=`"));
+    }
+    let value = value
+        .parse::<T>()
+        .map_err(|_| format!("`{value}` is not a number (write VALUE or ROW=VALUE)"))?;
+    Ok(RowValue { row, value })
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+enum StoreModeArg {
+    /// One atomic update per call.
+    Atomic,
+    /// The study's read then write.
+    ReadModifyWrite,
+}
+
+pub(crate) fn run(args: CostArgs) -> anyhow::Result<ExitCode> {
+    let sheet = load_sheet(&args.sheet)?;
+
+    let mut rows: Vec<Row> = catalogue();
+    if !args.only.is_empty() {
+        rows = args
+            .only
+            .iter()
+            .map(|id| find_row(&rows, id.trim()).cloned())
+            .collect::<Result<_, _>>()?;
+    }
+
+    let mut overrides = Overrides {
+        store_mode: args.store_mode.map(|mode| match mode {
+            StoreModeArg::Atomic => StoreMode::Atomic,
+            StoreModeArg::ReadModifyWrite => StoreMode::ReadModifyWrite,
+        }),
+        duration_basis: Some("--duration-ms".to_owned()),
+        ..Overrides::default()
+    };
+    for RowValue { row, value } in args.memory_mb {
+        match row {
+            Some(row) => overrides.memory_mb_by_row.push((row, value)),
+            None => overrides.memory_mb = Some(value),
+        }
+    }
+    for RowValue { row, value } in args.duration_ms {
+        match row {
+            Some(row) => overrides.duration_ms_by_row.push((row, value)),
+            None => overrides.duration_ms = Some(value),
+        }
+    }
+    overrides.apply(&mut rows)?;
+
+    let options = Options {
+        calls_per_month: args.calls_per_month.0,
+        with_load_balancer: args.with_load_balancer,
+    };
+    let report = price(&sheet, &rows, &options)?;
+
+    if let Some(path) = &args.svg {
+        // Chart the web app unless only queue rows were asked for.
+        let workload = if report.rows.iter().any(|r| r.workload == Workload::Hits) {
+            Workload::Hits
+        } else {
+            Workload::CalcJobs
+        };
+        std::fs::write(path, break_even_svg(&report, workload))
+            .with_context(|| format!("cannot write the chart to {}", path.display()))?;
+        eprintln!("wrote the break-even chart to {}", path.display());
+    }
+
+    if args.json {
+        let json = serde_json::to_string_pretty(&report).context("cannot encode the report")?;
+        println!("{json}");
+    } else {
+        print!("{}", render_text(&report, args.explain));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn load_sheet(spec: &str) -> anyhow::Result<PriceSheet> {
+    if let Some(builtin) = BuiltinSheet::from_name(spec) {
+        return Ok(PriceSheet::builtin(builtin)?);
+    }
+    let text = std::fs::read_to_string(spec).with_context(|| {
+        format!(
+            "cannot read price sheet `{spec}` (built-in sheets: {}; or give the path of a TOML sheet)",
+            BuiltinSheet::ALL.map(BuiltinSheet::name).join(", ")
+        )
+    })?;
+    Ok(PriceSheet::parse(spec, &text)?)
+}
+
+/// The long help's tail: what the numbers mean, the rows and their defaults, examples.
+/// Generated from the catalogue so that it cannot drift from it.
+fn after_long_help() -> String {
+    let mut out = String::from(
+        "\
+What the numbers mean:
+  Monthly cost ($)            what a row billed by the month (a VM, a Fargate task, a
+                              cluster) costs whatever the traffic.
+  Cost per million calls ($)  what a row billed per call (API Gateway + Lambda + its
+                              store) costs per million calls.
+  <volume> calls ($)          the month's total at that volume: monthly + per call.
+  Study ($)                   what the original study published for the row.
+  Break-even points           the volume at which a per-call row and a provisioned row
+                              cost the same; below it the per-call row is cheaper.
+  Prices are AWS eu-west-2 list prices, without free tiers or network transfer.
+
+Rows (ids for --only, --memory-mb ROW=MB and --duration-ms ROW=MS):
+",
+    );
+    for row in catalogue() {
+        let detail = match &row.kind {
+            Kind::Provisioned(server) => format!(
+                "by the month{}",
+                if server.load_balancer {
+                    "; behind a load balancer"
+                } else {
+                    ""
+                }
+            ),
+            Kind::PerCall(f) => format!(
+                "per call; {} MB, {} ms billed ({})",
+                f.memory_mb, f.billed_duration_ms, f.duration_basis
+            ),
+        };
+        let _ = writeln!(out, "  {:<24} {}: {detail}", row.id, row.label);
+    }
+    let _ = write!(
+        out,
+        "
+Examples:
+  latency cost                                  the study's table, reproduced
+  latency cost --sheet current --with-load-balancer --calls-per-month 100k,{},1B
+  latency cost --only ec2,lambda-rust-dynamodb --duration-ms lambda-rust-dynamodb=12
+  latency cost --memory-mb 1024 --duration-ms 5 --store-mode atomic
+  latency cost --explain                        show the arithmetic behind each figure
+  latency cost --json > cost.json               the whole report, machine-readable
+  latency cost --svg cost.svg                   the break-even chart",
+        format_calls(5e6)
+    );
+    out
 }

@@ -1,0 +1,317 @@
+//! The text form of a [`CostReport`]: the study's table with a total per volume, the
+//! inputs and unconfirmed prices behind it, and the break-even points.
+
+use std::fmt::Write as _;
+
+use crate::model::{Billing, CostReport, LoadBalancer, Per, RowCost};
+use crate::rows::Workload;
+use crate::volume::format_calls;
+
+/// Renders `report` as text for a terminal; the tables are Markdown, so they paste
+/// into documents as they are.
+///
+/// With `explain`, every row's arithmetic (its [`crate::Line`]s) follows the tables.
+pub fn render_text(report: &CostReport, explain: bool) -> String {
+    let mut out = String::new();
+    let sheet = &report.sheet;
+    let _ = writeln!(
+        out,
+        "Prices: {} ({}), AWS {}, as of {}.",
+        sheet.name, sheet.origin, sheet.region, sheet.as_of
+    );
+    let _ = writeln!(
+        out,
+        "Monthly cost: what a provisioned row costs whatever the traffic. Cost per million calls: what a per-call row costs per million. Totals add both at each volume.",
+    );
+
+    for workload in [Workload::Hits, Workload::CalcJobs] {
+        let rows: Vec<&RowCost> = report
+            .rows
+            .iter()
+            .filter(|r| r.workload == workload)
+            .collect();
+        if rows.is_empty() {
+            continue;
+        }
+        let _ = writeln!(out, "\n{}\n", heading(workload));
+        out.push_str(&cost_table(report, &rows));
+    }
+
+    out.push('\n');
+    out.push_str(&footnotes(report));
+
+    let pairs: Vec<_> = report.break_even.iter().collect();
+    if !pairs.is_empty() {
+        out.push_str("\nBreak-even points: the volume a month at which both rows cost the same. Below it the per-call row is cheaper, above it the provisioned one.\n");
+        for workload in [Workload::Hits, Workload::CalcJobs] {
+            if let Some(table) = break_even_table(report, workload) {
+                let _ = writeln!(out, "\n{}\n", heading(workload));
+                out.push_str(&table);
+            }
+        }
+    }
+
+    if explain {
+        out.push_str("\nThe arithmetic, row by row:\n");
+        for row in &report.rows {
+            let _ = writeln!(out, "\n{} ({})", row.label, row.id);
+            for line in &row.lines {
+                let per = match line.per {
+                    Per::Month => "a month",
+                    Per::MillionCalls => "per million calls",
+                };
+                let _ = writeln!(
+                    out,
+                    "  {:<58} {:>14} {:<20} x ${:<14} = ${:>9.4} {per}",
+                    line.what,
+                    trim_number(line.quantity),
+                    line.quantity_unit,
+                    trim_number(line.unit_price),
+                    line.cost,
+                );
+            }
+            for note in &row.notes {
+                let _ = writeln!(out, "  note: {note}");
+            }
+        }
+    }
+    out
+}
+
+fn heading(workload: Workload) -> &'static str {
+    match workload {
+        Workload::Hits => "Web app (a call is one GET /hits):",
+        Workload::CalcJobs => "Queue (a call is one calc(x) job):",
+    }
+}
+
+fn cost_table(report: &CostReport, rows: &[&RowCost]) -> String {
+    let mut header = vec![
+        "Architecture".to_owned(),
+        "Monthly cost ($)".to_owned(),
+        "Cost per million calls ($)".to_owned(),
+    ];
+    header.extend(
+        report
+            .calls_per_month
+            .iter()
+            .map(|&v| format!("{} calls ($)", format_calls(v))),
+    );
+    let with_study = rows.iter().any(|r| r.study.is_some());
+    if with_study {
+        header.push("Study ($)".to_owned());
+    }
+    let mut body = Vec::new();
+    for row in rows {
+        let star = if row.load_balancer == LoadBalancer::Excluded {
+            "*"
+        } else {
+            ""
+        };
+        let mut cells = vec![
+            row.label.clone(),
+            match row.billing {
+                Billing::Provisioned => format!("{:.2}{star}", row.monthly),
+                Billing::PerCall => "N/A".to_owned(),
+            },
+            match row.billing {
+                Billing::PerCall => format!("{:.2}", row.per_million),
+                Billing::Provisioned => "N/A".to_owned(),
+            },
+        ];
+        cells.extend(row.totals.iter().map(|t| format!("{:.2}{star}", t.cost)));
+        if with_study {
+            cells.push(match &row.study {
+                Some(study) => match (study.monthly, study.per_million) {
+                    (Some(m), _) => format!(
+                        "{m:.2}{}",
+                        if row.load_balancer == LoadBalancer::None {
+                            ""
+                        } else {
+                            "*"
+                        }
+                    ),
+                    (None, Some(p)) => format!("{p:.2}"),
+                    (None, None) => String::new(),
+                },
+                None => String::new(),
+            });
+        }
+        body.push(cells);
+    }
+    markdown_table(&header, &body, 1)
+}
+
+fn footnotes(report: &CostReport) -> String {
+    let mut out = String::new();
+    let lb_rows: Vec<&str> = report
+        .rows
+        .iter()
+        .filter(|r| r.load_balancer != LoadBalancer::None)
+        .map(|r| r.id.as_str())
+        .collect();
+    if !lb_rows.is_empty() {
+        if report.with_load_balancer {
+            let _ = writeln!(
+                out,
+                "Load balancer included in {}: ${:.2} a month each (an ALB and its public IPv4 addresses).",
+                lb_rows.join(", "),
+                report.load_balancer_monthly
+            );
+        } else {
+            let _ = writeln!(
+                out,
+                "* Load balancer excluded, as in the study; it adds ${:.2} a month to each (--with-load-balancer).",
+                report.load_balancer_monthly
+            );
+        }
+    }
+    if report.rows.iter().any(|r| r.study.is_some()) {
+        let _ = writeln!(
+            out,
+            "Study: the figure the original study published for the row (a month, or per million calls)."
+        );
+    }
+    let functions: Vec<&RowCost> = report
+        .rows
+        .iter()
+        .filter(|r| r.function.is_some())
+        .collect();
+    if !functions.is_empty() {
+        let _ = writeln!(
+            out,
+            "Per-call inputs (Lambda memory, mean billed duration, store mode):"
+        );
+        for row in functions {
+            if let Some(f) = &row.function {
+                let _ = writeln!(
+                    out,
+                    "  {:<30} {:>5} MB {:>8} ms  {:<17}  ({})",
+                    row.label,
+                    f.memory_mb,
+                    trim_number(f.billed_duration_ms),
+                    f.store_mode.name(),
+                    f.duration_basis
+                );
+            }
+        }
+    }
+    let unconfirmed: Vec<_> = report
+        .sheet
+        .figures
+        .iter()
+        .filter(|f| !f.figure.confirmed)
+        .collect();
+    if !unconfirmed.is_empty() {
+        let _ = writeln!(
+            out,
+            "Unconfirmed prices in this sheet ({} of {}; check them before relying on the figures): {}",
+            unconfirmed.len(),
+            report.sheet.figures.len(),
+            unconfirmed
+                .iter()
+                .map(|f| format!(
+                    "{} = {} {}",
+                    f.key,
+                    trim_number(f.figure.value),
+                    f.figure.unit
+                ))
+                .collect::<Vec<_>>()
+                .join("; ")
+        );
+    }
+    out
+}
+
+fn break_even_table(report: &CostReport, workload: Workload) -> Option<String> {
+    let of = |billing: Billing| -> Vec<&RowCost> {
+        report
+            .rows
+            .iter()
+            .filter(|r| r.workload == workload && r.billing == billing)
+            .collect()
+    };
+    let provisioned = of(Billing::Provisioned);
+    let per_call = of(Billing::PerCall);
+    if provisioned.is_empty() || per_call.is_empty() {
+        return None;
+    }
+    let mut header = vec!["Calls a month where both cost the same".to_owned()];
+    header.extend(provisioned.iter().map(|p| {
+        let star = if p.load_balancer == LoadBalancer::Excluded {
+            "*"
+        } else {
+            ""
+        };
+        format!("{} (${:.2}{star})", p.id, p.monthly)
+    }));
+    let mut body = Vec::new();
+    for s in &per_call {
+        let mut cells = vec![format!("{} (${:.2}/M)", s.label, s.per_million)];
+        for p in &provisioned {
+            let cell = match report.break_even_between(&s.id, &p.id) {
+                Some(b) => match b.calls_per_month {
+                    Some(v) => format_calls(v),
+                    None if b.cheaper_below == s.id => "per-call always cheaper".to_owned(),
+                    None => "provisioned always cheaper".to_owned(),
+                },
+                None => String::new(),
+            };
+            cells.push(cell);
+        }
+        body.push(cells);
+    }
+    Some(markdown_table(&header, &body, 1))
+}
+
+/// A Markdown table with padded columns; columns from `first_numeric` on align right.
+fn markdown_table(header: &[String], body: &[Vec<String>], first_numeric: usize) -> String {
+    let columns = header.len();
+    let widths: Vec<usize> = (0..columns)
+        .map(|c| {
+            std::iter::once(&header[c])
+                .chain(body.iter().filter_map(|row| row.get(c)))
+                .map(|cell| cell.chars().count())
+                .max()
+                .unwrap_or(0)
+                .max(3)
+        })
+        .collect();
+    let mut out = String::new();
+    let pad = |cell: &str, c: usize| {
+        let fill = " ".repeat(widths[c].saturating_sub(cell.chars().count()));
+        if c >= first_numeric {
+            format!("{fill}{cell}")
+        } else {
+            format!("{cell}{fill}")
+        }
+    };
+    let row_line = |cells: &[String]| {
+        let inner: Vec<String> = (0..columns)
+            .map(|c| pad(cells.get(c).map_or("", String::as_str), c))
+            .collect();
+        format!("| {} |\n", inner.join(" | "))
+    };
+    out.push_str(&row_line(header));
+    let rule: Vec<String> = (0..columns)
+        .map(|c| {
+            if c >= first_numeric {
+                format!("{}:", "-".repeat(widths[c] - 1))
+            } else {
+                "-".repeat(widths[c])
+            }
+        })
+        .collect();
+    let _ = writeln!(out, "| {} |", rule.join(" | "));
+    for row in body {
+        out.push_str(&row_line(row));
+    }
+    out
+}
+
+/// A number without float noise: up to 10 significant decimals, trailing zeros cut.
+fn trim_number(value: f64) -> String {
+    let text = format!("{value:.10}");
+    let text = text.trim_end_matches('0').trim_end_matches('.');
+    text.to_owned()
+}
