@@ -10,8 +10,8 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use latency_cost::{
-    BuiltinSheet, Kind, Options, Overrides, PriceSheet, Row, StoreMode, Workload, break_even_svg,
-    catalogue, find_row, format_calls, parse_calls_per_month, price, render_text,
+    BuiltinSheet, CostError, Kind, Options, Overrides, PriceSheet, Row, StoreMode, Workload,
+    break_even_svg, catalogue, find_row, format_calls, parse_calls_per_month, price, render_text,
 };
 
 /// Flags of `latency cost`.
@@ -26,6 +26,7 @@ pub(crate) struct CostArgs {
         long,
         value_name = "LIST",
         default_value = "1e6,1e7,1e8",
+        allow_hyphen_values = true,
         value_parser = parse_volumes
     )]
     calls_per_month: Volumes,
@@ -61,7 +62,13 @@ pub(crate) struct CostArgs {
     /// defaults are the durations the study's published figures imply (see below).
     /// `--duration-ms 20` sets every per-call row; `--duration-ms lambda-python-s3=80`
     /// sets one. Repeat the flag or separate with commas; a per-row value wins.
-    #[arg(long, value_name = "[ROW=]MS", value_delimiter = ',', value_parser = parse_row_value::<f64>)]
+    #[arg(
+        long,
+        value_name = "[ROW=]MS",
+        value_delimiter = ',',
+        allow_hyphen_values = true,
+        value_parser = parse_row_value::<f64>
+    )]
     duration_ms: Vec<RowValue<f64>>,
 
     /// How per-call rows update the counter: `read-modify-write` (the study's: one read
@@ -125,6 +132,22 @@ enum StoreModeArg {
 }
 
 pub(crate) fn run(args: CostArgs) -> anyhow::Result<ExitCode> {
+    match cost(args) {
+        // A row name or value the model rejects is a usage error, like clap's: exit 2.
+        Err(err)
+            if matches!(
+                err.downcast_ref::<CostError>(),
+                Some(CostError::UnknownRow { .. } | CostError::InvalidInput { .. })
+            ) =>
+        {
+            eprintln!("error: {err:#}");
+            Ok(ExitCode::from(2))
+        }
+        outcome => outcome,
+    }
+}
+
+fn cost(args: CostArgs) -> anyhow::Result<ExitCode> {
     let sheet = load_sheet(&args.sheet)?;
 
     let mut rows: Vec<Row> = catalogue();
@@ -248,4 +271,93 @@ Examples:
         format_calls(5e6)
     );
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+
+    #[derive(Debug, Parser)]
+    struct Cli {
+        #[command(flatten)]
+        args: CostArgs,
+    }
+
+    fn parse(argv: &[&str]) -> Result<CostArgs, clap::Error> {
+        Cli::try_parse_from(std::iter::once("cost").chain(argv.iter().copied())).map(|c| c.args)
+    }
+
+    #[test]
+    fn defaults_reproduce_the_study() {
+        let args = parse(&[]).expect("no flags parse");
+        assert_eq!(args.calls_per_month.0, vec![1e6, 1e7, 1e8]);
+        assert_eq!(args.sheet, "original-era");
+        assert!(!args.with_load_balancer && !args.json);
+    }
+
+    #[test]
+    fn row_values_parse_with_and_without_a_row() {
+        let args = parse(&[
+            "--memory-mb",
+            "256,lambda-sqs=1024",
+            "--duration-ms",
+            "lambda-rust-dynamodb=12.5",
+            "--duration-ms",
+            "3",
+        ])
+        .expect("parses");
+        let memory: Vec<(Option<String>, u32)> = args
+            .memory_mb
+            .into_iter()
+            .map(|v| (v.row, v.value))
+            .collect();
+        assert_eq!(
+            memory,
+            vec![(None, 256), (Some("lambda-sqs".to_owned()), 1024)]
+        );
+        let durations: Vec<(Option<String>, f64)> = args
+            .duration_ms
+            .into_iter()
+            .map(|v| (v.row, v.value))
+            .collect();
+        assert_eq!(
+            durations,
+            vec![(Some("lambda-rust-dynamodb".to_owned()), 12.5), (None, 3.0)]
+        );
+    }
+
+    #[test]
+    fn bad_values_are_usage_errors_that_name_the_value() {
+        for (argv, bad) in [
+            (&["--calls-per-month", "1e6,lots"][..], "`lots`"),
+            (&["--calls-per-month", "-5"], "`-5`"),
+            (&["--memory-mb", "big"], "`big`"),
+            (&["--duration-ms", "=5"], "`=5`"),
+            (&["--store-mode", "sometimes"], "sometimes"),
+        ] {
+            let err = parse(argv).expect_err("rejected");
+            assert_eq!(err.exit_code(), 2, "{argv:?} is a usage error");
+            assert!(err.to_string().contains(bad), "{argv:?}: {err}");
+        }
+    }
+
+    #[test]
+    fn the_long_help_lists_every_row_with_its_defaults() {
+        let help = after_long_help();
+        for row in catalogue() {
+            assert!(help.contains(&row.id), "{} missing from --help", row.id);
+        }
+        assert!(help.contains("implied by the study's $3.24 per million"));
+    }
+
+    #[test]
+    fn an_unknown_row_exits_2_and_a_missing_sheet_fails() {
+        let args = parse(&["--only", "ec2,lambda-cobol"]).expect("parses");
+        assert_eq!(run(args).expect("handled"), ExitCode::from(2));
+        let args = parse(&["--sheet", "/nonexistent/sheet.toml"]).expect("parses");
+        let err = run(args).expect_err("no such file");
+        assert!(format!("{err:#}").contains("cannot read price sheet `/nonexistent/sheet.toml`"));
+    }
 }

@@ -17,7 +17,7 @@ use crate::volume::format_calls;
 const WIDTH: f64 = 900.0;
 const HEIGHT: f64 = 560.0;
 const LEFT: f64 = 72.0;
-const RIGHT: f64 = 290.0;
+const RIGHT: f64 = 330.0;
 const TOP: f64 = 52.0;
 const BOTTOM: f64 = 58.0;
 
@@ -269,7 +269,7 @@ pub fn break_even_svg(report: &CostReport, workload: Workload) -> String {
     svg.push_str("</g>");
 
     // Legend, in two groups.
-    let legend_x = WIDTH - RIGHT + 22.0;
+    let legend_x = WIDTH - RIGHT + 20.0;
     let mut y = TOP + 6.0;
     for (billing, heading) in [
         (Billing::Provisioned, "Billed by the month"),
@@ -307,7 +307,7 @@ pub fn break_even_svg(report: &CostReport, workload: Workload) -> String {
             };
             let _ = write!(
                 svg,
-                r##"<line x1="{legend_x}" y1="{:.1}" x2="{:.1}" y2="{:.1}" stroke="{}" stroke-width="2.5"{dash}/><text x="{:.1}" y="{y:.1}" dominant-baseline="middle" fill="#222">{} <tspan fill="#666">{}</tspan></text>"##,
+                r##"<line x1="{legend_x}" y1="{:.1}" x2="{:.1}" y2="{:.1}" stroke="{}" stroke-width="2.5"{dash}/><text x="{:.1}" y="{y:.1}" dominant-baseline="middle" font-size="12" fill="#222">{} <tspan fill="#666">{}</tspan></text>"##,
                 y,
                 legend_x + 26.0,
                 y,
@@ -320,21 +320,29 @@ pub fn break_even_svg(report: &CostReport, workload: Workload) -> String {
         }
         y += 10.0;
     }
-    let mut notes = vec!["o  break-even point".to_owned()];
+    let _ = write!(
+        svg,
+        r##"<circle cx="{:.1}" cy="{:.1}" r="4.5" fill="#fff" stroke="#222" stroke-width="1.5"/><text x="{:.1}" y="{y:.1}" dominant-baseline="middle" font-size="12" fill="#555">break-even point (hover for its volume)</text>"##,
+        legend_x + 13.0,
+        y,
+        legend_x + 32.0
+    );
+    y += 19.0;
+    let mut notes = Vec::new();
     if rows
         .iter()
         .any(|r| r.load_balancer == LoadBalancer::Excluded)
     {
         notes.push(format!(
-            "*  load balancer excluded (+${:.2})",
+            "* load balancer excluded (+${:.2} a month)",
             report.load_balancer_monthly
         ));
     }
-    notes.push("dotted: volumes in the table".to_owned());
+    notes.push("dotted verticals: the volumes in the table".to_owned());
     for note in notes {
         let _ = write!(
             svg,
-            r##"<text x="{legend_x}" y="{y:.1}" font-size="12" fill="#555">{}</text>"##,
+            r##"<text x="{legend_x}" y="{y:.1}" dominant-baseline="middle" font-size="12" fill="#555">{}</text>"##,
             escape(&note)
         );
         y += 17.0;

@@ -208,6 +208,48 @@ pub fn measured_billed_duration_ms(
     Ok(sum / durations_ms.len() as f64)
 }
 
+/// What the lab's function platform measured for one per-call row.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Measured {
+    /// The row's id.
+    pub row: String,
+    /// Lambda memory the function ran with, MB.
+    pub memory_mb: u32,
+    /// Each invocation's duration, ms, raw or billed (each is rounded up to the billing
+    /// step either way); cold and warm invocations alike, as Lambda bills both.
+    pub durations_ms: Vec<f64>,
+}
+
+/// Prices `rows` with the memory and billed durations the lab measured: the one call
+/// the lab makes for its cost columns and chart.
+///
+/// Each [`Measured`] row gets its memory and the mean billed duration of its
+/// invocations ([`measured_billed_duration_ms`]), with a basis saying how many were
+/// measured; rows not measured keep their own inputs. Fails as [`Overrides::apply`],
+/// [`measured_billed_duration_ms`] and [`price`] do.
+pub fn price_measured(
+    sheet: &PriceSheet,
+    rows: &[Row],
+    measured: &[Measured],
+    options: &Options,
+) -> Result<CostReport, CostError> {
+    let mut rows = rows.to_vec();
+    for m in measured {
+        let mean = measured_billed_duration_ms(sheet, &m.durations_ms)?;
+        Overrides {
+            memory_mb_by_row: vec![(m.row.clone(), m.memory_mb)],
+            duration_ms_by_row: vec![(m.row.clone(), mean)],
+            duration_basis: Some(format!(
+                "measured: mean billed duration of {} invocations",
+                m.durations_ms.len()
+            )),
+            ..Overrides::default()
+        }
+        .apply(&mut rows)?;
+    }
+    price(sheet, &rows, options)
+}
+
 /// What a [`Line`]'s cost is per.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]

@@ -14,14 +14,19 @@ use crate::volume::format_calls;
 pub fn render_text(report: &CostReport, explain: bool) -> String {
     let mut out = String::new();
     let sheet = &report.sheet;
+    let origin = if sheet.origin.starts_with("built-in") {
+        "built-in sheet".to_owned()
+    } else {
+        format!("from {}", sheet.origin)
+    };
     let _ = writeln!(
         out,
-        "Prices: {} ({}), AWS {}, as of {}.",
-        sheet.name, sheet.origin, sheet.region, sheet.as_of
+        "Prices: {} ({origin}), AWS {}, as of {}. USD; no free tiers, no network transfer.",
+        sheet.name, sheet.region, sheet.as_of
     );
-    let _ = writeln!(
-        out,
-        "Monthly cost: what a provisioned row costs whatever the traffic. Cost per million calls: what a per-call row costs per million. Totals add both at each volume.",
+    out.push_str(
+        "Monthly cost: a provisioned row's cost, whatever the traffic. Cost per million calls: a\n\
+         per-call row's cost per million calls. Each volume column adds both for that month.\n",
     );
 
     for workload in [Workload::Hits, Workload::CalcJobs] {
@@ -42,7 +47,10 @@ pub fn render_text(report: &CostReport, explain: bool) -> String {
 
     let pairs: Vec<_> = report.break_even.iter().collect();
     if !pairs.is_empty() {
-        out.push_str("\nBreak-even points: the volume a month at which both rows cost the same. Below it the per-call row is cheaper, above it the provisioned one.\n");
+        out.push_str(
+            "\nBreak-even points: the volume a month at which both rows cost the same. Below it\n\
+             the per-call row is cheaper, above it the provisioned one.\n",
+        );
         for workload in [Workload::Hits, Workload::CalcJobs] {
             if let Some(table) = break_even_table(report, workload) {
                 let _ = writeln!(out, "\n{}\n", heading(workload));
@@ -97,7 +105,8 @@ fn cost_table(report: &CostReport, rows: &[&RowCost]) -> String {
             .iter()
             .map(|&v| format!("{} calls ($)", format_calls(v))),
     );
-    let with_study = rows.iter().any(|r| r.study.is_some());
+    // The study's figures compare only with its own era's prices.
+    let with_study = report.sheet.name == "original-era" && rows.iter().any(|r| r.study.is_some());
     if with_study {
         header.push("Study ($)".to_owned());
     }
@@ -166,7 +175,7 @@ fn footnotes(report: &CostReport) -> String {
             );
         }
     }
-    if report.rows.iter().any(|r| r.study.is_some()) {
+    if report.sheet.name == "original-era" && report.rows.iter().any(|r| r.study.is_some()) {
         let _ = writeln!(
             out,
             "Study: the figure the original study published for the row (a month, or per million calls)."
@@ -205,20 +214,19 @@ fn footnotes(report: &CostReport) -> String {
     if !unconfirmed.is_empty() {
         let _ = writeln!(
             out,
-            "Unconfirmed prices in this sheet ({} of {}; check them before relying on the figures): {}",
+            "Unconfirmed prices in this sheet ({} of {}; check them before relying on the figures):",
             unconfirmed.len(),
             report.sheet.figures.len(),
-            unconfirmed
-                .iter()
-                .map(|f| format!(
-                    "{} = {} {}",
-                    f.key,
-                    trim_number(f.figure.value),
-                    f.figure.unit
-                ))
-                .collect::<Vec<_>>()
-                .join("; ")
         );
+        for f in unconfirmed {
+            let _ = writeln!(
+                out,
+                "  {:<28} {} {}",
+                f.key,
+                trim_number(f.figure.value),
+                f.figure.unit
+            );
+        }
     }
     out
 }

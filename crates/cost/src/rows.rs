@@ -199,6 +199,37 @@ impl Row {
     pub fn is_per_call(&self) -> bool {
         matches!(self.kind, Kind::PerCall(_))
     }
+
+    /// A web-app row billed per call, API Gateway -> Lambda -> `store`, as the lab's
+    /// function platform runs it: one API Gateway request and one invocation per call.
+    ///
+    /// The memory and duration are checked when the row is priced.
+    pub fn api_lambda(
+        id: &str,
+        label: &str,
+        store: Store,
+        store_mode: StoreMode,
+        memory_mb: u32,
+        billed_duration_ms: f64,
+        duration_basis: &str,
+    ) -> Row {
+        Row {
+            id: id.to_owned(),
+            label: label.to_owned(),
+            workload: Workload::Hits,
+            kind: Kind::PerCall(Function {
+                memory_mb,
+                billed_duration_ms,
+                duration_basis: duration_basis.to_owned(),
+                api_gateway_requests: 1.0,
+                sqs_requests: 0.0,
+                store,
+                store_mode,
+            }),
+            study: None,
+            notes: Vec::new(),
+        }
+    }
 }
 
 /// Lambda's memory limits, in MB.

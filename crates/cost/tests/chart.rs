@@ -63,7 +63,7 @@ fn the_chart_is_well_formed_svg_with_a_line_per_row_and_a_dot_per_break_even() {
             .count();
         let dots = doc
             .descendants()
-            .filter(|n| n.has_tag_name("circle"))
+            .filter(|n| n.has_tag_name("circle") && n.children().any(|c| c.has_tag_name("title")))
             .count();
         assert_eq!(dots, crossings, "one dot per break-even point");
         // Self-contained: nothing is fetched.

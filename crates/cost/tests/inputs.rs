@@ -236,3 +236,49 @@ fn the_current_sheet_adds_public_ipv4_to_provisioned_rows() {
     let by_hand = 1.11 + 0.20 + 0.1485 + 0.7423 + 0.125 * 0.001 * 0.000_016_666_7 * 1e6;
     assert!((rust.per_million - by_hand).abs() < 1e-9);
 }
+
+/// The lab's path: its own rows, priced with what its function platform measured.
+#[test]
+fn the_lab_prices_its_rows_from_measured_durations() {
+    use latency_cost::{Measured, Row, Store, StoreMode, Workload, break_even_svg, price_measured};
+
+    let sheet = sheet();
+    let mut rows = vec![latency_cost::catalogue_row("ec2").expect("row")];
+    rows.push(Row::api_lambda(
+        "lambda-dynamodb",
+        "Lambda + DynamoDB (Rust, measured)",
+        Store::DynamoDb,
+        StoreMode::Atomic,
+        128,
+        1.0,
+        "placeholder",
+    ));
+    let measured = [Measured {
+        row: "lambda-dynamodb".to_owned(),
+        memory_mb: 256,
+        // A cold start and three warm calls: billed 19, 3, 3 and 4 ms, mean 7.25 ms.
+        durations_ms: vec![18.2, 2.4, 2.9, 3.1],
+    }];
+    let report = price_measured(&sheet, &rows, &measured, &Options::default()).expect("prices");
+    let row = report.row("lambda-dynamodb").expect("row");
+    let function = row.function.as_ref().expect("per call");
+    assert_eq!(function.memory_mb, 256);
+    assert!((function.billed_duration_ms - 7.25).abs() < 1e-12);
+    assert!(function.duration_basis.contains("4 invocations"));
+    // $1.11 + $0.20 + one WRU $1.4846 + 0.25 GB x 0.00725 s x $0.0000166667 x 1e6
+    let by_hand = 1.11 + 0.20 + 1.4846 + 0.25 * 0.00725 * 0.000_016_666_7 * 1e6;
+    assert!((row.per_million - by_hand).abs() < 1e-9);
+    assert!(
+        report
+            .break_even_between("lambda-dynamodb", "ec2")
+            .is_some()
+    );
+    assert!(break_even_svg(&report, Workload::Hits).contains("Lambda + DynamoDB (Rust, measured)"));
+
+    let unknown = [Measured {
+        row: "nope".to_owned(),
+        memory_mb: 128,
+        durations_ms: vec![1.0],
+    }];
+    assert!(price_measured(&sheet, &rows, &unknown, &Options::default()).is_err());
+}
