@@ -232,7 +232,8 @@ What the numbers mean:
   Cost per million calls ($)  what a row billed per call (API Gateway + Lambda + its
                               store) costs per million calls.
   <volume> calls ($)          the month's total at that volume: monthly + per call.
-  Study ($)                   what the original study published for the row.
+  Study ($)                   what the original study published for the row (shown
+                              with the original-era sheet).
   Break-even points           the volume at which a per-call row and a provisioned row
                               cost the same; below it the per-call row is cheaper.
   Prices are AWS eu-west-2 list prices, without free tiers or network transfer.
