@@ -1,27 +1,188 @@
 //! `latency lab`: every architecture's local analogue, measured side by side.
-//!
-//! The full lab (issue #6) is being built; until then this prints what exists.
 
+use std::io::IsTerminal;
+use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::SystemTime;
+
+use anyhow::Context;
+use latency_lab::{LabConfig, LabEvent, Phase, catalogue};
+
+const LAB_HELP: &str = "\
+What it does, for each architecture (see --list):
+  1. starts its local analogue (a server process, replicas behind a load balancer,
+     or the Lambda binary on the local function platform, with its store endpoint);
+  2. measures it: a sequential run (N requests over one connection, like the original
+     study's latency.py) and a concurrent run (2×N requests over --concurrency
+     connections);
+  3. checks the counter: every value distinct and contiguous (the read-modify-write
+     rows are expected to lose updates under concurrency: that is their point);
+  4. stops it.
+Then it prints the comparison table and writes results/<timestamp>/: one JSON Report per
+run, report.md and report.html.
+
+A row that needs something missing is not dropped: it shows as skipped, with the reason
+and the command that enables it.
+
+Exit status: 0 when every measured row is sound; 1 when a request failed or an atomic
+store lost or repeated an update (the problems are listed on stderr).
+
+Examples:
+  latency lab
+  latency lab --quick
+  latency lab --only ec2,fargate-efs --n 5000";
 
 /// Flags of `latency lab`.
 #[derive(Debug, clap::Args)]
-pub(crate) struct LabArgs {}
+#[command(after_long_help = LAB_HELP)]
+pub(crate) struct LabArgs {
+    /// Run only these architectures (ids from --list), comma-separated.
+    #[arg(long, value_delimiter = ',', value_name = "ID,...")]
+    only: Vec<String>,
 
-pub(crate) fn run(_args: LabArgs) -> anyhow::Result<ExitCode> {
+    /// A first look: 100 sequential and 200 concurrent requests per row.
+    #[arg(long)]
+    quick: bool,
+
+    /// Requests in each sequential run [default: 1000, or 100 with --quick]; the
+    /// concurrent run sends twice as many.
+    #[arg(long, value_name = "N")]
+    n: Option<u64>,
+
+    /// Connections in each concurrent run.
+    #[arg(long, default_value_t = 32)]
+    concurrency: usize,
+
+    /// Directory for the Reports and report.md/report.html [default: results/<timestamp>].
+    #[arg(long, value_name = "DIR")]
+    out: Option<PathBuf>,
+
+    /// List the architectures and exit.
+    #[arg(long)]
+    list: bool,
+}
+
+pub(crate) fn run(args: LabArgs) -> anyhow::Result<ExitCode> {
+    if args.list {
+        for row in catalogue() {
+            println!("{:<24} {:<42} {}", row.id, row.title, row.analogue);
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    let latency_exe = std::env::current_exe().context("cannot find the latency binary")?;
+    let out_dir = args.out.unwrap_or_else(default_out_dir);
+    let mut config = LabConfig::new(latency_exe, out_dir);
+    if args.quick {
+        config = config.quick();
+    }
+    if let Some(n) = args.n {
+        anyhow::ensure!(n > 0, "--n must be at least 1");
+        config.sequential_requests = n;
+    }
+    config.concurrent_requests = config.sequential_requests * 2;
+    anyhow::ensure!(args.concurrency > 0, "--concurrency must be at least 1");
+    config.concurrency = args.concurrency;
+    config.only = args.only;
+
+    let display = Display::new();
+    let outcome = crate::runtime::block_on(async {
+        latency_lab::run(&config, |event| display.show(&event))
+            .await
+            .map_err(anyhow::Error::from)
+    })?;
+    display.finish();
+
+    println!("{}", outcome.comparison.markdown());
     println!(
-        "\
-latency lab: the full lab (every architecture started, measured and compared) is not
-built yet. What exists so far:
-
-  latency serve --store memory://            the EC2 row: counter in memory
-  latency serve --store file:///tmp/hits     the Fargate + EFS row: durable counter file
-
-Try it:
-  cargo run --release -- serve --listen 127.0.0.1:8000
-  open http://127.0.0.1:8000/ and click the button, or: curl http://127.0.0.1:8000/hits
-
-Run `latency --help` for every subcommand."
+        "Reports, report.md and report.html: {}",
+        outcome.out_dir.display()
     );
-    Ok(ExitCode::SUCCESS)
+    if outcome.problems.is_empty() {
+        return Ok(ExitCode::SUCCESS);
+    }
+    eprintln!("\nproblems:");
+    for problem in &outcome.problems {
+        eprintln!("  - {problem}");
+    }
+    Ok(ExitCode::FAILURE)
+}
+
+fn default_out_dir() -> PathBuf {
+    let stamp = humantime::format_rfc3339_seconds(SystemTime::now())
+        .to_string()
+        .replace(':', "-");
+    PathBuf::from("results").join(stamp)
+}
+
+/// Progress on stderr: a bar on a terminal, one line per phase otherwise.
+struct Display {
+    bar: Option<indicatif::ProgressBar>,
+}
+
+impl Display {
+    fn new() -> Self {
+        let bar = std::io::stderr().is_terminal().then(|| {
+            let bar = indicatif::ProgressBar::new(0);
+            if let Ok(style) = indicatif::ProgressStyle::with_template(
+                "{prefix:>28} {bar:30.cyan/blue} {pos}/{len} {msg}",
+            ) {
+                bar.set_style(style);
+            }
+            bar
+        });
+        Self { bar }
+    }
+
+    fn show(&self, event: &LabEvent<'_>) {
+        match (event, &self.bar) {
+            (
+                LabEvent::Phase {
+                    row,
+                    phase,
+                    requests,
+                },
+                Some(bar),
+            ) => {
+                bar.set_prefix(row.id);
+                bar.set_length(requests.unwrap_or(0));
+                bar.set_position(0);
+                bar.set_message(phase_name(*phase));
+            }
+            (
+                LabEvent::Phase {
+                    row,
+                    phase,
+                    requests,
+                },
+                None,
+            ) => match requests {
+                Some(n) => eprintln!("lab: {}: {} ({n} requests)", row.id, phase_name(*phase)),
+                None => eprintln!("lab: {}: {}", row.id, phase_name(*phase)),
+            },
+            (LabEvent::Progress(progress), Some(bar)) => bar.set_position(progress.completed),
+            (LabEvent::Progress(_), None) => {}
+            (LabEvent::Skipped { row, reason }, Some(bar)) => {
+                bar.println(format!("skipped {}: {reason}", row.id));
+            }
+            (LabEvent::Skipped { row, reason }, None) => {
+                eprintln!("lab: {}: skipped: {reason}", row.id);
+            }
+            (LabEvent::Finished { row }, Some(bar)) => bar.println(format!("measured {}", row.id)),
+            (LabEvent::Finished { row }, None) => eprintln!("lab: {}: done", row.id),
+        }
+    }
+
+    fn finish(&self) {
+        if let Some(bar) = &self.bar {
+            bar.finish_and_clear();
+        }
+    }
+}
+
+fn phase_name(phase: Phase) -> &'static str {
+    match phase {
+        Phase::Starting => "starting",
+        Phase::Sequential => "sequential run",
+        Phase::Concurrent => "concurrent run",
+    }
 }

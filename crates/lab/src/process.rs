@@ -1,0 +1,179 @@
+//! Supervision of the processes the lab starts: spawn, wait for the address line, stop.
+
+use std::path::Path;
+use std::process::Stdio;
+use std::time::Duration;
+
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, BufReader};
+use tokio::process::{Child, Command};
+
+use crate::LabError;
+
+/// How long a process may take to print its address.
+const READY_DEADLINE: Duration = Duration::from_secs(60);
+
+/// A child process that printed `listening on http://HOST:PORT`; killed when dropped.
+pub(crate) struct Supervised {
+    child: Child,
+    what: String,
+    /// `http://HOST:PORT`, as printed.
+    pub(crate) base_url: String,
+}
+
+impl Supervised {
+    /// Spawns `program args…` and waits until its first stdout line carries an
+    /// `http://` address (`listening on http://…`, or any line containing one, as
+    /// moto's `Running on http://…` does on stderr when `address_on_stderr`).
+    pub(crate) async fn start(
+        what: &str,
+        program: &Path,
+        args: &[String],
+        envs: &[(String, String)],
+        address_on_stderr: bool,
+    ) -> Result<Self, LabError> {
+        let mut command = Command::new(program);
+        command
+            .args(args)
+            .envs(envs.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+            .env("RUST_LOG", "warn")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true);
+        let mut child = command.spawn().map_err(|err| LabError::StartFailed {
+            what: what.to_owned(),
+            detail: format!("cannot run {}: {err}", program.display()),
+        })?;
+        let (announcing, other) = if address_on_stderr {
+            (
+                child.stderr.take().map(boxed_reader),
+                child.stdout.take().map(boxed_reader),
+            )
+        } else {
+            (
+                child.stdout.take().map(boxed_reader),
+                child.stderr.take().map(boxed_reader),
+            )
+        };
+        let Some(announcing) = announcing else {
+            return Err(fail(what, "no output pipe"));
+        };
+        let mut lines = BufReader::new(announcing).lines();
+        let mut seen = Vec::new();
+        let found = tokio::time::timeout(READY_DEADLINE, async {
+            while let Ok(Some(line)) = lines.next_line().await {
+                if let Some(address) = http_address(&line) {
+                    return Some(address);
+                }
+                seen.push(line);
+            }
+            None
+        })
+        .await;
+        let base_url = match found {
+            Ok(Some(address)) => address,
+            Ok(None) => {
+                let mut rest = String::new();
+                if let Some(mut other) = other {
+                    let _ = other.read_to_string(&mut rest).await;
+                }
+                let status = child.wait().await.ok();
+                let words = last_words(&seen, &rest);
+                return Err(fail(
+                    what,
+                    &format!(
+                        "exited ({}) before printing its address{words}",
+                        status.map_or_else(|| "unknown status".to_owned(), |s| s.to_string())
+                    ),
+                ));
+            }
+            Err(_) => {
+                return Err(fail(
+                    what,
+                    &format!("printed no address within {READY_DEADLINE:?}"),
+                ));
+            }
+        };
+        // Keep draining both pipes so a chatty child never blocks on a full pipe.
+        tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+        if let Some(mut other) = other {
+            tokio::spawn(async move {
+                let mut sink = Vec::new();
+                let _ = other.read_to_end(&mut sink).await;
+            });
+        }
+        Ok(Self {
+            child,
+            what: what.to_owned(),
+            base_url,
+        })
+    }
+
+    /// Stops the process (SIGKILL: the lab has finished measuring it) and reaps it.
+    pub(crate) async fn stop(mut self) {
+        if let Err(err) = self.child.kill().await {
+            tracing::warn!(what = %self.what, %err, "could not stop process");
+        }
+    }
+}
+
+type BoxedReader = Box<dyn tokio::io::AsyncRead + Send + Unpin>;
+
+fn boxed_reader(reader: impl tokio::io::AsyncRead + Send + Unpin + 'static) -> BoxedReader {
+    Box::new(reader)
+}
+
+fn fail(what: &str, detail: &str) -> LabError {
+    LabError::StartFailed {
+        what: what.to_owned(),
+        detail: detail.to_owned(),
+    }
+}
+
+/// What a process said before dying: its `error:` line when it printed one (the
+/// `latency` binary does), else its last three lines.
+fn last_words(lines: &[String], rest: &str) -> String {
+    let text: Vec<&str> = lines
+        .iter()
+        .map(String::as_str)
+        .chain(rest.lines())
+        .filter(|l| !l.trim().is_empty())
+        .collect();
+    if let Some(error) = text.iter().find(|l| l.starts_with("error:")) {
+        return format!(": {error}");
+    }
+    let tail = &text[text.len().saturating_sub(3)..];
+    if tail.is_empty() {
+        String::new()
+    } else {
+        format!(": {}", tail.join(" | "))
+    }
+}
+
+/// The first `http://host:port` in `line`, without a trailing slash.
+fn http_address(line: &str) -> Option<String> {
+    let start = line.find("http://")?;
+    let address: String = line[start..]
+        .chars()
+        .take_while(|c| !c.is_whitespace())
+        .collect();
+    Some(address.trim_end_matches('/').to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::http_address;
+
+    #[test]
+    fn finds_the_address_in_announcements() {
+        assert_eq!(
+            http_address("listening on http://127.0.0.1:4000").as_deref(),
+            Some("http://127.0.0.1:4000")
+        );
+        assert_eq!(
+            http_address(" * Running on http://127.0.0.1:5000/ (Press CTRL+C)").as_deref(),
+            Some("http://127.0.0.1:5000")
+        );
+        assert_eq!(http_address("starting up"), None);
+    }
+}

@@ -1,0 +1,311 @@
+//! The experiment runner: each selected row is deployed, measured twice (sequential like
+//! the original study, then concurrent), checked, stopped, and written out.
+
+use std::path::{Path, PathBuf};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use latency_bench::render::Comparison;
+use latency_bench::{BenchConfig, Progress, Report, Stop, Verdict};
+
+use crate::LabError;
+use crate::catalogue::{Architecture, CounterBackend, Deployment, catalogue};
+use crate::deploy::{Deployed, Endpoints, deploy};
+
+/// What to run and where to write it.
+#[derive(Debug, Clone)]
+pub struct LabConfig {
+    /// Row ids to run (see [`catalogue`]); empty runs every default row.
+    pub only: Vec<String>,
+    /// Requests in the sequential run (one connection, one after another).
+    pub sequential_requests: u64,
+    /// Requests in the concurrent run.
+    pub concurrent_requests: u64,
+    /// Connections in the concurrent run.
+    pub concurrency: usize,
+    /// The `latency` binary whose `serve` subcommand runs the server rows.
+    pub latency_exe: PathBuf,
+    /// Where the Reports, `report.md` and `report.html` go (created if missing).
+    pub out_dir: PathBuf,
+}
+
+impl LabConfig {
+    /// The default matrix: 1000 sequential requests (as the original study sent) and
+    /// 2000 requests over 32 connections, for every default row.
+    pub fn new(latency_exe: PathBuf, out_dir: PathBuf) -> Self {
+        Self {
+            only: Vec::new(),
+            sequential_requests: 1000,
+            concurrent_requests: 2000,
+            concurrency: 32,
+            latency_exe,
+            out_dir,
+        }
+    }
+
+    /// A first look: 100 sequential and 400 concurrent requests per row.
+    pub fn quick(mut self) -> Self {
+        self.sequential_requests = 100;
+        self.concurrent_requests = 400;
+        self
+    }
+}
+
+/// Which measurement a row is in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Phase {
+    /// Starting its processes and endpoints.
+    Starting,
+    /// The sequential run.
+    Sequential,
+    /// The concurrent run.
+    Concurrent,
+}
+
+/// What the runner reports as it goes, for a progress display.
+#[derive(Debug)]
+pub enum LabEvent<'a> {
+    /// A row begins a phase.
+    Phase {
+        /// The row.
+        row: &'a Architecture,
+        /// The phase.
+        phase: Phase,
+        /// Requests planned in this phase, if it measures.
+        requests: Option<u64>,
+    },
+    /// The bench engine's progress in the current phase.
+    Progress(&'a Progress),
+    /// A row was not measured.
+    Skipped {
+        /// The row.
+        row: &'a Architecture,
+        /// Why, and how to enable it.
+        reason: &'a str,
+    },
+    /// A row is done.
+    Finished {
+        /// The row.
+        row: &'a Architecture,
+    },
+}
+
+/// Everything one lab run produced.
+#[derive(Debug)]
+pub struct LabOutcome {
+    /// Every selected row, measured or skipped, in catalogue order.
+    pub comparison: Comparison,
+    /// The directory everything was written to.
+    pub out_dir: PathBuf,
+    /// Problems that mean a result cannot be trusted: an atomic store that lost or
+    /// repeated updates, or requests that failed. Empty when all is well.
+    pub problems: Vec<String>,
+}
+
+/// Runs the selected rows one after another and writes every Report (`ID-sequential.json`,
+/// `ID-concurrent.json`), `report.md` and `report.html` under `config.out_dir`.
+///
+/// A row that cannot be started is skipped with the reason, never dropped; only an
+/// unknown `--only` name or an unwritable output directory fails the whole run.
+pub async fn run(
+    config: &LabConfig,
+    mut on_event: impl FnMut(LabEvent<'_>) + Send,
+) -> Result<LabOutcome, LabError> {
+    let rows = select(&config.only)?;
+    let state_dir = config.out_dir.join("state");
+    create_dir(&state_dir)?;
+    // Store URLs need absolute paths (`file:///abs/path`).
+    let state_dir = std::path::absolute(&state_dir).map_err(|source| LabError::Write {
+        path: state_dir.clone(),
+        source,
+    })?;
+    let run_id = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+        .to_string();
+    let mut endpoints = Endpoints::new(run_id, state_dir);
+    let mut comparison = Comparison::new([]);
+    comparison.title = "latency lab: every architecture on one machine".to_owned();
+    let mut problems = Vec::new();
+
+    for row in &rows {
+        on_event(LabEvent::Phase {
+            row,
+            phase: Phase::Starting,
+            requests: None,
+        });
+        let running = match deploy(row, config, &mut endpoints).await {
+            Ok(Deployed::Running(running)) => running,
+            Ok(Deployed::Skipped(reason)) => {
+                on_event(LabEvent::Skipped {
+                    row,
+                    reason: &reason,
+                });
+                comparison.skip(row.title, reason);
+                continue;
+            }
+            Err(err) => {
+                let reason = err.to_string();
+                on_event(LabEvent::Skipped {
+                    row,
+                    reason: &reason,
+                });
+                problems.push(format!("{}: {reason}", row.id));
+                comparison.skip(row.title, reason);
+                continue;
+            }
+        };
+        let url = format!("{}/hits", running.base_url);
+        let plans = [
+            (
+                Phase::Sequential,
+                1,
+                config.sequential_requests,
+                row.title.to_owned(),
+            ),
+            (
+                Phase::Concurrent,
+                config.concurrency,
+                config.concurrent_requests,
+                format!("{}, {} concurrent", row.title, config.concurrency),
+            ),
+        ];
+        let mut measured = Vec::new();
+        let mut failure = None;
+        for (phase, connections, requests, label) in plans {
+            on_event(LabEvent::Phase {
+                row,
+                phase,
+                requests: Some(requests),
+            });
+            match measure(&url, connections, requests, label, &mut on_event).await {
+                Ok(report) => measured.push((phase, report)),
+                Err(source) => {
+                    failure = Some(LabError::Bench {
+                        architecture: row.title.to_owned(),
+                        source,
+                    });
+                    break;
+                }
+            }
+        }
+        running.stop().await;
+        if let Some(err) = failure {
+            let reason = err.to_string();
+            problems.push(format!("{}: {reason}", row.id));
+            comparison.skip(row.title, reason);
+            continue;
+        }
+        for (phase, report) in measured {
+            let name = match phase {
+                Phase::Concurrent => "concurrent",
+                _ => "sequential",
+            };
+            write_json(
+                &config.out_dir.join(format!("{}-{name}.json", row.id)),
+                &report,
+            )?;
+            problems.extend(check(row, &report));
+            comparison
+                .rows
+                .push(latency_bench::render::Row::Measured(Box::new(report)));
+        }
+        on_event(LabEvent::Finished { row });
+    }
+
+    write(&config.out_dir.join("report.md"), &comparison.markdown())?;
+    write(&config.out_dir.join("report.html"), &comparison.html())?;
+    Ok(LabOutcome {
+        comparison,
+        out_dir: config.out_dir.clone(),
+        problems,
+    })
+}
+
+async fn measure(
+    url: &str,
+    connections: usize,
+    requests: u64,
+    label: String,
+    on_event: &mut (impl FnMut(LabEvent<'_>) + Send),
+) -> Result<Report, latency_bench::BenchError> {
+    let mut plan = BenchConfig::new(url)?;
+    plan.connections = connections;
+    plan.stop = Stop::Requests(requests);
+    plan.label = Some(label);
+    latency_bench::run_with_progress(plan, |progress| on_event(LabEvent::Progress(progress))).await
+}
+
+/// The rows `only` names, or every default row.
+fn select(only: &[String]) -> Result<Vec<Architecture>, LabError> {
+    let all = catalogue();
+    if only.is_empty() {
+        return Ok(all.into_iter().filter(|row| row.default).collect());
+    }
+    for name in only {
+        if !all.iter().any(|row| row.id == name) {
+            return Err(LabError::UnknownArchitecture {
+                name: name.clone(),
+                known: all.iter().map(|row| row.id).collect::<Vec<_>>().join(", "),
+            });
+        }
+    }
+    Ok(all
+        .into_iter()
+        .filter(|row| only.iter().any(|name| name == row.id))
+        .collect())
+}
+
+/// Whether lost or repeated updates are this row's point (the original study's
+/// read-modify-write stores) rather than a bug.
+fn expects_lost_updates(row: &Architecture) -> bool {
+    let counter = match &row.deployment {
+        Deployment::Server { counter }
+        | Deployment::Balanced { counter, .. }
+        | Deployment::Function { counter } => *counter,
+        Deployment::NotBuilt { .. } => return false,
+    };
+    matches!(
+        counter,
+        CounterBackend::S3 {
+            read_modify_write: true
+        } | CounterBackend::DynamoDb {
+            read_modify_write: true
+        }
+    )
+}
+
+fn check(row: &Architecture, report: &Report) -> Vec<String> {
+    let label = report.target.label.as_deref().unwrap_or(row.title);
+    let mut problems = Vec::new();
+    let counter = &report.results.counter;
+    if counter.verdict == Verdict::Fail && !expects_lost_updates(row) {
+        problems.push(format!("{label}: counter check failed: {}", counter.note));
+    }
+    let errors = report.results.error_count();
+    if errors > 0 {
+        problems.push(format!("{label}: {errors} requests failed"));
+    }
+    problems
+}
+
+fn create_dir(path: &Path) -> Result<(), LabError> {
+    std::fs::create_dir_all(path).map_err(|source| LabError::Write {
+        path: path.to_owned(),
+        source,
+    })
+}
+
+fn write(path: &Path, text: &str) -> Result<(), LabError> {
+    std::fs::write(path, text).map_err(|source| LabError::Write {
+        path: path.to_owned(),
+        source,
+    })
+}
+
+fn write_json(path: &Path, report: &Report) -> Result<(), LabError> {
+    let text = serde_json::to_string_pretty(report).map_err(|err| LabError::Write {
+        path: path.to_owned(),
+        source: std::io::Error::other(err),
+    })?;
+    write(path, &text)
+}
