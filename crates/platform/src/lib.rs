@@ -1,0 +1,54 @@
+//! `latency-platform`: a local stand-in for AWS Lambda and API Gateway.
+//!
+//! It runs real Lambda runtime binaries as processes, against the published
+//! [Runtime API](https://docs.aws.amazon.com/lambda/latest/dg/runtimes-api.html) version
+//! 2018-06-01, so unmodified runtime clients work: Rust `lambda_runtime`/`lambda_http`,
+//! Python `awslambdaric`, any `provided.al2` bootstrap.
+//!
+//! - **Runtime API per instance** on its own `127.0.0.1` port: `GET …/invocation/next`
+//!   (long-poll with the request id, deadline, function ARN and trace id headers),
+//!   `POST …/invocation/{id}/response`, `…/{id}/error` and `…/init/error`.
+//! - **An instance pool per function** ([`Platform`]): cold start with Lambda's
+//!   environment (init = spawn to the first `/next`), warm reuse of the most recently used
+//!   idle instance, scale-out to [`FunctionSpec::max_concurrency`] then FIFO queueing,
+//!   idle instances frozen (SIGSTOP) and thawed (SIGCONT) for the next event, evicted after
+//!   [`FunctionSpec::idle_timeout`], a timeout per invocation, crashed instances replaced.
+//! - **Fronts**: an API Gateway HTTP API (payload 2.0) in front of a function, with
+//!   `GET /` serving the app's page ([`Platform::serve_gateway`]), and Lambda's Invoke API
+//!   for aws-sdk-lambda and the AWS CLI ([`Platform::serve_invoke_api`]).
+//! - **REPORT figures** per invocation ([`InvocationReport`]): duration, billed duration,
+//!   memory size, max memory used, init duration on cold starts; logged as Lambda's
+//!   `REPORT` line (tracing target `latency_platform::report`).
+//! - **The cloud's CPU budget** ([`CpuBudget`], module [`cgroup`]): a cgroup v1 CFS quota
+//!   of `memory / 1769` vCPU and a memory limit per instance; where cgroups are not
+//!   writable everything runs unthrottled and [`Platform::throttling`] says so.
+//!
+//! Not implemented: the Extensions and Telemetry APIs, SnapStart (`/restore/next`),
+//! versions and aliases (everything is `$LATEST`), response streaming.
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), latency_platform::PlatformError> {
+//! use latency_platform::{FunctionSpec, Platform};
+//! let platform = Platform::start(vec![FunctionSpec::new("hits", "/path/to/bootstrap")])?;
+//! let outcome = platform.invoke("hits", bytes::Bytes::from_static(b"{}")).await?;
+//! println!("{}", outcome.report.line());
+//! platform.shutdown().await;
+//! # Ok(())
+//! # }
+//! ```
+
+pub mod cgroup;
+mod error;
+mod front;
+mod instance;
+mod outcome;
+mod platform;
+mod runtime_api;
+mod spec;
+
+pub use cgroup::Throttling;
+pub use error::PlatformError;
+pub use front::{FrontServer, gateway_router, invoke_router};
+pub use outcome::{ErrorCause, FunctionError, InvocationOutcome, InvocationReport};
+pub use platform::{InstanceInfo, Platform, PlatformHandle};
+pub use spec::{CpuBudget, FunctionSpec, PlatformConfig};

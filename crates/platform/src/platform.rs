@@ -1,0 +1,549 @@
+//! The platform: one instance pool per function, invocation, reports, shutdown.
+
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use bytes::Bytes;
+use tokio::sync::Semaphore;
+use tokio::task::JoinHandle;
+
+use crate::cgroup::{CgroupParent, Limits, Throttling};
+use crate::error::PlatformError;
+use crate::instance::{Event, Instance, SpawnParams};
+use crate::outcome::{InvocationOutcome, InvocationReport, billed_ms};
+use crate::spec::{FunctionSpec, PlatformConfig};
+
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// A snapshot of one function's instances.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InstanceInfo {
+    /// The platform-wide instance number.
+    pub id: u64,
+    /// The process id.
+    pub pid: u32,
+    /// `true` when the instance is idle (not serving an invocation).
+    pub idle: bool,
+    /// `true` while the process is stopped (SIGSTOP) by the platform.
+    pub frozen: bool,
+}
+
+/// The instances of one function.
+struct Pool {
+    spec: FunctionSpec,
+    arn: Arc<str>,
+    /// One permit per instance that may exist; waiters are served in arrival order.
+    permits: Semaphore,
+    /// Idle instances, most recently used last.
+    idle: Mutex<Vec<Arc<Instance>>>,
+    /// Every live instance, busy or idle.
+    live: Mutex<BTreeMap<u64, Arc<Instance>>>,
+    cold_starts: AtomicU64,
+    /// Invocations waiting for a permit.
+    queued: AtomicUsize,
+}
+
+pub(crate) struct Inner {
+    config: PlatformConfig,
+    pools: HashMap<String, Arc<Pool>>,
+    throttling: Throttling,
+    cgroups: Option<CgroupParent>,
+    next_instance: AtomicU64,
+    reports: Mutex<VecDeque<InvocationReport>>,
+    reports_dropped: AtomicU64,
+    closed: AtomicBool,
+}
+
+/// A local stand-in for AWS Lambda: runs real Lambda runtime binaries as processes against
+/// the Runtime API 2018-06-01, with an instance pool per function (cold starts, warm reuse,
+/// scale-out to a concurrency limit then FIFO queueing, freezing of idle instances,
+/// eviction, timeouts, crash replacement) and Lambda's CPU and memory budgets.
+///
+/// The `lambda-simulator` crate was considered: it simulates one runtime instance, without
+/// a pool, scale-out, an API Gateway front or the Invoke API, so the platform is its own.
+///
+/// Dropping the platform kills every instance (SIGKILL) and removes its cgroups;
+/// [`Platform::shutdown`] does the same and waits for the processes to be reaped.
+pub struct Platform {
+    inner: Arc<Inner>,
+    evictor: JoinHandle<()>,
+}
+
+/// A cheap, cloneable handle for invoking functions, e.g. from servers. It does not keep
+/// instances alive: once the [`Platform`] is dropped or shut down, invocations fail with
+/// [`PlatformError::ShutDown`].
+#[derive(Clone)]
+pub struct PlatformHandle {
+    inner: Arc<Inner>,
+}
+
+impl Platform {
+    /// Starts a platform with [`PlatformConfig::default`]. No instance is started until
+    /// the first invocation (cold start). Must be called inside a tokio runtime.
+    ///
+    /// # Errors
+    /// [`PlatformError::InvalidSpec`] or [`PlatformError::DuplicateFunction`].
+    pub fn start(specs: Vec<FunctionSpec>) -> Result<Platform, PlatformError> {
+        Platform::start_with(PlatformConfig::default(), specs)
+    }
+
+    /// Starts a platform with explicit settings. See [`Platform::start`].
+    ///
+    /// # Errors
+    /// [`PlatformError::InvalidSpec`] or [`PlatformError::DuplicateFunction`].
+    pub fn start_with(
+        config: PlatformConfig,
+        specs: Vec<FunctionSpec>,
+    ) -> Result<Platform, PlatformError> {
+        let mut pools = HashMap::new();
+        for spec in specs {
+            spec.validate()
+                .map_err(|reason| PlatformError::InvalidSpec {
+                    function: spec.name.clone(),
+                    reason,
+                })?;
+            let arn: Arc<str> = format!(
+                "arn:aws:lambda:{}:{}:function:{}",
+                config.region, config.account_id, spec.name
+            )
+            .into();
+            let name = spec.name.clone();
+            let pool = Pool {
+                permits: Semaphore::new(spec.max_concurrency),
+                spec,
+                arn,
+                idle: Mutex::new(Vec::new()),
+                live: Mutex::new(BTreeMap::new()),
+                cold_starts: AtomicU64::new(0),
+                queued: AtomicUsize::new(0),
+            };
+            if pools.insert(name.clone(), Arc::new(pool)).is_some() {
+                return Err(PlatformError::DuplicateFunction(name));
+            }
+        }
+        let (cgroups, throttling) = if config.use_cgroups {
+            match CgroupParent::create("latency-platform") {
+                Ok(parent) => (Some(parent), Throttling::Applied),
+                Err(err) => {
+                    tracing::warn!(%err, "CPU and memory budgets unavailable; running unthrottled");
+                    (None, Throttling::Unavailable(err.to_string()))
+                }
+            }
+        } else {
+            (None, Throttling::Unavailable("turned off".into()))
+        };
+        let inner = Arc::new(Inner {
+            config,
+            pools,
+            throttling,
+            cgroups,
+            next_instance: AtomicU64::new(1),
+            reports: Mutex::new(VecDeque::new()),
+            reports_dropped: AtomicU64::new(0),
+            closed: AtomicBool::new(false),
+        });
+        let evictor = tokio::spawn(evict_idle(Arc::downgrade(&inner)));
+        Ok(Platform { inner, evictor })
+    }
+
+    /// A cloneable handle for invoking functions.
+    pub fn handle(&self) -> PlatformHandle {
+        PlatformHandle {
+            inner: self.inner.clone(),
+        }
+    }
+
+    /// Invokes `function` synchronously (RequestResponse) with `payload`. See
+    /// [`PlatformHandle::invoke`].
+    ///
+    /// # Errors
+    /// See [`PlatformHandle::invoke`].
+    pub async fn invoke(
+        &self,
+        function: &str,
+        payload: Bytes,
+    ) -> Result<InvocationOutcome, PlatformError> {
+        self.handle().invoke(function, payload).await
+    }
+
+    /// Whether CPU and memory budgets are enforced on this machine.
+    pub fn throttling(&self) -> &Throttling {
+        &self.inner.throttling
+    }
+
+    /// Takes the REPORT figures of every invocation finished since the last call, oldest
+    /// first. At most [`PlatformConfig::report_capacity`] are kept; older ones are dropped
+    /// and counted by [`Platform::reports_dropped`].
+    pub fn drain_reports(&self) -> Vec<InvocationReport> {
+        lock(&self.inner.reports).drain(..).collect()
+    }
+
+    /// How many reports were dropped because nobody drained them.
+    pub fn reports_dropped(&self) -> u64 {
+        self.inner.reports_dropped.load(Ordering::Relaxed)
+    }
+
+    /// The live instances of `function`, in start order (empty for unknown names).
+    pub fn instances(&self, function: &str) -> Vec<InstanceInfo> {
+        let Some(pool) = self.inner.pools.get(function) else {
+            return Vec::new();
+        };
+        let idle: Vec<u64> = lock(&pool.idle).iter().map(|i| i.id).collect();
+        lock(&pool.live)
+            .values()
+            .filter(|i| !i.has_exited())
+            .map(|i| InstanceInfo {
+                id: i.id,
+                pid: i.pid,
+                idle: idle.contains(&i.id),
+                frozen: i.is_frozen(),
+            })
+            .collect()
+    }
+
+    /// How many instances of `function` have been started so far.
+    pub fn cold_starts(&self, function: &str) -> u64 {
+        self.inner
+            .pools
+            .get(function)
+            .map_or(0, |p| p.cold_starts.load(Ordering::Relaxed))
+    }
+
+    /// How many invocations of `function` are waiting for a free slot under its
+    /// concurrency limit.
+    pub fn queued(&self, function: &str) -> usize {
+        self.inner
+            .pools
+            .get(function)
+            .map_or(0, |p| p.queued.load(Ordering::Acquire))
+    }
+
+    /// The cgroup parent directories `(cpu, memory)` when throttling is applied.
+    pub fn cgroup_dirs(&self) -> Option<(std::path::PathBuf, std::path::PathBuf)> {
+        self.inner
+            .cgroups
+            .as_ref()
+            .map(|p| (p.paths().0.to_path_buf(), p.paths().1.to_path_buf()))
+    }
+
+    /// Stops accepting invocations, kills every instance and waits (at most 5 s) until
+    /// each process has been reaped, then removes the cgroups.
+    pub async fn shutdown(self) {
+        self.inner.close();
+        let instances = self.inner.take_all();
+        for instance in &instances {
+            instance.kill();
+        }
+        for instance in &instances {
+            let _ = tokio::time::timeout(Duration::from_secs(5), instance.exited()).await;
+        }
+        drop(instances);
+        // Drop does the rest (the evictor, the cgroup parent once `inner` goes).
+    }
+}
+
+impl Drop for Platform {
+    fn drop(&mut self) {
+        self.evictor.abort();
+        self.inner.close();
+        // Instance::drop sends SIGKILL synchronously.
+        drop(self.inner.take_all());
+    }
+}
+
+impl Inner {
+    fn close(&self) {
+        self.closed.store(true, Ordering::Release);
+        for pool in self.pools.values() {
+            pool.permits.close();
+        }
+    }
+
+    fn take_all(&self) -> Vec<Arc<Instance>> {
+        let mut all = Vec::new();
+        for pool in self.pools.values() {
+            lock(&pool.idle).clear();
+            all.extend(std::mem::take(&mut *lock(&pool.live)).into_values());
+        }
+        all
+    }
+
+    fn record(&self, report: &InvocationReport) {
+        tracing::info!(target: "latency_platform::report", function = %report.function, "{}", report.line());
+        let mut reports = lock(&self.reports);
+        if reports.len() >= self.config.report_capacity {
+            reports.pop_front();
+            self.reports_dropped.fetch_add(1, Ordering::Relaxed);
+        }
+        reports.push_back(report.clone());
+    }
+}
+
+impl PlatformHandle {
+    /// Invokes `function` synchronously with `payload`, as Lambda's RequestResponse Invoke:
+    /// waits in FIFO order for a free slot under the concurrency limit, reuses the most
+    /// recently used idle instance or cold-starts a new one, hands the event over and
+    /// waits for the reply, the process's exit or the timeout.
+    ///
+    /// A function failure (error, crash, timeout, init failure) is an `Ok` outcome whose
+    /// `result` is a [`FunctionError`](crate::FunctionError); the failed instance is
+    /// replaced on the next invocation. The invocation runs to completion even if the
+    /// returned future is dropped.
+    ///
+    /// # Errors
+    /// [`PlatformError::UnknownFunction`], [`PlatformError::ShutDown`], or a failure to
+    /// start an instance ([`PlatformError::Spawn`], [`PlatformError::Bind`],
+    /// [`PlatformError::Cgroup`]).
+    pub async fn invoke(
+        &self,
+        function: &str,
+        payload: Bytes,
+    ) -> Result<InvocationOutcome, PlatformError> {
+        let pool = self
+            .inner
+            .pools
+            .get(function)
+            .ok_or_else(|| PlatformError::UnknownFunction(function.to_owned()))?
+            .clone();
+        let inner = self.inner.clone();
+        // Spawned, so a caller that goes away (a closed HTTP connection) cannot leave an
+        // instance half-way through an event.
+        let task = tokio::spawn(async move { run_invocation(&inner, &pool, payload).await });
+        match task.await {
+            Ok(result) => result,
+            Err(_) => Err(PlatformError::ShutDown),
+        }
+    }
+
+    /// `true` when `function` is registered.
+    pub fn has_function(&self, function: &str) -> bool {
+        self.inner.pools.contains_key(function)
+    }
+
+    /// The function's ARN, e.g. `arn:aws:lambda:eu-west-2:000000000000:function:hits`.
+    pub fn function_arn(&self, function: &str) -> Option<String> {
+        self.inner.pools.get(function).map(|p| p.arn.to_string())
+    }
+}
+
+async fn run_invocation(
+    inner: &Inner,
+    pool: &Pool,
+    payload: Bytes,
+) -> Result<InvocationOutcome, PlatformError> {
+    pool.queued.fetch_add(1, Ordering::AcqRel);
+    let permit = pool.permits.acquire().await;
+    pool.queued.fetch_sub(1, Ordering::AcqRel);
+    let _permit = permit.map_err(|_| PlatformError::ShutDown)?;
+    if inner.closed.load(Ordering::Acquire) {
+        return Err(PlatformError::ShutDown);
+    }
+    let request_id = request_id();
+    let spec = &pool.spec;
+
+    let (instance, init_duration) = match take_idle(pool) {
+        Some(instance) => (instance, None),
+        None => {
+            let cgroup = match &inner.cgroups {
+                Some(parent) => {
+                    let limits = Limits {
+                        cpu: spec.cpu_budget.quota(spec.memory_mb),
+                        memory_bytes: spec
+                            .enforce_memory
+                            .then(|| u64::from(spec.memory_mb) * 1024 * 1024),
+                    };
+                    Some(parent.child(&spec.name, &limits)?)
+                }
+                None => None,
+            };
+            let id = inner.next_instance.fetch_add(1, Ordering::Relaxed);
+            let instance = Arc::new(
+                Instance::spawn(SpawnParams {
+                    spec,
+                    id,
+                    region: &inner.config.region,
+                    cgroup,
+                })
+                .await?,
+            );
+            pool.cold_starts.fetch_add(1, Ordering::Relaxed);
+            lock(&pool.live).insert(id, instance.clone());
+            if inner.closed.load(Ordering::Acquire) {
+                retire(pool, &instance).await;
+                return Err(PlatformError::ShutDown);
+            }
+            match instance.wait_ready(spec.init_timeout).await {
+                Ok(init) => (instance, Some(init)),
+                Err(error) => {
+                    let init = instance.spawned_at.elapsed();
+                    let memory = instance.max_memory_used_mb();
+                    retire(pool, &instance).await;
+                    let report = InvocationReport {
+                        request_id,
+                        function: spec.name.clone(),
+                        instance: instance.id,
+                        pid: instance.pid,
+                        cold_start: true,
+                        init_duration: Some(init),
+                        duration: Duration::ZERO,
+                        billed_duration_ms: billed_ms(init),
+                        memory_size_mb: spec.memory_mb,
+                        max_memory_used_mb: memory,
+                    };
+                    inner.record(&report);
+                    return Ok(InvocationOutcome {
+                        result: Err(error),
+                        report,
+                    });
+                }
+            }
+        }
+    };
+
+    let deadline_ms = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default()
+        .saturating_add(spec.timeout)
+        .as_millis() as u64;
+    let event = Event {
+        request_id: request_id.clone(),
+        payload,
+        deadline_ms,
+        function_arn: pool.arn.clone(),
+        trace_id: trace_id(),
+    };
+    let started = std::time::Instant::now();
+    let result = instance.invoke(event, spec.timeout).await;
+    let duration = started.elapsed();
+    let memory = instance.max_memory_used_mb();
+    let healthy = match &result {
+        Ok(_) => true,
+        Err(err) => err.cause == crate::outcome::ErrorCause::Function && !instance.has_exited(),
+    };
+    if healthy && !inner.closed.load(Ordering::Acquire) {
+        instance.touch();
+        lock(&pool.idle).push(instance.clone());
+    } else {
+        retire(pool, &instance).await;
+    }
+    let report = InvocationReport {
+        request_id,
+        function: spec.name.clone(),
+        instance: instance.id,
+        pid: instance.pid,
+        cold_start: init_duration.is_some(),
+        init_duration,
+        duration,
+        billed_duration_ms: billed_ms(duration),
+        memory_size_mb: spec.memory_mb,
+        max_memory_used_mb: memory,
+    };
+    inner.record(&report);
+    Ok(InvocationOutcome { result, report })
+}
+
+/// The most recently used idle instance that is still alive.
+fn take_idle(pool: &Pool) -> Option<Arc<Instance>> {
+    let mut dead = Vec::new();
+    let found = {
+        let mut idle = lock(&pool.idle);
+        loop {
+            match idle.pop() {
+                Some(instance) if instance.has_exited() => dead.push(instance),
+                other => break other,
+            }
+        }
+    };
+    if !dead.is_empty() {
+        let mut live = lock(&pool.live);
+        for instance in &dead {
+            live.remove(&instance.id);
+        }
+    }
+    found
+}
+
+/// Kills an instance, waits (bounded) until it is reaped and forgets it.
+async fn retire(pool: &Pool, instance: &Arc<Instance>) {
+    instance.kill();
+    let _ = tokio::time::timeout(Duration::from_secs(5), instance.exited()).await;
+    lock(&pool.live).remove(&instance.id);
+    tracing::debug!(
+        function = instance.function(),
+        instance = instance.id,
+        "instance retired"
+    );
+}
+
+/// Kills instances idle for longer than their function's idle timeout. Holds only a weak
+/// reference: ends when the platform goes away.
+async fn evict_idle(inner: std::sync::Weak<Inner>) {
+    loop {
+        let period = {
+            let Some(inner) = inner.upgrade() else { return };
+            if inner.closed.load(Ordering::Acquire) {
+                return;
+            }
+            let shortest = inner
+                .pools
+                .values()
+                .map(|p| p.spec.idle_timeout)
+                .min()
+                .unwrap_or(Duration::from_secs(1));
+            (shortest / 2).clamp(Duration::from_millis(10), Duration::from_secs(1))
+        };
+        tokio::time::sleep(period).await;
+        let Some(inner) = inner.upgrade() else { return };
+        for pool in inner.pools.values() {
+            let expired: Vec<Arc<Instance>> = {
+                let mut idle = lock(&pool.idle);
+                let (expired, keep) =
+                    std::mem::take(&mut *idle)
+                        .into_iter()
+                        .partition(|i: &Arc<Instance>| {
+                            i.has_exited() || i.idle_for() >= pool.spec.idle_timeout
+                        });
+                *idle = keep;
+                expired
+            };
+            for instance in &expired {
+                tracing::debug!(function = %pool.spec.name, instance = instance.id, "evicting idle instance");
+                retire(pool, instance).await;
+            }
+        }
+    }
+}
+
+/// A UUID v4-shaped request id.
+fn request_id() -> String {
+    let a = fastrand::u64(..);
+    let b = fastrand::u64(..);
+    format!(
+        "{:08x}-{:04x}-4{:03x}-{:04x}-{:012x}",
+        a >> 32,
+        (a >> 16) & 0xffff,
+        a & 0x0fff,
+        ((b >> 48) & 0x3fff) | 0x8000,
+        b & 0xffff_ffff_ffff
+    )
+}
+
+/// An X-Ray trace header, as Lambda passes in `Lambda-Runtime-Trace-Id`.
+fn trace_id() -> String {
+    let secs = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_secs();
+    format!(
+        "Root=1-{secs:08x}-{:08x}{:016x};Parent={:016x};Sampled=0",
+        fastrand::u32(..),
+        fastrand::u64(..),
+        fastrand::u64(..)
+    )
+}

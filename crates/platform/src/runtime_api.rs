@@ -1,0 +1,133 @@
+//! The Lambda Runtime API, version 2018-06-01, for one instance.
+//!
+//! Each instance gets its own listener: `AWS_LAMBDA_RUNTIME_API` is only `host:port`, so the
+//! port is what tells instances apart.
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, Path, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use tokio::net::TcpListener;
+
+use crate::instance::{Reply, Shared};
+use crate::outcome::{ErrorCause, FunctionError};
+
+/// Lambda's limit on a synchronous response payload.
+pub(crate) const MAX_PAYLOAD_BYTES: usize = 6 * 1024 * 1024;
+
+/// Serves the Runtime API on `listener` until the task is aborted.
+pub(crate) async fn serve(listener: TcpListener, shared: Arc<Shared>) {
+    let app = Router::new()
+        .route("/2018-06-01/runtime/invocation/next", get(next))
+        .route(
+            "/2018-06-01/runtime/invocation/{request_id}/response",
+            post(response),
+        )
+        .route(
+            "/2018-06-01/runtime/invocation/{request_id}/error",
+            post(error),
+        )
+        .route("/2018-06-01/runtime/init/error", post(init_error))
+        .layer(DefaultBodyLimit::max(MAX_PAYLOAD_BYTES))
+        .with_state(shared);
+    if let Err(err) = axum::serve(listener, app).await {
+        tracing::warn!(%err, "runtime API server stopped");
+    }
+}
+
+/// `GET /runtime/invocation/next`: long-polls until an event is handed over.
+async fn next(State(shared): State<Arc<Shared>>) -> Response {
+    shared.mark_ready();
+    let mut rx = shared.events_rx.lock().await;
+    let event = match shared.take_event_or_freeze(&mut rx) {
+        Some(event) => event,
+        None => match rx.recv().await {
+            Some(event) => event,
+            None => return StatusCode::GONE.into_response(),
+        },
+    };
+    drop(rx);
+    let mut headers = HeaderMap::new();
+    let mut put = |name: &'static str, value: &str| {
+        if let Ok(value) = HeaderValue::from_str(value) {
+            headers.insert(name, value);
+        }
+    };
+    put("lambda-runtime-aws-request-id", &event.request_id);
+    put("lambda-runtime-deadline-ms", &event.deadline_ms.to_string());
+    put("lambda-runtime-invoked-function-arn", &event.function_arn);
+    put("lambda-runtime-trace-id", &event.trace_id);
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    (StatusCode::OK, headers, event.payload).into_response()
+}
+
+fn accepted() -> Response {
+    (
+        StatusCode::ACCEPTED,
+        [(header::CONTENT_TYPE, "application/json")],
+        r#"{"status":"OK"}"#,
+    )
+        .into_response()
+}
+
+fn invalid_request_id() -> Response {
+    (
+        StatusCode::BAD_REQUEST,
+        [(header::CONTENT_TYPE, "application/json")],
+        r#"{"errorMessage":"Invalid request ID","errorType":"InvalidRequestID"}"#,
+    )
+        .into_response()
+}
+
+/// `POST /runtime/invocation/{id}/response`.
+async fn response(
+    State(shared): State<Arc<Shared>>,
+    Path(request_id): Path<String>,
+    body: Bytes,
+) -> Response {
+    if shared.complete(&request_id, Reply::Response(body)) {
+        accepted()
+    } else {
+        invalid_request_id()
+    }
+}
+
+fn error_type_header(headers: &HeaderMap) -> Option<&str> {
+    headers
+        .get("lambda-runtime-function-error-type")
+        .and_then(|v| v.to_str().ok())
+}
+
+/// `POST /runtime/invocation/{id}/error`.
+async fn error(
+    State(shared): State<Arc<Shared>>,
+    Path(request_id): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let err = FunctionError::from_function(error_type_header(&headers), body);
+    if shared.complete(&request_id, Reply::Error(err)) {
+        accepted()
+    } else {
+        invalid_request_id()
+    }
+}
+
+/// `POST /runtime/init/error`.
+async fn init_error(
+    State(shared): State<Arc<Shared>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let mut err = FunctionError::from_function(error_type_header(&headers), body);
+    err.cause = ErrorCause::Init;
+    shared.fail_init(err);
+    accepted()
+}

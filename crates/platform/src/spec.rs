@@ -1,0 +1,198 @@
+//! What the platform runs: function specs and platform-wide settings.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::cgroup::{CpuQuota, lambda_vcpu};
+
+/// How much CPU an instance of a function may use.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub enum CpuBudget {
+    /// Lambda's rule: `memory_mb / 1769` of one vCPU (128 MB gets about 7.2 %).
+    #[default]
+    FromMemory,
+    /// A fixed share of one CPU, e.g. `0.25`.
+    Vcpu(f64),
+    /// No CPU limit (the memory limit still applies unless
+    /// [`FunctionSpec::enforce_memory`] is off).
+    Unlimited,
+}
+
+impl CpuBudget {
+    /// The vCPU share this budget grants a function of `memory_mb`, or `None` when
+    /// unlimited.
+    pub fn vcpu(&self, memory_mb: u32) -> Option<f64> {
+        match *self {
+            CpuBudget::FromMemory => Some(lambda_vcpu(memory_mb)),
+            CpuBudget::Vcpu(vcpu) => Some(vcpu),
+            CpuBudget::Unlimited => None,
+        }
+    }
+
+    /// The CFS quota for this budget, or `None` when unlimited.
+    pub fn quota(&self, memory_mb: u32) -> Option<CpuQuota> {
+        self.vcpu(memory_mb).map(CpuQuota::from_vcpu)
+    }
+}
+
+/// One function: the executable that implements the Lambda runtime loop, and the
+/// settings Lambda would have for it.
+#[derive(Debug, Clone)]
+pub struct FunctionSpec {
+    /// The function name (what Invoke and the API Gateway front address).
+    pub name: String,
+    /// The executable: a `bootstrap`-style binary, or an interpreter.
+    pub command: PathBuf,
+    /// Arguments for `command`.
+    pub args: Vec<String>,
+    /// Extra environment. Instances start with Lambda's clean environment (the standard
+    /// `AWS_*` / `_HANDLER` / `LAMBDA_TASK_ROOT` / `TZ` / `PATH` variables) plus these.
+    pub env: Vec<(String, String)>,
+    /// `_HANDLER`; `None` uses the executable's file name, as `provided.al2` does.
+    pub handler: Option<String>,
+    /// The configured memory size in MB (Lambda: 128 to 10,240). Default 128.
+    pub memory_mb: u32,
+    /// The per-invocation timeout. Default 3 s, like Lambda.
+    pub timeout: Duration,
+    /// The limit on init (spawn to the first `/next`). Default 10 s, like Lambda.
+    pub init_timeout: Duration,
+    /// At most this many instances at once; further invocations queue in arrival order.
+    pub max_concurrency: usize,
+    /// An instance idle for this long is killed.
+    pub idle_timeout: Duration,
+    /// Freeze idle instances with SIGSTOP (thawed with SIGCONT for the next event), as
+    /// Lambda does. Default `true`.
+    pub freeze_idle: bool,
+    /// The CPU budget. Default [`CpuBudget::FromMemory`].
+    pub cpu_budget: CpuBudget,
+    /// Limit each instance's memory to `memory_mb`, as Lambda does. Default `true`.
+    pub enforce_memory: bool,
+}
+
+impl FunctionSpec {
+    /// A spec with Lambda's defaults: 128 MB, 3 s timeout, CPU from memory, freezing on,
+    /// a concurrency limit of 10 and a 10-minute idle timeout.
+    pub fn new(name: impl Into<String>, command: impl Into<PathBuf>) -> FunctionSpec {
+        FunctionSpec {
+            name: name.into(),
+            command: command.into(),
+            args: Vec::new(),
+            env: Vec::new(),
+            handler: None,
+            memory_mb: 128,
+            timeout: Duration::from_secs(3),
+            init_timeout: Duration::from_secs(10),
+            max_concurrency: 10,
+            idle_timeout: Duration::from_secs(600),
+            freeze_idle: true,
+            cpu_budget: CpuBudget::FromMemory,
+            enforce_memory: true,
+        }
+    }
+
+    /// Adds an environment variable.
+    pub fn env(mut self, key: impl Into<String>, value: impl Into<String>) -> FunctionSpec {
+        self.env.push((key.into(), value.into()));
+        self
+    }
+
+    /// Sets the memory size in MB.
+    pub fn memory_mb(mut self, memory_mb: u32) -> FunctionSpec {
+        self.memory_mb = memory_mb;
+        self
+    }
+
+    /// Sets the per-invocation timeout.
+    pub fn timeout(mut self, timeout: Duration) -> FunctionSpec {
+        self.timeout = timeout;
+        self
+    }
+
+    /// Sets the concurrency limit.
+    pub fn max_concurrency(mut self, max_concurrency: usize) -> FunctionSpec {
+        self.max_concurrency = max_concurrency;
+        self
+    }
+
+    /// Sets the idle timeout after which an idle instance is killed.
+    pub fn idle_timeout(mut self, idle_timeout: Duration) -> FunctionSpec {
+        self.idle_timeout = idle_timeout;
+        self
+    }
+
+    /// Turns freezing of idle instances on or off.
+    pub fn freeze_idle(mut self, freeze_idle: bool) -> FunctionSpec {
+        self.freeze_idle = freeze_idle;
+        self
+    }
+
+    /// Sets the CPU budget.
+    pub fn cpu_budget(mut self, cpu_budget: CpuBudget) -> FunctionSpec {
+        self.cpu_budget = cpu_budget;
+        self
+    }
+
+    /// Turns the memory limit on or off.
+    pub fn enforce_memory(mut self, enforce_memory: bool) -> FunctionSpec {
+        self.enforce_memory = enforce_memory;
+        self
+    }
+
+    /// Turns both budgets off: no CPU quota, no memory limit.
+    pub fn unthrottled(self) -> FunctionSpec {
+        self.cpu_budget(CpuBudget::Unlimited).enforce_memory(false)
+    }
+
+    pub(crate) fn validate(&self) -> Result<(), String> {
+        if self.name.is_empty()
+            || !self
+                .name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        {
+            return Err("the name must be non-empty letters, digits, '-' or '_'".into());
+        }
+        if self.max_concurrency == 0 {
+            return Err("max_concurrency must be at least 1".into());
+        }
+        if self.memory_mb == 0 {
+            return Err("memory_mb must be at least 1".into());
+        }
+        if self.timeout.is_zero() || self.init_timeout.is_zero() {
+            return Err("timeouts must be positive".into());
+        }
+        if let CpuBudget::Vcpu(vcpu) = self.cpu_budget
+            && (!vcpu.is_finite() || vcpu <= 0.0)
+        {
+            return Err("a vCPU budget must be positive".into());
+        }
+        Ok(())
+    }
+}
+
+/// Platform-wide settings.
+#[derive(Debug, Clone)]
+pub struct PlatformConfig {
+    /// `AWS_REGION` for instances and the region in ARNs. Default `eu-west-2`.
+    pub region: String,
+    /// The account id in ARNs. Default `000000000000`.
+    pub account_id: String,
+    /// Try to apply CPU and memory budgets through cgroups. Default `true`; when `false`
+    /// (or when cgroups are not writable) everything runs unthrottled and
+    /// [`Platform::throttling`](crate::Platform::throttling) says so.
+    pub use_cgroups: bool,
+    /// How many invocation reports [`Platform::drain_reports`](crate::Platform::drain_reports)
+    /// keeps before dropping the oldest. Default 100,000.
+    pub report_capacity: usize,
+}
+
+impl Default for PlatformConfig {
+    fn default() -> PlatformConfig {
+        PlatformConfig {
+            region: "eu-west-2".into(),
+            account_id: "000000000000".into(),
+            use_cgroups: true,
+            report_capacity: 100_000,
+        }
+    }
+}

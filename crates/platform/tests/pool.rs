@@ -1,0 +1,380 @@
+//! The instance pool against real processes: cold and warm, scale-out and queueing,
+//! freeze and thaw, timeouts, crashes, init failures, eviction, shutdown.
+
+mod support;
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use latency_platform::{ErrorCause, Platform, PlatformError};
+use serde_json::json;
+use support::*;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cold_then_warm_reuses_the_instance() {
+    guarded(async {
+        let platform = Platform::start(vec![spec("echo")]).expect("platform starts");
+        let first = platform
+            .invoke("echo", json(json!({"op": "echo", "n": 1})))
+            .await
+            .expect("invoke");
+        let second = platform
+            .invoke("echo", json(json!({"op": "echo", "n": 2})))
+            .await
+            .expect("invoke");
+
+        assert_eq!(body(&first)["echo"]["n"], 1);
+        assert!(first.report.cold_start);
+        assert!(first.report.init_duration.is_some());
+        assert!(!second.report.cold_start);
+        assert_eq!(second.report.init_duration, None);
+        assert_eq!(
+            pid_of(&first),
+            pid_of(&second),
+            "the warm call reuses the process"
+        );
+        assert_eq!(first.report.pid, pid_of(&first));
+        assert_eq!(platform.cold_starts("echo"), 1);
+
+        for outcome in [&first, &second] {
+            let report = &outcome.report;
+            assert_eq!(report.memory_size_mb, 128);
+            assert!(report.max_memory_used_mb.is_some_and(|mb| mb > 0));
+            assert_eq!(
+                report.billed_duration_ms,
+                report.duration.as_nanos().div_ceil(1_000_000) as u64
+            );
+            assert!(report.line().starts_with("REPORT RequestId: "));
+        }
+        assert!(first.report.line().contains("Init Duration: "));
+        assert!(!second.report.line().contains("Init Duration"));
+        let drained = platform.drain_reports();
+        assert_eq!(drained.len(), 2);
+        assert_eq!(drained[0].request_id, first.request_id());
+        assert!(platform.drain_reports().is_empty());
+        platform.shutdown().await;
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_invocations_scale_out_to_the_limit_then_queue() {
+    guarded(async {
+        let platform = Platform::start(vec![spec("wait").max_concurrency(3)]).expect("platform");
+        let release = release_file("scale");
+        let payload = json(json!({"op": "wait", "file": release, "max_ms": 30_000}));
+        let calls: Vec<_> = (0..5)
+            .map(|_| {
+                let handle = platform.handle();
+                let payload = payload.clone();
+                tokio::spawn(async move { handle.invoke("wait", payload).await })
+            })
+            .collect();
+
+        // Three instances busy at the limit, two invocations queued behind them.
+        wait_until("3 instances busy and 2 invocations queued", || {
+            let instances = platform.instances("wait");
+            instances.len() == 3
+                && instances.iter().all(|i| !i.idle)
+                && platform.queued("wait") == 2
+        })
+        .await;
+        assert_eq!(platform.cold_starts("wait"), 3);
+
+        std::fs::write(&release, b"go").expect("release file");
+        let mut pids = BTreeSet::new();
+        for call in calls {
+            let outcome = call.await.expect("task").expect("invoke");
+            assert_eq!(body(&outcome)["released"], true);
+            pids.insert(pid_of(&outcome));
+        }
+        let _ = std::fs::remove_file(&release);
+        assert_eq!(
+            pids.len(),
+            3,
+            "the queued calls ran on the same three instances"
+        );
+        assert_eq!(platform.cold_starts("wait"), 3);
+        assert_eq!(platform.queued("wait"), 0);
+        platform.shutdown().await;
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn idle_instances_are_frozen_and_thawed() {
+    guarded(async {
+        let platform = Platform::start(vec![spec("freeze")]).expect("platform");
+        let first = platform
+            .invoke("freeze", json(json!({"op": "echo"})))
+            .await
+            .expect("invoke");
+        let pid = pid_of(&first);
+        wait_until("the idle instance is stopped (T)", || {
+            process_state(pid) == Some('T')
+        })
+        .await;
+        assert!(platform.instances("freeze")[0].frozen);
+
+        let second = platform
+            .invoke("freeze", json(json!({"op": "echo"})))
+            .await
+            .expect("invoke");
+        assert_eq!(
+            pid_of(&second),
+            pid,
+            "the frozen instance was thawed and answered"
+        );
+        assert!(!second.report.cold_start);
+        wait_until("it is frozen again", || process_state(pid) == Some('T')).await;
+        platform.shutdown().await;
+        wait_until("the frozen process is killed", || is_gone(pid)).await;
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn freezing_can_be_turned_off() {
+    guarded(async {
+        let platform = Platform::start(vec![spec("awake").freeze_idle(false)]).expect("platform");
+        let outcome = platform
+            .invoke("awake", json(json!({"op": "echo"})))
+            .await
+            .expect("invoke");
+        let pid = pid_of(&outcome);
+        // The next invocation reaches the instance in /next; by then it would have been
+        // frozen if freezing were on.
+        let again = platform
+            .invoke("awake", json(json!({"op": "echo"})))
+            .await
+            .expect("invoke");
+        assert_eq!(pid_of(&again), pid);
+        assert!(platform.instances("awake").iter().all(|i| !i.frozen));
+        assert_ne!(process_state(pid), Some('T'));
+        platform.shutdown().await;
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_timeout_kills_and_replaces_the_instance() {
+    guarded(async {
+        let platform = Platform::start(vec![spec("slow").timeout(Duration::from_millis(300))])
+            .expect("platform");
+        let warm = platform
+            .invoke("slow", json(json!({"op": "echo"})))
+            .await
+            .expect("invoke");
+        let old_pid = pid_of(&warm);
+
+        let timed_out = platform
+            .invoke("slow", json(json!({"op": "sleep", "ms": 20_000})))
+            .await
+            .expect("invoke");
+        let err = timed_out.result.as_ref().expect_err("a timeout");
+        assert_eq!(err.cause, ErrorCause::Timeout);
+        assert_eq!(err.error_type, "Sandbox.Timedout");
+        assert_eq!(err.error_message, "Task timed out after 0.30 seconds");
+        assert_eq!(timed_out.report.pid, old_pid);
+        assert!(is_gone(old_pid), "the timed-out instance was killed");
+        assert!(platform.instances("slow").is_empty());
+
+        let next = platform
+            .invoke("slow", json(json!({"op": "echo"})))
+            .await
+            .expect("invoke");
+        assert!(next.report.cold_start);
+        assert_ne!(pid_of(&next), old_pid);
+        platform.shutdown().await;
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_crash_fails_its_invocation_and_the_next_one_cold_starts() {
+    guarded(async {
+        let platform = Platform::start(vec![spec("crash")]).expect("platform");
+        let warm = platform
+            .invoke("crash", json(json!({"op": "echo"})))
+            .await
+            .expect("invoke");
+        let old_pid = pid_of(&warm);
+
+        let crashed = platform
+            .invoke("crash", json(json!({"op": "crash", "code": 3})))
+            .await
+            .expect("invoke");
+        let err = crashed.result.as_ref().expect_err("a crash");
+        assert_eq!(err.cause, ErrorCause::ProcessExit);
+        assert_eq!(err.error_type, "Runtime.ExitError");
+        assert!(
+            err.error_message
+                .ends_with("Runtime exited with error: exit status 3"),
+            "{}",
+            err.error_message
+        );
+        let body: serde_json::Value = serde_json::from_slice(&err.body).expect("JSON body");
+        assert_eq!(body["errorType"], "Runtime.ExitError");
+
+        let next = platform
+            .invoke("crash", json(json!({"op": "echo"})))
+            .await
+            .expect("invoke");
+        assert!(next.report.cold_start);
+        assert_ne!(pid_of(&next), old_pid);
+        assert_eq!(platform.cold_starts("crash"), 2);
+        platform.shutdown().await;
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_handler_error_keeps_the_instance() {
+    guarded(async {
+        let platform = Platform::start(vec![spec("err")]).expect("platform");
+        let failed = platform
+            .invoke("err", json(json!({"op": "error"})))
+            .await
+            .expect("invoke");
+        let err = failed.result.as_ref().expect_err("a handler error");
+        assert_eq!(err.cause, ErrorCause::Function);
+        assert!(err.error_message.contains("asked to fail"), "{err}");
+        let next = platform
+            .invoke("err", json(json!({"op": "echo"})))
+            .await
+            .expect("invoke");
+        assert!(!next.report.cold_start);
+        assert_eq!(next.report.pid, failed.report.pid);
+        platform.shutdown().await;
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn init_failures_fail_the_invocation_clearly() {
+    guarded(async {
+        let platform = Platform::start(vec![
+            spec("init-exit").env("LATENCY_TEST_INIT", "exit"),
+            spec("init-error").env("LATENCY_TEST_INIT", "error"),
+        ])
+        .expect("platform");
+
+        let exited = platform
+            .invoke("init-exit", json(json!({})))
+            .await
+            .expect("invoke");
+        let err = exited.result.as_ref().expect_err("init fails");
+        assert_eq!(err.cause, ErrorCause::Init);
+        assert_eq!(err.error_type, "Runtime.ExitError");
+        assert!(err.error_message.contains("exit status 2"), "{err}");
+        assert!(exited.report.cold_start);
+
+        let posted = platform
+            .invoke("init-error", json(json!({})))
+            .await
+            .expect("invoke");
+        let err = posted.result.as_ref().expect_err("init fails");
+        assert_eq!(err.cause, ErrorCause::Init);
+        assert_eq!(err.error_type, "Test.InitError");
+        assert!(err.error_message.contains("asked to fail init"), "{err}");
+        assert!(platform.instances("init-error").is_empty());
+        platform.shutdown().await;
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn idle_instances_are_evicted() {
+    guarded(async {
+        let platform =
+            Platform::start(vec![spec("evict").idle_timeout(Duration::from_millis(100))])
+                .expect("platform");
+        let outcome = platform
+            .invoke("evict", json(json!({"op": "echo"})))
+            .await
+            .expect("invoke");
+        let pid = pid_of(&outcome);
+        wait_until("the idle instance is evicted", || {
+            platform.instances("evict").is_empty() && is_gone(pid)
+        })
+        .await;
+        let next = platform
+            .invoke("evict", json(json!({"op": "echo"})))
+            .await
+            .expect("invoke");
+        assert!(next.report.cold_start);
+        platform.shutdown().await;
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn max_memory_used_follows_the_process() {
+    guarded(async {
+        let platform = Platform::start(vec![spec("alloc").memory_mb(256)]).expect("platform");
+        let outcome = platform
+            .invoke("alloc", json(json!({"op": "alloc", "mb": 64})))
+            .await
+            .expect("invoke");
+        assert_eq!(body(&outcome)["allocated_mb"], 64);
+        let used = outcome.report.max_memory_used_mb.expect("VmHWM");
+        assert!(used >= 64, "max memory used {used} MB");
+        assert_eq!(outcome.report.memory_size_mb, 256);
+        platform.shutdown().await;
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dropping_the_platform_kills_every_instance() {
+    guarded(async {
+        let platform = Platform::start(vec![spec("drop").max_concurrency(2)]).expect("platform");
+        let release = release_file("drop");
+        let payload = json(json!({"op": "wait", "file": release, "max_ms": 30_000}));
+        let handle = platform.handle();
+        let busy = tokio::spawn(async move { handle.invoke("drop", payload).await });
+        wait_until("one busy instance", || {
+            platform.instances("drop").len() == 1
+        })
+        .await;
+        let pid = platform.instances("drop")[0].pid;
+        drop(platform);
+        wait_until("the process is gone", || is_gone(pid)).await;
+        let result = busy.await.expect("task");
+        match result {
+            Ok(outcome) => assert!(outcome.result.is_err()),
+            Err(err) => assert!(matches!(err, PlatformError::ShutDown), "{err}"),
+        }
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unknown_functions_and_bad_specs_are_errors() {
+    guarded(async {
+        let platform = Platform::start(vec![spec("known")]).expect("platform");
+        let err = platform
+            .invoke("unknown", json(json!({})))
+            .await
+            .expect_err("unknown function");
+        assert!(matches!(err, PlatformError::UnknownFunction(ref name) if name == "unknown"));
+        assert!(matches!(
+            Platform::start(vec![spec("a"), spec("a")]),
+            Err(PlatformError::DuplicateFunction(_))
+        ));
+        assert!(matches!(
+            Platform::start(vec![spec("zero").max_concurrency(0)]),
+            Err(PlatformError::InvalidSpec { .. })
+        ));
+        let missing = Platform::start(vec![
+            latency_platform::FunctionSpec::new("missing", "/nonexistent/bootstrap").unthrottled(),
+        ])
+        .expect("platform");
+        assert!(matches!(
+            missing.invoke("missing", json(json!({}))).await,
+            Err(PlatformError::Spawn { .. })
+        ));
+        platform.shutdown().await;
+    })
+    .await;
+}
