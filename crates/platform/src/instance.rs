@@ -441,14 +441,21 @@ impl Instance {
     }
 }
 
-impl Drop for Instance {
-    fn drop(&mut self) {
-        // Synchronous last resort (platform dropped without `shutdown`): SIGKILL now, so
-        // no process outlives its platform even if the runtime is going away.
+impl Instance {
+    /// SIGKILL right now, without waiting for the supervisor task: for `Drop`, where the
+    /// runtime may be going away.
+    pub(crate) fn kill_now(&self) {
         if !self.has_exited() && self.pid != 0 {
             let _ = kill(Pid::from_raw(self.pid as i32), Signal::SIGKILL);
         }
         self.kill();
+    }
+}
+
+impl Drop for Instance {
+    fn drop(&mut self) {
+        // Last resort: no process outlives its instance.
+        self.kill_now();
         self.server.abort();
         // The supervisor reaps the child; if the runtime is shutting down, dropping it
         // kills (kill_on_drop) and tokio reaps the orphan.

@@ -252,8 +252,11 @@ impl Drop for Platform {
     fn drop(&mut self) {
         self.evictor.abort();
         self.inner.close();
-        // Instance::drop sends SIGKILL synchronously.
-        drop(self.inner.take_all());
+        // Synchronously: in-flight invocations may still hold their instance, and the
+        // runtime may be going away.
+        for instance in self.inner.take_all() {
+            instance.kill_now();
+        }
     }
 }
 

@@ -1,0 +1,165 @@
+//! The API Gateway front and the Invoke API, over real connections to real processes.
+
+mod support;
+
+use std::time::Duration;
+
+use aws_sdk_lambda::primitives::Blob;
+use latency_platform::Platform;
+use serde_json::json;
+use support::*;
+use tokio::net::TcpListener;
+
+async fn local_listener() -> TcpListener {
+    TcpListener::bind(("127.0.0.1", 0))
+        .await
+        .expect("bind 127.0.0.1:0")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_gateway_turns_requests_into_payload_2_events() {
+    guarded(async {
+        let platform = Platform::start(vec![spec("web").timeout(Duration::from_millis(500))])
+            .expect("platform");
+        let front = platform
+            .serve_gateway("web", local_listener().await)
+            .await
+            .expect("front");
+        let base = front.url();
+
+        let (status, headers, body) = http_get(&format!("{base}/hello?x=1")).await;
+        assert_eq!(status, 200);
+        assert_eq!(body, "hello from /hello");
+        assert_eq!(header(&headers, "content-type"), Some("text/plain"));
+        assert_eq!(header(&headers, "x-seen-method"), Some("GET"));
+        assert_eq!(header(&headers, "set-cookie"), Some("seen=1; Path=/"));
+        let pid: u32 = header(&headers, "x-test-function")
+            .and_then(|p| p.parse().ok())
+            .expect("pid header");
+        assert!(header(&headers, "apigw-requestid").is_some());
+
+        let (status, headers, body) = http_get(&format!("{base}/")).await;
+        assert_eq!(status, 200);
+        assert!(header(&headers, "content-type").is_some_and(|c| c.starts_with("text/html")));
+        assert_eq!(body, latency_app::PAGE);
+
+        let (status, _, body) = http_get(&format!("{base}/malformed")).await;
+        assert_eq!(
+            (status, body.as_str()),
+            (502, r#"{"message":"Internal Server Error"}"#)
+        );
+        let (status, _, body) = http_get(&format!("{base}/error")).await;
+        assert_eq!(
+            (status, body.as_str()),
+            (502, r#"{"message":"Internal Server Error"}"#)
+        );
+        let (status, _, body) = http_get(&format!("{base}/sleep?ms=20000")).await;
+        assert_eq!(
+            (status, body.as_str()),
+            (503, r#"{"message":"Service Unavailable"}"#)
+        );
+
+        // The handled errors kept the first instance; the timeout replaced it.
+        let (status, headers, _) = http_get(&format!("{base}/again")).await;
+        assert_eq!(status, 200);
+        assert_ne!(
+            header(&headers, "x-test-function").and_then(|p| p.parse().ok()),
+            Some(pid)
+        );
+        assert_eq!(platform.cold_starts("web"), 2);
+        front.shutdown().await;
+        platform.shutdown().await;
+    })
+    .await;
+}
+
+fn lambda_client(endpoint: &str) -> aws_sdk_lambda::Client {
+    let credentials = aws_credential_types::Credentials::new("test", "test", None, None, "static");
+    let config = aws_sdk_lambda::Config::builder()
+        .behavior_version(aws_sdk_lambda::config::BehaviorVersion::latest())
+        .region(aws_sdk_lambda::config::Region::new("eu-west-2"))
+        .credentials_provider(credentials)
+        .endpoint_url(endpoint)
+        .build();
+    aws_sdk_lambda::Client::from_conf(config)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn aws_sdk_lambda_invokes_through_the_invoke_api() {
+    guarded(async {
+        let platform = Platform::start(vec![spec("calc")]).expect("platform");
+        let front = platform
+            .serve_invoke_api(local_listener().await)
+            .await
+            .expect("front");
+        let client = lambda_client(&front.url());
+
+        let output = client
+            .invoke()
+            .function_name("calc")
+            .payload(Blob::new(json!({"op": "echo", "x": 7}).to_string()))
+            .send()
+            .await
+            .expect("invoke succeeds");
+        assert_eq!(output.status_code(), 200);
+        assert_eq!(output.executed_version(), Some("$LATEST"));
+        assert_eq!(output.function_error(), None);
+        let payload: serde_json::Value =
+            serde_json::from_slice(output.payload().expect("payload").as_ref()).expect("JSON");
+        assert_eq!(payload["echo"]["x"], 7);
+
+        // By ARN, and a function error.
+        let output = client
+            .invoke()
+            .function_name("arn:aws:lambda:eu-west-2:000000000000:function:calc")
+            .payload(Blob::new(json!({"op": "error"}).to_string()))
+            .send()
+            .await
+            .expect("invoke answers");
+        assert_eq!(output.function_error(), Some("Unhandled"));
+        let payload: serde_json::Value =
+            serde_json::from_slice(output.payload().expect("payload").as_ref()).expect("JSON");
+        assert!(
+            payload["errorMessage"]
+                .as_str()
+                .is_some_and(|m| m.contains("asked to fail"))
+        );
+
+        let err = client
+            .invoke()
+            .function_name("nope")
+            .send()
+            .await
+            .expect_err("unknown function");
+        let service_error = err.into_service_error();
+        assert!(
+            service_error.is_resource_not_found_exception(),
+            "{service_error:?}"
+        );
+        front.shutdown().await;
+        platform.shutdown().await;
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_gateway_front_also_serves_the_invoke_api() {
+    guarded(async {
+        let platform = Platform::start(vec![spec("both")]).expect("platform");
+        let front = platform
+            .serve_gateway("both", local_listener().await)
+            .await
+            .expect("front");
+        let output = lambda_client(&front.url())
+            .invoke()
+            .function_name("both")
+            .payload(Blob::new(json!({"op": "echo"}).to_string()))
+            .send()
+            .await
+            .expect("invoke succeeds");
+        assert_eq!(output.function_error(), None);
+        front.shutdown().await;
+        platform.shutdown().await;
+    })
+    .await;
+}
