@@ -19,6 +19,25 @@ Store URLs (--store):
                             Created at 0 if missing; ?create=false makes a missing
                             file an error. A corrupt file is an error, never reset.
                             The original study's Fargate + EFS task.
+  s3://bucket/key           an S3 object (key defaults to hits), incremented by a
+                            conditional PUT (If-Match / If-None-Match: *), retried
+                            with jittered backoff on 412/409 up to ?max_attempts=200.
+                            ?endpoint=URL for a local S3 server, ?region=R,
+                            ?create=true creates the bucket. The Lambda + S3 row.
+  dynamodb://table          attribute hits of the item id = 0, incremented by one
+                            UpdateItem ADD ... RETURN UPDATED_NEW. ?key=id,
+                            ?key_value=0, ?attribute=hits name the item;
+                            ?endpoint=URL, ?region=R; ?create=true creates a missing
+                            table. The Lambda + DynamoDB row.
+  redis://host:port/db      INCR on ?key=hits.
+  postgres://user@host/db   one INSERT ... ON CONFLICT DO UPDATE ... RETURNING on a
+                            pooled connection; ?table=hits (created unless
+                            ?create=false), ?pool_size=16.
+  On s3 and dynamodb, ?mode=read-modify-write reproduces the original study's read,
+  then unconditional write, which loses updates under concurrency (for comparison).
+  AWS credentials and region come from the standard chain (AWS_PROFILE, AWS_REGION,
+  ...); with ?endpoint= and none configured, us-east-1 and dummy credentials are used.
+  A store this build leaves out says which cargo feature adds it.
 
 Output:
   stdout gets exactly one line, `listening on http://ADDR:PORT`, once the socket is
@@ -27,6 +46,8 @@ Output:
 Examples:
   latency serve
   latency serve --store file:///tmp/hits --listen 127.0.0.1:0
+  latency serve --store 'dynamodb://latency?endpoint=http://127.0.0.1:4567&create=true'
+  latency serve --store redis://127.0.0.1:6379/0?key=hits
   curl http://127.0.0.1:8000/hits";
 
 /// Flags of `latency serve`.

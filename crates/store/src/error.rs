@@ -39,6 +39,30 @@ pub enum StoreError {
         content: String,
     },
 
+    /// A named resource the store needs (a bucket, a table) does not exist.
+    #[error("{backend} store: {resource} does not exist: {hint}")]
+    NotFound {
+        /// The backend's short name.
+        backend: &'static str,
+        /// What is missing, e.g. `DynamoDB table \`latency\``.
+        resource: String,
+        /// What to do about it.
+        hint: String,
+    },
+
+    /// An optimistic (conditional) write lost the race to other writers this many times in
+    /// a row, so the increment was given up rather than retried forever. The counter is
+    /// unchanged by this call; the caller may try again.
+    #[error(
+        "{backend} store: gave up after {attempts} conditional writes lost to concurrent writers"
+    )]
+    Contended {
+        /// The backend's short name.
+        backend: &'static str,
+        /// How many conditional writes were tried.
+        attempts: u32,
+    },
+
     /// The counter's storage is missing where it must exist.
     #[error("counter file {path} is missing: {hint}")]
     Missing {

@@ -7,10 +7,25 @@
 //! |---|---|
 //! | `memory://` | [`MemoryStore`]: an atomic in this process (the EC2 server's in-memory counter) |
 //! | `file:///abs/path` | [`FileStore`]: a durable file shared safely between processes (Fargate + EFS) |
+//! | `s3://bucket/key` | `S3Store` (feature `s3`): conditional writes, retried (Lambda + S3) |
+//! | `dynamodb://table` | `DynamoDbStore` (feature `dynamodb`): one `UpdateItem ADD` (Lambda + DynamoDB) |
+//! | `redis://host:port/db` | `RedisStore` (feature `redis`): `INCR` |
+//! | `postgres://user@host/db` | `PostgresStore` (feature `postgres`): one upsert … `RETURNING` |
 
+#[cfg(any(feature = "s3", feature = "dynamodb"))]
+mod aws;
+mod backends;
+#[cfg(feature = "dynamodb")]
+mod dynamodb;
 mod error;
 mod file;
 mod memory;
+#[cfg(feature = "postgres")]
+mod postgres;
+#[cfg(feature = "redis")]
+mod redis;
+#[cfg(feature = "s3")]
+mod s3;
 mod url_parse;
 
 pub mod conformance;
@@ -22,6 +37,17 @@ use async_trait::async_trait;
 pub use error::StoreError;
 pub use file::FileStore;
 pub use memory::MemoryStore;
+
+#[cfg(any(feature = "s3", feature = "dynamodb"))]
+pub use aws::WriteMode;
+#[cfg(feature = "dynamodb")]
+pub use dynamodb::DynamoDbStore;
+#[cfg(feature = "postgres")]
+pub use postgres::PostgresStore;
+#[cfg(feature = "redis")]
+pub use redis::RedisStore;
+#[cfg(feature = "s3")]
+pub use s3::S3Store;
 
 /// One counter, shared by every request that reaches the app.
 ///
@@ -55,6 +81,10 @@ pub fn accepted_forms() -> &'static [&'static str] {
     &[
         "memory://                 an atomic counter in this process (lost on exit)",
         "file:///abs/path          a durable counter file; safe across processes (?create=false: the file must exist)",
+        backends::S3_FORM,
+        backends::DYNAMODB_FORM,
+        backends::REDIS_FORM,
+        backends::POSTGRES_FORM,
     ]
 }
 
@@ -71,6 +101,9 @@ pub async fn from_url(url: &str) -> Result<SharedStore, StoreError> {
             Ok(Arc::new(MemoryStore::new()))
         }
         "file" => Ok(Arc::new(FileStore::open_url(&parsed).await?)),
-        other => Err(parsed.invalid(format!("unknown store scheme `{other}://`"))),
+        other => match backends::open(&parsed).await {
+            Some(opened) => opened,
+            None => Err(parsed.invalid(format!("unknown store scheme `{other}://`"))),
+        },
     }
 }

@@ -1,0 +1,67 @@
+//! `latency-lambda`: the counter app as an AWS Lambda function (API Gateway HTTP API or a
+//! function URL in front).
+//!
+//! Environment:
+//! - `LATENCY_STORE` (required): the store URL, e.g. `dynamodb://latency` or
+//!   `s3://my-bucket/hits`; the AWS SDK takes credentials and region from the function's
+//!   role and `AWS_REGION`.
+//! - `RUST_LOG`: log filter (default `info`); logs go to stderr, i.e. CloudWatch.
+
+use std::process::ExitCode;
+
+use latency_app::AppConfig;
+
+/// The environment variable that names the store.
+const STORE_VAR: &str = "LATENCY_STORE";
+
+fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .with_ansi(false)
+        // CloudWatch stamps every line already.
+        .without_time()
+        .init();
+
+    // One invocation at a time per instance: a single-threaded runtime is all it needs, and
+    // it starts faster.
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(err) => {
+            eprintln!("error: cannot start the async runtime: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
+    runtime.block_on(run())
+}
+
+async fn run() -> ExitCode {
+    let Some(store_url) = std::env::var(STORE_VAR).ok().filter(|url| !url.is_empty()) else {
+        eprintln!(
+            "error: set {STORE_VAR} to the counter store's URL, e.g. dynamodb://latency or s3://bucket/hits"
+        );
+        return ExitCode::FAILURE;
+    };
+    // Init, once per instance and outside the handler: the store client is reused by
+    // every invocation this instance serves.
+    let app = match latency_lambda::init(&store_url, AppConfig::default()).await {
+        Ok(app) => app,
+        Err(err) => {
+            eprintln!("error: cannot open the counter store: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match lambda_http::lambda_runtime::run(latency_lambda::handler(app)).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("error: the Lambda runtime stopped: {err}");
+            ExitCode::FAILURE
+        }
+    }
+}

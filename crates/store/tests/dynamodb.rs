@@ -1,0 +1,188 @@
+//! The DynamoDB store against a real DynamoDB-compatible server (dynalite), never a mock.
+#![cfg(feature = "dynamodb")]
+
+mod support;
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use latency_store::{StoreError, conformance, from_url};
+use support::{LocalServer, free_port, hammer, service, unique};
+
+fn endpoint() -> Option<String> {
+    service("LATENCY_TEST_DYNAMODB_ENDPOINT")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn dynamodb_store_conforms() {
+    let Some(endpoint) = endpoint() else { return };
+    let table = unique("conformance");
+    let made = AtomicUsize::new(0);
+    conformance::run_all(|| {
+        // One table; each fresh store counts in its own item.
+        let n = made.fetch_add(1, Ordering::Relaxed);
+        let url = format!("dynamodb://{table}?endpoint={endpoint}&create=true&key_value={n}");
+        async move { from_url(&url).await.expect("dynamodb store opens") }
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn dynamodb_read_modify_write_mode_loses_updates() {
+    let Some(endpoint) = endpoint() else { return };
+    let url = format!(
+        "dynamodb://{}?endpoint={endpoint}&create=true&mode=read-modify-write",
+        unique("rmw")
+    );
+    let store = from_url(&url).await.expect("dynamodb store opens");
+    let (count, total) = hammer(store, 20).await;
+    assert!(
+        count < total,
+        "64 overlapping read-then-write increments should lose some of {total}, yet the count is {count}"
+    );
+}
+
+#[tokio::test]
+async fn dynamodb_missing_table_is_an_error_that_says_how_to_create_it() {
+    let Some(endpoint) = endpoint() else { return };
+    let table = unique("missing");
+    let err = from_url(&format!("dynamodb://{table}?endpoint={endpoint}"))
+        .await
+        .err()
+        .expect("a missing table must not open");
+    assert!(matches!(err, StoreError::NotFound { .. }), "{err}");
+    let text = err.to_string();
+    assert!(
+        text.contains(&table) && text.contains("?create=true") && text.contains("create-table"),
+        "{text}"
+    );
+}
+
+#[tokio::test]
+async fn dynamodb_key_and_attribute_names_are_configurable() {
+    let Some(endpoint) = endpoint() else { return };
+    let table = unique("names");
+    let url = format!(
+        "dynamodb://{table}?endpoint={endpoint}&create=true&key=pk&key_value=page-a&attribute=count"
+    );
+    let store = from_url(&url).await.expect("opens with a string key");
+    assert_eq!(store.incr().await.expect("incr"), 1);
+    assert_eq!(store.incr().await.expect("incr"), 2);
+    let other = from_url(&url.replace("page-a", "page-b"))
+        .await
+        .expect("opens");
+    assert_eq!(
+        other.incr().await.expect("incr"),
+        1,
+        "another item counts apart"
+    );
+    // The table is keyed by `pk`: the default key name does not fit it.
+    let err = from_url(&format!("dynamodb://{table}?endpoint={endpoint}"))
+        .await
+        .err()
+        .expect("wrong key name");
+    assert!(err.to_string().contains("pk"), "{err}");
+}
+
+#[tokio::test]
+async fn dynamodb_item_that_is_not_a_count_is_corrupt() {
+    let Some(endpoint) = endpoint() else { return };
+    let table = unique("corrupt");
+    let url = format!("dynamodb://{table}?endpoint={endpoint}&create=true");
+    from_url(&url).await.expect("creates the table");
+    let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .endpoint_url(&endpoint)
+        .region(aws_config::Region::new("us-east-1"))
+        .credentials_provider(aws_credential_types::Credentials::new(
+            "t", "t", None, None, "t",
+        ))
+        .load()
+        .await;
+    let client = aws_sdk_dynamodb::Client::new(&config);
+    use aws_sdk_dynamodb::types::AttributeValue;
+    client
+        .put_item()
+        .table_name(&table)
+        .item("id", AttributeValue::N("0".into()))
+        .item("hits", AttributeValue::S("twelve".into()))
+        .send()
+        .await
+        .expect("put garbage");
+    let err = from_url(&url)
+        .await
+        .err()
+        .expect("a corrupt counter must not open");
+    assert!(matches!(err, StoreError::Corrupt { .. }), "{err}");
+    assert!(err.to_string().contains("twelve"), "{err}");
+}
+
+#[tokio::test]
+async fn dynamodb_url_errors_name_the_problem() {
+    for (url, expected) in [
+        ("dynamodb://", "name the table"),
+        (
+            "dynamodb://t/extra?endpoint=http://127.0.0.1:1",
+            "names only a table",
+        ),
+        (
+            "dynamodb://t?endpoint=http://127.0.0.1:1&table=x",
+            "unknown parameter `table`",
+        ),
+        (
+            "dynamodb://t?endpoint=http://127.0.0.1:1&key=a&attribute=a",
+            "different",
+        ),
+        (
+            "dynamodb://t?endpoint=http://127.0.0.1:1&create=maybe",
+            "true or false",
+        ),
+    ] {
+        let err = from_url(url).await.err().expect("must not open");
+        assert!(matches!(err, StoreError::InvalidUrl { .. }), "{url}: {err}");
+        assert!(err.to_string().contains(expected), "{url}: {err}");
+    }
+}
+
+#[tokio::test]
+async fn dynamodb_unreachable_endpoint_is_unavailable() {
+    let port = free_port();
+    let err = from_url(&format!("dynamodb://t?endpoint=http://127.0.0.1:{port}"))
+        .await
+        .err()
+        .expect("nothing listens there");
+    assert!(
+        matches!(
+            err,
+            StoreError::Unavailable {
+                backend: "dynamodb",
+                ..
+            }
+        ),
+        "{err}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dynamodb_store_reports_unavailable_while_the_server_is_down_and_recovers() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let Some(server) = LocalServer::dynalite(0, dir.path()).await else {
+        return;
+    };
+    let port = server.port;
+    let url = format!("dynamodb://recover?endpoint={}&create=true", server.address);
+    let store = from_url(&url).await.expect("opens");
+    assert_eq!(store.incr().await.expect("incr"), 1);
+    assert_eq!(store.backend(), "dynamodb");
+    server.kill().await;
+    let err = store.incr().await.expect_err("the server is down");
+    assert!(matches!(err, StoreError::Unavailable { .. }), "{err}");
+    assert!(store.get().await.is_err(), "get fails too while it is down");
+    // dynalite keeps its tables in `dir`, so the counter survives the restart.
+    let _server = LocalServer::dynalite(port, dir.path())
+        .await
+        .expect("restarts");
+    let value = support::eventually("incr after restart", || store.incr()).await;
+    assert_eq!(
+        value, 2,
+        "the same store continues the count after the server returns"
+    );
+}

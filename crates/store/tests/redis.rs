@@ -1,0 +1,115 @@
+//! The Redis store against a real Redis server, never a mock.
+#![cfg(feature = "redis")]
+
+mod support;
+
+use std::sync::Mutex;
+
+use latency_store::{StoreError, conformance, from_url};
+use support::{LocalServer, free_port, service, unique};
+
+fn server_url() -> Option<String> {
+    service("LATENCY_TEST_REDIS_URL")
+}
+
+/// Deletes `keys` so that repeated runs do not fill the shared Redis.
+async fn delete(server: &str, keys: &[String]) {
+    let client = redis::Client::open(server).expect("redis url");
+    let mut connection = client
+        .get_multiplexed_async_connection()
+        .await
+        .expect("connect to redis");
+    let _: () = redis::cmd("DEL")
+        .arg(keys)
+        .query_async(&mut connection)
+        .await
+        .expect("DEL");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn redis_store_conforms() {
+    let Some(server) = server_url() else { return };
+    let keys = Mutex::new(Vec::new());
+    conformance::run_all(|| {
+        let key = unique("latency-test");
+        keys.lock().expect("lock").push(key.clone());
+        let url = format!("{server}?key={key}");
+        async move { from_url(&url).await.expect("redis store opens") }
+    })
+    .await;
+    delete(&server, &keys.into_inner().expect("lock")).await;
+}
+
+#[tokio::test]
+async fn redis_key_that_is_not_a_count_is_corrupt_and_kept() {
+    let Some(server) = server_url() else { return };
+    let key = unique("latency-test-corrupt");
+    let client = redis::Client::open(server.as_str()).expect("redis url");
+    let mut connection = client
+        .get_multiplexed_async_connection()
+        .await
+        .expect("connect");
+    let _: () = redis::cmd("SET")
+        .arg(&key)
+        .arg("twelve")
+        .query_async(&mut connection)
+        .await
+        .expect("SET");
+    let err = from_url(&format!("{server}?key={key}"))
+        .await
+        .err()
+        .expect("a corrupt counter must not open");
+    assert!(matches!(err, StoreError::Corrupt { .. }), "{err}");
+    assert!(err.to_string().contains("twelve"), "{err}");
+    let kept: String = redis::cmd("GET")
+        .arg(&key)
+        .query_async(&mut connection)
+        .await
+        .expect("GET");
+    assert_eq!(kept, "twelve", "a corrupt counter is never overwritten");
+    delete(&server, &[key]).await;
+}
+
+#[tokio::test]
+async fn redis_url_errors_name_the_problem() {
+    let err = from_url("redis://127.0.0.1:1/?key=a&ttl=3")
+        .await
+        .err()
+        .expect("bad param");
+    assert!(err.to_string().contains("unknown parameter `ttl`"), "{err}");
+    let port = free_port();
+    let err = from_url(&format!("redis://127.0.0.1:{port}/"))
+        .await
+        .err()
+        .expect("nothing listens there");
+    assert!(
+        matches!(
+            err,
+            StoreError::Unavailable {
+                backend: "redis",
+                ..
+            }
+        ),
+        "{err}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_store_reports_unavailable_while_the_server_is_down_and_recovers() {
+    let server = LocalServer::redis(0).await;
+    let port = server.port;
+    let url = server.address.clone();
+    let store = from_url(&url).await.expect("opens");
+    assert_eq!(store.incr().await.expect("incr"), 1);
+    assert_eq!(store.backend(), "redis");
+    server.kill().await;
+    let err = store.incr().await.expect_err("the server is down");
+    assert!(matches!(err, StoreError::Unavailable { .. }), "{err}");
+    // Restart on the same port; this throwaway server keeps nothing, so it counts anew.
+    let _restarted = LocalServer::redis(port).await;
+    let value = support::eventually("incr after restart", || store.incr()).await;
+    assert_eq!(
+        value, 1,
+        "the same store reconnects; the restarted server counts anew"
+    );
+}
