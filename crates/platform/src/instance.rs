@@ -196,6 +196,8 @@ pub(crate) struct Instance {
     server: JoinHandle<()>,
     supervisor: JoinHandle<()>,
     last_used: Mutex<Instant>,
+    /// `/proc/<pid>/status`, kept open for the per-invocation `VmHWM` reading.
+    status_file: Option<std::fs::File>,
     _cgroup: Option<Cgroup>,
 }
 
@@ -304,6 +306,7 @@ impl Instance {
             server,
             supervisor,
             last_used: Mutex::new(spawned_at),
+            status_file: std::fs::File::open(format!("/proc/{pid}/status")).ok(),
             _cgroup: params.cgroup,
         })
     }
@@ -420,7 +423,13 @@ impl Instance {
         if self.has_exited() {
             return None;
         }
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid)).ok()?;
+        // One open file, re-read from offset 0 (procfs regenerates it): this runs on
+        // every invocation's critical path, and open/close is half the cost.
+        use std::os::unix::fs::FileExt;
+        let file = self.status_file.as_ref()?;
+        let mut buf = [0u8; 4096];
+        let len = file.read_at(&mut buf, 0).ok()?;
+        let status = std::str::from_utf8(&buf[..len]).ok()?;
         let kb: u64 = status.lines().find_map(|line| {
             line.strip_prefix("VmHWM:")
                 .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse().ok())
