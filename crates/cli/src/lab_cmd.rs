@@ -1,12 +1,12 @@
 //! `latency lab`: every architecture's local analogue, measured side by side.
 
 use std::io::IsTerminal;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::SystemTime;
 
 use anyhow::Context;
-use latency_lab::{LabConfig, LabEvent, Phase, catalogue};
+use latency_lab::{EndpointTools, LabConfig, LabEvent, Phase, catalogue};
 
 const LAB_HELP: &str = "\
 What it does, for each architecture (see --list):
@@ -57,6 +57,17 @@ pub(crate) struct LabArgs {
     #[arg(long, value_name = "DIR")]
     out: Option<PathBuf>,
 
+    /// The Lambda rows' memory size in MB; their CPU budget follows from it as on Lambda
+    /// (1,769 MB = one vCPU, so 128 MB gets about 7% of one).
+    #[arg(long, default_value_t = 128, value_parser = clap::value_parser!(u32).range(128..=10240))]
+    memory_mb: u32,
+
+    /// Run every process unthrottled instead of applying the cloud's CPU and memory
+    /// budgets through cgroups (1 vCPU for EC2, 0.25 for Fargate, 250m per pod, and
+    /// memory/1769 vCPU per Lambda instance).
+    #[arg(long)]
+    no_cpu_limits: bool,
+
     /// List the architectures and exit.
     #[arg(long)]
     list: bool,
@@ -69,9 +80,25 @@ pub(crate) fn run(args: LabArgs) -> anyhow::Result<ExitCode> {
         }
         return Ok(ExitCode::SUCCESS);
     }
+    let known: Vec<&str> = catalogue().iter().map(|row| row.id).collect();
+    if let Some(unknown) = args.only.iter().find(|id| !known.contains(&id.as_str())) {
+        eprintln!(
+            "error: unknown architecture `{unknown}` in --only; known: {}",
+            known.join(", ")
+        );
+        return Ok(ExitCode::from(2));
+    }
     let latency_exe = std::env::current_exe().context("cannot find the latency binary")?;
     let out_dir = args.out.unwrap_or_else(default_out_dir);
-    let mut config = LabConfig::new(latency_exe, out_dir);
+    let tools = EndpointTools {
+        cache_dir: PathBuf::from(".cache"),
+        services_script: Some(PathBuf::from("scripts/services")).filter(|p| p.is_file()),
+    };
+    let lambda_exe = lambda_binary(&latency_exe);
+    let mut config = LabConfig::new(latency_exe, tools, out_dir);
+    config.lambda_exe = lambda_exe;
+    config.function_memory_mb = args.memory_mb;
+    config.cpu_limits = !args.no_cpu_limits;
     if args.quick {
         config = config.quick();
     }
@@ -93,6 +120,7 @@ pub(crate) fn run(args: LabArgs) -> anyhow::Result<ExitCode> {
     display.finish();
 
     println!("{}", outcome.comparison.markdown());
+    println!("{}", outcome.cost_note);
     println!(
         "Reports, report.md and report.html: {}",
         outcome.out_dir.display()
@@ -105,6 +133,49 @@ pub(crate) fn run(args: LabArgs) -> anyhow::Result<ExitCode> {
         eprintln!("  - {problem}");
     }
     Ok(ExitCode::FAILURE)
+}
+
+/// The Lambda binary the function rows run: `latency-lambda` beside this binary (same
+/// cargo profile). Inside the repository a missing one is built once, in the same profile;
+/// elsewhere the rows are skipped with the command that builds it.
+fn lambda_binary(latency_exe: &Path) -> Option<PathBuf> {
+    const NAME: &str = "latency-lambda";
+    let profile_dir = latency_exe.parent()?;
+    let beside = profile_dir.join(NAME);
+    if beside.is_file() {
+        return Some(beside);
+    }
+    if !Path::new("crates/lambda/Cargo.toml").is_file() {
+        return None;
+    }
+    let target_dir = profile_dir.parent()?;
+    let release = profile_dir
+        .file_name()
+        .is_some_and(|name| name == "release");
+    let mut args = vec!["build", "--locked", "-p", NAME];
+    if release {
+        args.push("--release");
+    }
+    eprintln!(
+        "lab: building the Lambda function (first run only): cargo {}",
+        args.join(" ")
+    );
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let built = std::process::Command::new(cargo)
+        .args(&args)
+        .env("CARGO_TARGET_DIR", target_dir)
+        .status();
+    match built {
+        Ok(status) if status.success() && beside.is_file() => Some(beside),
+        Ok(status) => {
+            eprintln!("lab: building {NAME} failed ({status}); the Lambda rows will be skipped");
+            None
+        }
+        Err(err) => {
+            eprintln!("lab: cannot run cargo ({err}); the Lambda rows will be skipped");
+            None
+        }
+    }
 }
 
 fn default_out_dir() -> PathBuf {

@@ -49,8 +49,17 @@ pub enum Deployment {
     },
 }
 
+/// The compute a cloud row gets, applied locally as a cgroup CPU quota and memory limit.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Budget {
+    /// Share of one CPU (1.0 = one vCPU).
+    pub vcpu: f64,
+    /// Memory limit, MB.
+    pub memory_mb: u32,
+}
+
 /// One row of the comparison.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Architecture {
     /// Short name for `--only` (e.g. `ec2`).
     pub id: &'static str,
@@ -60,6 +69,12 @@ pub struct Architecture {
     pub analogue: &'static str,
     /// How to start it.
     pub deployment: Deployment,
+    /// The compute each server process gets (function rows take theirs from the
+    /// function's memory size, as Lambda does).
+    pub budget: Option<Budget>,
+    /// The row of `latency cost` that prices it; `None` for rows priced from measured
+    /// function durations.
+    pub cost_row: Option<&'static str>,
     /// Whether a default run includes it (the read-modify-write variants only make sense
     /// beside their atomic rows, and the not-built rows are listed for completeness).
     pub default: bool,
@@ -73,8 +88,13 @@ pub fn catalogue() -> Vec<Architecture> {
         Architecture {
             id: "ec2",
             title: "Server + VM (EC2)",
-            analogue: "latency serve --store memory://",
+            analogue: "latency serve --store memory://; 1 vCPU, 1 GB (t2.micro)",
             deployment: Server { counter: Memory },
+            budget: Some(Budget {
+                vcpu: 1.0,
+                memory_mb: 1024,
+            }),
+            cost_row: Some("ec2"),
             default: true,
         },
         Architecture {
@@ -86,6 +106,8 @@ pub fn catalogue() -> Vec<Architecture> {
                     read_modify_write: false,
                 },
             },
+            budget: None,
+            cost_row: None,
             default: true,
         },
         Architecture {
@@ -97,6 +119,8 @@ pub fn catalogue() -> Vec<Architecture> {
                     read_modify_write: true,
                 },
             },
+            budget: None,
+            cost_row: None,
             default: true,
         },
         Architecture {
@@ -108,6 +132,8 @@ pub fn catalogue() -> Vec<Architecture> {
                     read_modify_write: false,
                 },
             },
+            budget: None,
+            cost_row: None,
             default: true,
         },
         Architecture {
@@ -119,6 +145,8 @@ pub fn catalogue() -> Vec<Architecture> {
                     read_modify_write: true,
                 },
             },
+            budget: None,
+            cost_row: None,
             default: true,
         },
         Architecture {
@@ -128,26 +156,38 @@ pub fn catalogue() -> Vec<Architecture> {
             deployment: NotBuilt {
                 reason: "the other-language variants (variants/) are not built yet",
             },
+            budget: None,
+            cost_row: None,
             default: true,
         },
         Architecture {
             id: "fargate-efs",
             title: "Fargate + EFS",
-            analogue: "latency serve --store file:// behind the lab's load balancer",
+            analogue: "latency serve --store file:// behind the lab's load balancer; 0.25 vCPU, 512 MB",
             deployment: Balanced {
                 replicas: 1,
                 counter: File,
             },
+            budget: Some(Budget {
+                vcpu: 0.25,
+                memory_mb: 512,
+            }),
+            cost_row: Some("fargate-spot"),
             default: true,
         },
         Architecture {
             id: "k8s",
             title: "Kubernetes (3 replicas)",
-            analogue: "3 × latency serve sharing Redis, behind the lab's load balancer",
+            analogue: "3 × latency serve sharing Redis, behind the lab's load balancer; 250m CPU each",
             deployment: Balanced {
                 replicas: 3,
                 counter: Redis,
             },
+            budget: Some(Budget {
+                vcpu: 0.25,
+                memory_mb: 256,
+            }),
+            cost_row: Some("kubernetes-kops"),
             default: true,
         },
         Architecture {
@@ -157,6 +197,8 @@ pub fn catalogue() -> Vec<Architecture> {
             deployment: NotBuilt {
                 reason: "the queue workloads (latency queue, latency worker) are not built yet",
             },
+            budget: None,
+            cost_row: None,
             default: true,
         },
         Architecture {
@@ -166,6 +208,8 @@ pub fn catalogue() -> Vec<Architecture> {
             deployment: NotBuilt {
                 reason: "the queue workloads (latency queue, latency worker) are not built yet",
             },
+            budget: None,
+            cost_row: None,
             default: true,
         },
     ]

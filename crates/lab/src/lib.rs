@@ -9,11 +9,14 @@
 //!   Report written under the output directory.
 
 pub mod catalogue;
+mod cost;
 mod deploy;
+mod endpoints;
 mod error;
 mod process;
 mod runner;
 
 pub use catalogue::{Architecture, Deployment, catalogue};
+pub use endpoints::EndpointTools;
 pub use error::LabError;
 pub use runner::{LabConfig, LabEvent, LabOutcome, Phase, run};

@@ -109,6 +109,11 @@ impl Supervised {
         })
     }
 
+    /// The process id, while it runs.
+    pub(crate) fn pid(&self) -> Option<u32> {
+        self.child.id()
+    }
+
     /// Stops the process (SIGKILL: the lab has finished measuring it) and reaps it.
     pub(crate) async fn stop(mut self) {
         if let Err(err) = self.child.kill().await {

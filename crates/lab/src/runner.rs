@@ -9,7 +9,9 @@ use latency_bench::{BenchConfig, Progress, Report, Stop, Verdict};
 
 use crate::LabError;
 use crate::catalogue::{Architecture, CounterBackend, Deployment, catalogue};
-use crate::deploy::{Deployed, Endpoints, deploy};
+use crate::cost::{Priced, price_rows};
+use crate::deploy::{Deployed, deploy};
+use crate::endpoints::{EndpointTools, Endpoints};
 
 /// What to run and where to write it.
 #[derive(Debug, Clone)]
@@ -24,6 +26,14 @@ pub struct LabConfig {
     pub concurrency: usize,
     /// The `latency` binary whose `serve` subcommand runs the server rows.
     pub latency_exe: PathBuf,
+    /// The Lambda binary (`latency-lambda`) the function rows run; `None` skips them.
+    pub lambda_exe: Option<PathBuf>,
+    /// The function rows' memory size, MB (their CPU budget follows from it).
+    pub function_memory_mb: u32,
+    /// Apply the cloud's CPU and memory budgets through cgroups.
+    pub cpu_limits: bool,
+    /// Where moto and dynalite are found or installed.
+    pub tools: EndpointTools,
     /// Where the Reports, `report.md` and `report.html` go (created if missing).
     pub out_dir: PathBuf,
 }
@@ -31,13 +41,17 @@ pub struct LabConfig {
 impl LabConfig {
     /// The default matrix: 1000 sequential requests (as the original study sent) and
     /// 2000 requests over 32 connections, for every default row.
-    pub fn new(latency_exe: PathBuf, out_dir: PathBuf) -> Self {
+    pub fn new(latency_exe: PathBuf, tools: EndpointTools, out_dir: PathBuf) -> Self {
         Self {
             only: Vec::new(),
             sequential_requests: 1000,
             concurrent_requests: 2000,
             concurrency: 32,
             latency_exe,
+            lambda_exe: None,
+            function_memory_mb: 128,
+            cpu_limits: true,
+            tools,
             out_dir,
         }
     }
@@ -94,6 +108,8 @@ pub enum LabEvent<'a> {
 pub struct LabOutcome {
     /// Every selected row, measured or skipped, in catalogue order.
     pub comparison: Comparison,
+    /// Where the cost columns come from (sheet, inputs), as Markdown.
+    pub cost_note: String,
     /// The directory everything was written to.
     pub out_dir: PathBuf,
     /// Problems that mean a result cannot be trusted: an atomic store that lost or
@@ -122,10 +138,11 @@ pub async fn run(
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_secs())
         .to_string();
-    let mut endpoints = Endpoints::new(run_id, state_dir);
+    let mut endpoints = Endpoints::new(run_id, state_dir, config.tools.clone());
     let mut comparison = Comparison::new([]);
     comparison.title = "latency lab: every architecture on one machine".to_owned();
     let mut problems = Vec::new();
+    let mut measured_rows: Vec<(Architecture, Vec<f64>, Vec<Report>)> = Vec::new();
 
     for row in &rows {
         on_event(LabEvent::Phase {
@@ -169,7 +186,7 @@ pub async fn run(
                 format!("{}, {} concurrent", row.title, config.concurrency),
             ),
         ];
-        let mut measured = Vec::new();
+        let mut measured: Vec<(Phase, Report, Vec<f64>)> = Vec::new();
         let mut failure = None;
         for (phase, connections, requests, label) in plans {
             on_event(LabEvent::Phase {
@@ -178,7 +195,13 @@ pub async fn run(
                 requests: Some(requests),
             });
             match measure(&url, connections, requests, label, &mut on_event).await {
-                Ok(report) => measured.push((phase, report)),
+                Ok(mut report) => {
+                    report.notes.extend(running.notes.iter().cloned());
+                    let function_run = running.take_function_run();
+                    let billed = function_run.as_ref().map(|run| run.billed_ms.clone());
+                    report.function = function_run.map(|run| run.figures);
+                    measured.push((phase, report, billed.unwrap_or_default()));
+                }
                 Err(source) => {
                     failure = Some(LabError::Bench {
                         architecture: row.title.to_owned(),
@@ -195,30 +218,76 @@ pub async fn run(
             comparison.skip(row.title, reason);
             continue;
         }
-        for (phase, report) in measured {
-            let name = match phase {
-                Phase::Concurrent => "concurrent",
-                _ => "sequential",
+        let mut billed_ms = Vec::new();
+        let mut reports = Vec::new();
+        for (_, report, billed) in measured {
+            problems.extend(check(row, &report));
+            billed_ms.extend(billed);
+            reports.push(report);
+        }
+        measured_rows.push((row.clone(), billed_ms, reports));
+        on_event(LabEvent::Finished { row });
+    }
+    endpoints.stop().await;
+
+    let priced = price_rows(&measured_rows, config.function_memory_mb);
+    for (row, _, reports) in measured_rows {
+        for (index, mut report) in reports.into_iter().enumerate() {
+            report.cost = priced.figures(row.id);
+            let name = if index == 0 {
+                "sequential"
+            } else {
+                "concurrent"
             };
             write_json(
                 &config.out_dir.join(format!("{}-{name}.json", row.id)),
                 &report,
             )?;
-            problems.extend(check(row, &report));
             comparison
                 .rows
                 .push(latency_bench::render::Row::Measured(Box::new(report)));
         }
-        on_event(LabEvent::Finished { row });
     }
+    // Keep catalogue order: skipped rows were pushed as they came, measured ones now.
+    comparison.rows.sort_by_key(|entry| position(&rows, entry));
 
-    write(&config.out_dir.join("report.md"), &comparison.markdown())?;
-    write(&config.out_dir.join("report.html"), &comparison.html())?;
+    let mut markdown = comparison.markdown();
+    markdown.push_str(&priced.markdown_note());
+    write(&config.out_dir.join("report.md"), &markdown)?;
+    write(
+        &config.out_dir.join("report.html"),
+        &with_chart(comparison.html(), &priced),
+    )?;
     Ok(LabOutcome {
         comparison,
+        cost_note: priced.markdown_note(),
         out_dir: config.out_dir.clone(),
         problems,
     })
+}
+
+/// Where a table entry's row stands in the catalogue selection.
+fn position(rows: &[Architecture], entry: &latency_bench::render::Row) -> usize {
+    let title = match entry {
+        latency_bench::render::Row::Measured(report) => {
+            report.target.label.clone().unwrap_or_default()
+        }
+        latency_bench::render::Row::Skipped { architecture, .. } => architecture.clone(),
+    };
+    rows.iter()
+        .position(|row| title == row.title || title.starts_with(&format!("{}, ", row.title)))
+        .unwrap_or(usize::MAX)
+}
+
+/// `report.html` with the break-even chart before its closing `</body>`.
+fn with_chart(html: String, priced: &Priced) -> String {
+    let Some(section) = priced.html_section() else {
+        return html;
+    };
+    match html.rfind("</body>") {
+        Some(at) => format!("{}{section}{}", &html[..at], &html[at..]),
+        None => html + &section,
+    }
 }
 
 async fn measure(

@@ -1,0 +1,167 @@
+//! `latency lab` end to end through the built binary: real processes, real stores, the
+//! real function platform. The Lambda rows need dynalite, which `scripts/services
+//! install` puts under `.cache/` (the test command runs it first).
+
+mod common;
+
+use std::path::Path;
+
+use common::latency;
+
+struct LabRun {
+    status: Option<i32>,
+    stdout: String,
+    stderr: String,
+}
+
+fn lab(args: &[&str], out: &Path) -> LabRun {
+    let output = latency()
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .args(["lab", "--quick", "--out"])
+        .arg(out)
+        .args(args)
+        .output()
+        .expect("run latency lab");
+    LabRun {
+        status: output.status.code(),
+        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+    }
+}
+
+fn table_row<'a>(stdout: &'a str, title: &str) -> Vec<&'a str> {
+    let prefix = format!("| {title} |");
+    let line = stdout
+        .lines()
+        .find(|line| line.starts_with(&prefix))
+        .unwrap_or_else(|| panic!("no row {title:?} in:\n{stdout}"));
+    line.split('|').map(str::trim).collect()
+}
+
+fn report(out: &Path, name: &str) -> serde_json::Value {
+    let path = out.join(name);
+    let text =
+        std::fs::read_to_string(&path).unwrap_or_else(|err| panic!("{}: {err}", path.display()));
+    serde_json::from_str(&text).expect("a JSON Report")
+}
+
+#[test]
+fn list_names_every_row() {
+    let output = latency().args(["lab", "--list"]).output().expect("run");
+    assert!(output.status.success());
+    let text = String::from_utf8_lossy(&output.stdout);
+    for id in [
+        "ec2",
+        "fargate-efs",
+        "k8s",
+        "lambda-s3",
+        "lambda-dynamodb-rmw",
+        "lambda-sqs",
+    ] {
+        assert!(
+            text.lines().any(|l| l.starts_with(id)),
+            "{id} missing:\n{text}"
+        );
+    }
+}
+
+#[test]
+fn an_unknown_row_is_a_usage_error_naming_the_known_ones() {
+    let out = tempfile::tempdir().expect("temp dir");
+    let run = lab(&["--only", "ec2,mainframe"], out.path());
+    assert_eq!(run.status, Some(2), "{}", run.stderr);
+    assert!(run.stderr.contains("`mainframe`"), "{}", run.stderr);
+    assert!(run.stderr.contains("fargate-efs"), "{}", run.stderr);
+}
+
+#[test]
+fn server_rows_are_measured_checked_priced_and_written() {
+    let out = tempfile::tempdir().expect("temp dir");
+    let run = lab(&["--only", "ec2,fargate-efs,lambda-sqs"], out.path());
+    assert_eq!(
+        run.status,
+        Some(0),
+        "stdout:\n{}\nstderr:\n{}",
+        run.stdout,
+        run.stderr
+    );
+
+    let ec2 = table_row(&run.stdout, "Server + VM (EC2)");
+    let monthly: f64 = ec2[3].parse().expect("EC2 has a monthly cost");
+    assert!(
+        monthly > 5.0 && monthly < 50.0,
+        "EC2 monthly cost {monthly}"
+    );
+    assert_eq!(ec2[ec2.len() - 2], "pass", "{ec2:?}");
+    let fargate = table_row(&run.stdout, "Fargate + EFS, 32 concurrent");
+    assert_eq!(fargate[fargate.len() - 2], "pass", "{fargate:?}");
+    let queue = table_row(&run.stdout, "Lambda + SQS (queue)");
+    assert_eq!(queue[2], "skipped", "{queue:?}");
+    assert!(run.stdout.contains("not built yet"), "skip reason missing");
+
+    let sequential = report(out.path(), "ec2-sequential.json");
+    assert_eq!(sequential["results"]["requests"], 100);
+    assert_eq!(sequential["plan"]["connections"], 1);
+    assert_eq!(sequential["results"]["counter"]["verdict"], "pass");
+    let concurrent = report(out.path(), "fargate-efs-concurrent.json");
+    assert_eq!(concurrent["results"]["requests"], 200);
+    assert_eq!(concurrent["plan"]["connections"], 32);
+
+    let html = std::fs::read_to_string(out.path().join("report.html")).expect("report.html");
+    assert!(
+        html.contains("Cost against traffic") && html.contains("<svg"),
+        "no chart"
+    );
+    let markdown = std::fs::read_to_string(out.path().join("report.md")).expect("report.md");
+    assert!(markdown.contains("| Server + VM (EC2) |"));
+}
+
+/// The original study's bug, side by side with the fix: under 32 concurrent calls the
+/// read-modify-write DynamoDB row loses updates, the atomic one does not, and both
+/// report cold starts and billed durations from the function platform.
+#[test]
+fn lambda_rows_show_lost_updates_only_in_read_modify_write_mode() {
+    let out = tempfile::tempdir().expect("temp dir");
+    let run = lab(
+        &["--only", "lambda-dynamodb,lambda-dynamodb-rmw"],
+        out.path(),
+    );
+    assert_eq!(
+        run.status,
+        Some(0),
+        "stdout:\n{}\nstderr:\n{}",
+        run.stdout,
+        run.stderr
+    );
+
+    let atomic = report(out.path(), "lambda-dynamodb-concurrent.json");
+    assert_eq!(
+        atomic["results"]["counter"]["verdict"], "pass",
+        "{}",
+        atomic["results"]["counter"]
+    );
+    let rmw = report(out.path(), "lambda-dynamodb-rmw-concurrent.json");
+    let counter = &rmw["results"]["counter"];
+    assert_eq!(counter["verdict"], "fail", "{counter}");
+    assert!(
+        counter["duplicates"].as_u64().expect("duplicates") > 0,
+        "{counter}"
+    );
+
+    let sequential = report(out.path(), "lambda-dynamodb-sequential.json");
+    let function = &sequential["function"];
+    assert_eq!(function["cold_starts"], 1, "{function}");
+    assert!(
+        function["init_duration_ms"]
+            .as_f64()
+            .expect("init duration")
+            > 0.0
+    );
+    assert!(function["billed_duration_ms"].as_f64().expect("billed") >= 1.0);
+    assert!(
+        sequential["cost"]["per_million_calls_usd"]
+            .as_f64()
+            .expect("cost")
+            > 0.0
+    );
+}
