@@ -131,13 +131,20 @@ impl S3Store {
                 ),
             });
         }
-        match self
-            .client
-            .create_bucket()
-            .bucket(&self.bucket)
-            .send()
-            .await
-        {
+        let mut request = self.client.create_bucket().bucket(&self.bucket);
+        // Outside us-east-1, S3 (and moto) refuse a bucket without its region as the
+        // location constraint (IllegalLocationConstraintException).
+        let region = self.client.config().region().map(|r| r.as_ref().to_owned());
+        if let Some(region) = region.filter(|r| r != "us-east-1") {
+            request = request.create_bucket_configuration(
+                aws_sdk_s3::types::CreateBucketConfiguration::builder()
+                    .location_constraint(aws_sdk_s3::types::BucketLocationConstraint::from(
+                        region.as_str(),
+                    ))
+                    .build(),
+            );
+        }
+        match request.send().await {
             Ok(_) => Ok(()),
             Err(err)
                 if err.as_service_error().is_some_and(|e| {
