@@ -101,36 +101,44 @@ pub(crate) async fn deploy(
     config: &LabConfig,
     endpoints: &mut Endpoints,
 ) -> Result<Deployed, LabError> {
-    let counter = match &row.deployment {
+    let (counter, shape) = match &row.deployment {
         Deployment::NotBuilt { reason } => return Ok(Deployed::Skipped((*reason).to_owned())),
-        Deployment::Server { counter }
-        | Deployment::Balanced { counter, .. }
-        | Deployment::Function { counter } => *counter,
+        Deployment::Server { counter } => (*counter, Shape::Servers(1, false)),
+        Deployment::Balanced { replicas, counter } => (*counter, Shape::Servers(*replicas, true)),
+        Deployment::Function { counter } => match &config.lambda_exe {
+            Some(exe) => (*counter, Shape::Function(exe)),
+            None => {
+                return Ok(Deployed::Skipped(
+                    "the Lambda binary is missing; build it with: cargo build --release -p latency-lambda"
+                        .to_owned(),
+                ));
+            }
+        },
     };
-    if let (Deployment::Function { .. }, None) = (&row.deployment, &config.lambda_exe) {
-        return Ok(Deployed::Skipped(
-            "the Lambda binary is missing; build it with: cargo build --release -p latency-lambda"
-                .to_owned(),
-        ));
-    }
     let store = match endpoints.store_url(row, counter).await {
         Ok(url) => url,
         Err(reason) => return Ok(Deployed::Skipped(reason)),
     };
-    match &row.deployment {
-        Deployment::Function { .. } => deploy_function(config, &store).await,
-        Deployment::Server { .. } => deploy_servers(row, config, &store, 1, false).await,
-        Deployment::Balanced { replicas, .. } => {
-            deploy_servers(row, config, &store, *replicas, true).await
+    match shape {
+        Shape::Function(exe) => deploy_function(config, exe, &store).await,
+        Shape::Servers(replicas, balanced) => {
+            deploy_servers(row, config, &store, replicas, balanced).await
         }
-        Deployment::NotBuilt { .. } => unreachable!("handled above"),
     }
 }
 
-async fn deploy_function(config: &LabConfig, store: &str) -> Result<Deployed, LabError> {
-    let Some(lambda_exe) = &config.lambda_exe else {
-        unreachable!("checked by deploy");
-    };
+/// What runs a row: server processes (how many, behind a balancer or not), or the
+/// function platform with this binary.
+enum Shape<'a> {
+    Servers(usize, bool),
+    Function(&'a std::path::Path),
+}
+
+async fn deploy_function(
+    config: &LabConfig,
+    lambda_exe: &std::path::Path,
+    store: &str,
+) -> Result<Deployed, LabError> {
     let mut spec = FunctionSpec::new(FUNCTION, lambda_exe)
         .env("LATENCY_STORE", store)
         .memory_mb(config.function_memory_mb)
