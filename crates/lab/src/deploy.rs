@@ -90,7 +90,7 @@ impl Running {
 
 /// What deploying a row came to.
 pub(crate) enum Deployed {
-    Running(Running),
+    Running(Box<Running>),
     /// Not measured: why, and the command that enables it.
     Skipped(String),
 }
@@ -165,14 +165,14 @@ async fn deploy_function(
         Throttling::Applied => "function: CPU budget off (--no-cpu-limits)".to_owned(),
         Throttling::Unavailable(reason) => format!("function: unthrottled, {reason}"),
     }];
-    Ok(Deployed::Running(Running {
+    Ok(Deployed::Running(Box::new(Running {
         base_url: front.url(),
         notes,
         servers: Vec::new(),
         balancer: None,
         function: Some((platform, front)),
         _cgroups: None,
-    }))
+    })))
 }
 
 async fn deploy_servers(
@@ -199,14 +199,14 @@ async fn deploy_servers(
     } else {
         (servers[0].base_url.clone(), None)
     };
-    Ok(Deployed::Running(Running {
+    Ok(Deployed::Running(Box::new(Running {
         base_url,
         notes: vec![note],
         servers,
         balancer,
         function: None,
         _cgroups: cgroups,
-    }))
+    })))
 }
 
 type Cgroups = Option<(CgroupParent, Vec<latency_platform::cgroup::Cgroup>)>;

@@ -66,7 +66,7 @@ impl EndpointTools {
 /// One kind of endpoint: not tried yet, up, or unavailable (with the reason).
 enum Slot {
     Untried,
-    Up(Supervised),
+    Up(Box<Supervised>),
     Unavailable(String),
 }
 
@@ -185,7 +185,7 @@ impl Endpoints {
 async fn start_slot(what: &str, program: &Path, args: &[&str], on_stderr: bool) -> Slot {
     let args: Vec<String> = args.iter().map(|a| (*a).to_owned()).collect();
     match Supervised::start(what, program, &args, &[], on_stderr).await {
-        Ok(process) => Slot::Up(process),
+        Ok(process) => Slot::Up(Box::new(process)),
         Err(err) => Slot::Unavailable(err.to_string()),
     }
 }
