@@ -24,8 +24,13 @@ run, report.md and report.html.
 A row that needs something missing is not dropped: it shows as skipped, with the reason
 and the command that enables it.
 
-Exit status: 0 when every measured row is sound; 1 when a request failed or an atomic
-store lost or repeated an update (the problems are listed on stderr).
+Findings (stderr): what the runs showed about an architecture under this load, such as
+the read-modify-write rows' lost updates, or requests that failed (Lambda's 3 s timeout
+reached while S3 conditional writes contend for one object, say).
+
+Exit status: 0 when every measured row is sound; 1 when an atomic store lost or repeated
+an update, a row could not be started or measured, or every request of a run failed
+(the problems are listed on stderr).
 
 Examples:
   latency lab
@@ -125,6 +130,12 @@ pub(crate) fn run(args: LabArgs) -> anyhow::Result<ExitCode> {
         "Reports, report.md and report.html: {}",
         outcome.out_dir.display()
     );
+    if !outcome.findings.is_empty() {
+        eprintln!("\nfindings:");
+        for finding in &outcome.findings {
+            eprintln!("  - {finding}");
+        }
+    }
     if outcome.problems.is_empty() {
         return Ok(ExitCode::SUCCESS);
     }

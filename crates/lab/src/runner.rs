@@ -112,9 +112,13 @@ pub struct LabOutcome {
     pub cost_note: String,
     /// The directory everything was written to.
     pub out_dir: PathBuf,
-    /// Problems that mean a result cannot be trusted: an atomic store that lost or
-    /// repeated updates, or requests that failed. Empty when all is well.
+    /// Problems that mean a result cannot be trusted or a row is broken: an atomic store
+    /// that lost or repeated updates, a row that could not start or be measured, a run
+    /// whose every request failed. Empty when all is well.
     pub problems: Vec<String>,
+    /// What the runs showed that is a property of the architecture under this load:
+    /// lost updates in the read-modify-write rows, some requests failing.
+    pub findings: Vec<String>,
 }
 
 /// Runs the selected rows one after another and writes every Report (`ID-sequential.json`,
@@ -141,7 +145,7 @@ pub async fn run(
     let mut endpoints = Endpoints::new(run_id, state_dir, config.tools.clone());
     let mut comparison = Comparison::new([]);
     comparison.title = "latency lab: every architecture on one machine".to_owned();
-    let mut problems = Vec::new();
+    let mut verdicts = Verdicts::default();
     let mut measured_rows: Vec<(Architecture, Vec<f64>, Vec<Report>)> = Vec::new();
 
     for row in &rows {
@@ -166,7 +170,7 @@ pub async fn run(
                     row,
                     reason: &reason,
                 });
-                problems.push(format!("{}: {reason}", row.id));
+                verdicts.problems.push(format!("{}: {reason}", row.id));
                 comparison.skip(row.title, reason);
                 continue;
             }
@@ -214,14 +218,14 @@ pub async fn run(
         running.stop().await;
         if let Some(err) = failure {
             let reason = err.to_string();
-            problems.push(format!("{}: {reason}", row.id));
+            verdicts.problems.push(format!("{}: {reason}", row.id));
             comparison.skip(row.title, reason);
             continue;
         }
         let mut billed_ms = Vec::new();
         let mut reports = Vec::new();
         for (_, report, billed) in measured {
-            problems.extend(check(row, &report));
+            check(row, &report, &mut verdicts);
             billed_ms.extend(billed);
             reports.push(report);
         }
@@ -262,7 +266,8 @@ pub async fn run(
         comparison,
         cost_note: priced.markdown_note(),
         out_dir: config.out_dir.clone(),
-        problems,
+        problems: verdicts.problems,
+        findings: verdicts.findings,
     })
 }
 
@@ -343,18 +348,49 @@ fn expects_lost_updates(row: &Architecture) -> bool {
     )
 }
 
-fn check(row: &Architecture, report: &Report) -> Vec<String> {
+/// What a measured run says about its row.
+#[derive(Default)]
+struct Verdicts {
+    /// The result cannot be trusted, or the row is broken.
+    problems: Vec<String>,
+    /// Worth knowing, but a property of the architecture under this load.
+    findings: Vec<String>,
+}
+
+/// An atomic store that lost or repeated an update is a bug, and so is a row whose every
+/// request failed. Some failed requests are a finding about the architecture (S3's
+/// conditional writes contending for one object past Lambda's timeout, say).
+fn check(row: &Architecture, report: &Report, verdicts: &mut Verdicts) {
     let label = report.target.label.as_deref().unwrap_or(row.title);
-    let mut problems = Vec::new();
     let counter = &report.results.counter;
-    if counter.verdict == Verdict::Fail && !expects_lost_updates(row) {
-        problems.push(format!("{label}: counter check failed: {}", counter.note));
+    if counter.verdict == Verdict::Fail {
+        let line = format!("{label}: counter check failed: {}", counter.note);
+        if expects_lost_updates(row) {
+            verdicts.findings.push(line);
+        } else {
+            verdicts.problems.push(line);
+        }
     }
     let errors = report.results.error_count();
-    if errors > 0 {
-        problems.push(format!("{label}: {errors} requests failed"));
+    if errors == 0 {
+        return;
     }
-    problems
+    let kinds = report
+        .results
+        .errors
+        .iter()
+        .map(|(kind, count)| format!("{count} {kind}"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let line = format!(
+        "{label}: {errors} of {} requests failed ({kinds})",
+        report.results.requests
+    );
+    if errors >= report.results.requests {
+        verdicts.problems.push(line);
+    } else {
+        verdicts.findings.push(line);
+    }
 }
 
 fn create_dir(path: &Path) -> Result<(), LabError> {
@@ -377,4 +413,59 @@ fn write_json(path: &Path, report: &Report) -> Result<(), LabError> {
         source: std::io::Error::other(err),
     })?;
     write(path, &text)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A real Report (the bench crate's committed fixture) with the given outcome.
+    fn report(requests: u64, failed: u64, counter: Verdict) -> Report {
+        let text = include_str!("../../bench/tests/fixtures/server-vm.json");
+        let mut report: Report = serde_json::from_str(text).expect("fixture is a Report");
+        report.results.requests = requests;
+        report.results.errors.clear();
+        if failed > 0 {
+            report.results.errors.insert("http_5xx".to_owned(), failed);
+        }
+        report.results.counter.verdict = counter;
+        report
+    }
+
+    fn row(id: &str) -> Architecture {
+        catalogue()
+            .into_iter()
+            .find(|row| row.id == id)
+            .expect("catalogue row")
+    }
+
+    fn verdicts(id: &str, report: &Report) -> Verdicts {
+        let mut verdicts = Verdicts::default();
+        check(&row(id), report, &mut verdicts);
+        verdicts
+    }
+
+    #[test]
+    fn a_sound_run_says_nothing() {
+        let v = verdicts("ec2", &report(100, 0, Verdict::Pass));
+        assert!(v.problems.is_empty() && v.findings.is_empty());
+    }
+
+    #[test]
+    fn lost_updates_are_a_problem_for_atomic_rows_and_a_finding_for_rmw_rows() {
+        let failed = report(100, 0, Verdict::Fail);
+        let atomic = verdicts("lambda-dynamodb", &failed);
+        assert_eq!((atomic.problems.len(), atomic.findings.len()), (1, 0));
+        let rmw = verdicts("lambda-dynamodb-rmw", &failed);
+        assert_eq!((rmw.problems.len(), rmw.findings.len()), (0, 1));
+    }
+
+    #[test]
+    fn some_failed_requests_are_a_finding_and_all_failed_a_problem() {
+        let some = verdicts("lambda-s3", &report(100, 15, Verdict::Pass));
+        assert_eq!((some.problems.len(), some.findings.len()), (0, 1));
+        assert!(some.findings[0].contains("15 of 100 requests failed (15 http_5xx)"));
+        let all = verdicts("lambda-s3", &report(100, 100, Verdict::NotApplicable));
+        assert_eq!((all.problems.len(), all.findings.len()), (1, 0));
+    }
 }
