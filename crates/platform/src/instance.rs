@@ -317,6 +317,9 @@ impl Instance {
         let mut exit = self.exit.clone();
         let outcome = tokio::time::timeout(limit, async {
             tokio::select! {
+                // A runtime that posts `/init/error` and then exits has both signals set
+                // by the time this runs under load; its own error says more than the exit.
+                biased;
                 state = init.wait_for(|s| !matches!(s, InitState::Starting)) => match state {
                     Ok(state) => match &*state {
                         InitState::Ready(at) => Ok(at.saturating_duration_since(self.spawned_at)),
