@@ -71,6 +71,19 @@ pub(crate) struct CostArgs {
     )]
     duration_ms: Vec<RowValue<f64>>,
 
+    /// Take the mean billed duration and the memory size from a Report that `latency lab`
+    /// wrote for a Lambda row (its `function` figures, measured by the local function
+    /// platform), e.g. `--from lambda-rust-dynamodb=results/<time>/lambda-dynamodb-sequential.json`.
+    /// Without `ROW=`, they apply to every per-call row.
+    #[arg(
+        long,
+        value_name = "[ROW=]REPORT.json",
+        value_delimiter = ',',
+        conflicts_with = "duration_ms",
+        value_parser = parse_row_value::<PathBuf>
+    )]
+    from: Vec<RowValue<PathBuf>>,
+
     /// How per-call rows update the counter: `read-modify-write` (the study's: one read
     /// and one write per call) or `atomic` (DynamoDB UpdateItem ADD: one write; S3 still
     /// needs a GET for the ETag and a conditional PUT). Default: each row's own.
@@ -121,6 +134,28 @@ fn parse_row_value<T: std::str::FromStr>(text: &str) -> Result<RowValue<T>, Stri
         .parse::<T>()
         .map_err(|_| format!("`{value}` is not a number (write VALUE or ROW=VALUE)"))?;
     Ok(RowValue { row, value })
+}
+
+/// The mean billed duration (ms) and memory size (MB) in a Report's function figures.
+fn measured_function(path: &std::path::Path) -> anyhow::Result<(f64, u32)> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("cannot read the Report {}", path.display()))?;
+    let report: latency_bench::Report = serde_json::from_str(&text)
+        .with_context(|| format!("{} is not a latency Report", path.display()))?;
+    let figures = report.function.with_context(|| {
+        format!(
+            "{} has no function figures: billed durations come from the Lambda rows of \
+             `latency lab` (results/<time>/lambda-*.json)",
+            path.display()
+        )
+    })?;
+    let billed_ms = figures
+        .billed_duration_ms
+        .with_context(|| format!("{} records no billed duration", path.display()))?;
+    let memory_mb = figures
+        .memory_size_mb
+        .with_context(|| format!("{} records no memory size", path.display()))?;
+    Ok((billed_ms, memory_mb))
 }
 
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
@@ -177,6 +212,20 @@ fn cost(args: CostArgs) -> anyhow::Result<ExitCode> {
         match row {
             Some(row) => overrides.duration_ms_by_row.push((row, value)),
             None => overrides.duration_ms = Some(value),
+        }
+    }
+    for RowValue { row, value: path } in &args.from {
+        let (billed_ms, memory_mb) = measured_function(path)?;
+        overrides.duration_basis = Some(format!("measured, {}", path.display()));
+        match row {
+            Some(row) => {
+                overrides.duration_ms_by_row.push((row.clone(), billed_ms));
+                overrides.memory_mb_by_row.push((row.clone(), memory_mb));
+            }
+            None => {
+                overrides.duration_ms = Some(billed_ms);
+                overrides.memory_mb = Some(memory_mb);
+            }
         }
     }
     overrides.apply(&mut rows)?;

@@ -1,0 +1,85 @@
+//! `latency cost --from REPORT.json` prices a Lambda row from the billed duration and
+//! memory size the lab measured, exactly as the same figures given by hand.
+
+mod common;
+
+use common::latency;
+
+/// A lab-style Report: the bench crate's committed fixture plus function figures.
+fn report_with_function(billed_ms: f64, memory_mb: u32) -> serde_json::Value {
+    let text = include_str!("../crates/bench/tests/fixtures/server-vm.json");
+    let mut report: serde_json::Value = serde_json::from_str(text).expect("fixture");
+    report["function"] = serde_json::json!({
+        "invocations": 100,
+        "cold_starts": 1,
+        "init_duration_ms": 25.0,
+        "duration_ms": billed_ms - 0.4,
+        "billed_duration_ms": billed_ms,
+        "max_memory_used_mb": 14.0,
+        "memory_size_mb": memory_mb,
+    });
+    report
+}
+
+fn per_million(args: &[&str]) -> f64 {
+    let output = latency()
+        .args(["cost", "--json", "--only", "lambda-rust-dynamodb"])
+        .args(args)
+        .output()
+        .expect("run latency cost");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let json: serde_json::Value = serde_json::from_slice(&output.stdout).expect("JSON");
+    json["rows"][0]["per_million"]
+        .as_f64()
+        .expect("per_million")
+}
+
+#[test]
+fn a_measured_report_prices_like_the_same_figures_given_by_hand() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("lambda-dynamodb-sequential.json");
+    std::fs::write(&path, report_with_function(37.0, 256).to_string()).expect("write");
+    let from = format!("lambda-rust-dynamodb={}", path.display());
+
+    let measured = per_million(&["--from", &from]);
+    let by_hand = per_million(&["--duration-ms", "37", "--memory-mb", "256"]);
+    let default = per_million(&[]);
+    assert!((measured - by_hand).abs() < 1e-9, "{measured} vs {by_hand}");
+    assert!(
+        measured > default,
+        "37 ms at 256 MB must cost more than the 1 ms default"
+    );
+}
+
+#[test]
+fn a_report_without_function_figures_is_a_clear_error() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("server.json");
+    std::fs::write(
+        &path,
+        include_str!("../crates/bench/tests/fixtures/server-vm.json"),
+    )
+    .expect("write");
+    let output = latency()
+        .args(["cost", "--from"])
+        .arg(&path)
+        .output()
+        .expect("run");
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("has no function figures"), "{stderr}");
+    assert!(stderr.contains("server.json"), "{stderr}");
+}
+
+#[test]
+fn from_and_duration_ms_together_are_a_usage_error() {
+    let output = latency()
+        .args(["cost", "--from", "x.json", "--duration-ms", "5"])
+        .output()
+        .expect("run");
+    assert_eq!(output.status.code(), Some(2));
+}
