@@ -67,25 +67,18 @@ pub fn summary(report: &Report) -> String {
             String::new()
         }
     );
-    let _ = writeln!(
-        out,
-        "  {:<13}{:>9}{:>9}{:>9}{:>9}{:>9}{:>9}{:>9}{:>9}",
-        "latency (ms)", "min", "mean", "stdev", "p50", "p90", "p99", "p99.9", "max"
-    );
+    let _ = write!(out, "  {:<13}", "latency (ms)");
+    for name in Summary::FIGURE_NAMES {
+        let _ = write!(out, "{name:>9}");
+    }
+    out.push('\n');
     let row = |out: &mut String, name: &str, s: &Option<Summary>| match s {
         Some(s) => {
-            let _ = writeln!(
-                out,
-                "  {name:<13}{:>9}{:>9}{:>9}{:>9}{:>9}{:>9}{:>9}{:>9}",
-                fmt_ms(s.min_ms),
-                fmt_ms(s.mean_ms),
-                fmt_ms(s.stdev_ms),
-                fmt_ms(s.p50_ms),
-                fmt_ms(s.p90_ms),
-                fmt_ms(s.p99_ms),
-                fmt_ms(s.p99_9_ms),
-                fmt_ms(s.max_ms)
-            );
+            let _ = write!(out, "  {name:<13}");
+            for (_, ms) in s.figures_ms() {
+                let _ = write!(out, "{:>9}", fmt_ms(ms));
+            }
+            out.push('\n');
         }
         None => {
             let _ = writeln!(out, "  {name:<13}no answered warm request");

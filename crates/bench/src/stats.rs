@@ -176,6 +176,28 @@ pub struct Summary {
     pub max_ms: f64,
 }
 
+impl Summary {
+    /// The short names of [`figures_ms`](Self::figures_ms), in order.
+    pub const FIGURE_NAMES: [&'static str; 8] =
+        ["min", "mean", "stdev", "p50", "p90", "p99", "p99.9", "max"];
+
+    /// The figures in the order every renderer shows them (min, mean, stdev, p50, p90,
+    /// p99, p99.9, max), each with its short name.
+    pub fn figures_ms(&self) -> [(&'static str, f64); 8] {
+        let values = [
+            self.min_ms,
+            self.mean_ms,
+            self.stdev_ms,
+            self.p50_ms,
+            self.p90_ms,
+            self.p99_ms,
+            self.p99_9_ms,
+            self.max_ms,
+        ];
+        std::array::from_fn(|i| (Self::FIGURE_NAMES[i], values[i]))
+    }
+}
+
 /// One point of the CDF: `percentile` % of latencies were at most `ms`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PercentilePoint {

@@ -203,47 +203,46 @@ impl PostgresStore {
     }
 }
 
-#[async_trait]
-impl CounterStore for PostgresStore {
-    async fn incr(&self) -> Result<u64, StoreError> {
+impl PostgresStore {
+    /// Runs one prepared (and cached) statement on a pooled connection and reads the
+    /// count it returns, if any row came back.
+    async fn query_count(&self, sql: &str) -> Result<Option<u64>, StoreError> {
         let client = self
             .pool
             .get()
             .await
             .map_err(|err| pool_unavailable(&err))?;
         let statement = client
-            .prepare_cached(&self.incr_sql)
-            .await
-            .map_err(|err| self.classify(&err))?;
-        let row = client
-            .query_one(&statement, &[])
-            .await
-            .map_err(|err| self.classify(&err))?;
-        let value: i64 = row.get(0);
-        u64::try_from(value).map_err(|_| self.corrupt(value))
-    }
-
-    async fn get(&self) -> Result<u64, StoreError> {
-        let client = self
-            .pool
-            .get()
-            .await
-            .map_err(|err| pool_unavailable(&err))?;
-        let statement = client
-            .prepare_cached(&self.get_sql)
+            .prepare_cached(sql)
             .await
             .map_err(|err| self.classify(&err))?;
         let row = client
             .query_opt(&statement, &[])
             .await
             .map_err(|err| self.classify(&err))?;
-        match row {
-            None => Ok(0),
-            Some(row) => {
-                let value: i64 = row.get(0);
-                u64::try_from(value).map_err(|_| self.corrupt(value))
-            }
-        }
+        row.map(|row| {
+            let value: i64 = row.get(0);
+            u64::try_from(value).map_err(|_| self.corrupt(value))
+        })
+        .transpose()
+    }
+}
+
+#[async_trait]
+impl CounterStore for PostgresStore {
+    async fn incr(&self) -> Result<u64, StoreError> {
+        // The upsert always returns the row it wrote.
+        self.query_count(&self.incr_sql)
+            .await?
+            .ok_or_else(|| StoreError::Unavailable {
+                backend: BACKEND,
+                detail: "the upsert returned no row".to_owned(),
+            })
+    }
+
+    async fn get(&self) -> Result<u64, StoreError> {
+        // No row yet: the counter was never incremented.
+        Ok(self.query_count(&self.get_sql).await?.unwrap_or(0))
     }
 
     fn backend(&self) -> &'static str {

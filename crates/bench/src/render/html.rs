@@ -208,17 +208,9 @@ fn details(out: &mut String, r: &Report) {
     if let Some(s) = &res.latency {
         item(
             "Warm latency (ms)",
-            format!(
-                "min {} · mean {} · stdev {} · p50 {} · p90 {} · p99 {} · p99.9 {} · max {}",
-                fmt_ms(s.min_ms),
-                fmt_ms(s.mean_ms),
-                fmt_ms(s.stdev_ms),
-                fmt_ms(s.p50_ms),
-                fmt_ms(s.p90_ms),
-                fmt_ms(s.p99_ms),
-                fmt_ms(s.p99_9_ms),
-                fmt_ms(s.max_ms)
-            ),
+            s.figures_ms()
+                .map(|(name, ms)| format!("{name} {}", fmt_ms(ms)))
+                .join(" · "),
         );
     }
     if let Some(s) = &res.latency_uncorrected {
