@@ -3,10 +3,10 @@
 
 mod support;
 
-use std::sync::atomic::{AtomicUsize, Ordering};
-
-use latency_store::{StoreError, conformance, from_url};
-use support::{LocalServer, free_port, hammer, service, unique};
+use latency_store::{StoreError, from_url};
+use support::{
+    LocalServer, conforms_at, free_port, read_modify_write_loses_updates, service, unique,
+};
 
 fn endpoint() -> Option<String> {
     service("LATENCY_TEST_DYNAMODB_ENDPOINT")
@@ -16,14 +16,9 @@ fn endpoint() -> Option<String> {
 async fn dynamodb_store_conforms() {
     let Some(endpoint) = endpoint() else { return };
     let table = unique("conformance");
-    let made = AtomicUsize::new(0);
-    conformance::run_all(|| {
-        // One table; each fresh store counts in its own item.
-        let n = made.fetch_add(1, Ordering::Relaxed);
-        let url = format!("dynamodb://{table}?endpoint={endpoint}&create=true&key_value={n}");
-        async move { from_url(&url).await.expect("dynamodb store opens") }
-    })
-    .await;
+    // One table; each fresh store counts in its own item.
+    conforms_at(|n| format!("dynamodb://{table}?endpoint={endpoint}&create=true&key_value={n}"))
+        .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -33,12 +28,7 @@ async fn dynamodb_read_modify_write_mode_loses_updates() {
         "dynamodb://{}?endpoint={endpoint}&create=true&mode=read-modify-write",
         unique("rmw")
     );
-    let store = from_url(&url).await.expect("dynamodb store opens");
-    let (count, total) = hammer(store, 20).await;
-    assert!(
-        count < total,
-        "64 overlapping read-then-write increments should lose some of {total}, yet the count is {count}"
-    );
+    read_modify_write_loses_updates(&url, 20).await;
 }
 
 #[tokio::test]

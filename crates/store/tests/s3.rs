@@ -3,10 +3,10 @@
 
 mod support;
 
-use std::sync::atomic::{AtomicUsize, Ordering};
-
-use latency_store::{StoreError, conformance, from_url};
-use support::{LocalServer, free_port, hammer, service, unique};
+use latency_store::{StoreError, from_url};
+use support::{
+    LocalServer, conforms_at, free_port, read_modify_write_loses_updates, service, unique,
+};
 
 fn endpoint() -> Option<String> {
     service("LATENCY_TEST_S3_ENDPOINT")
@@ -16,13 +16,7 @@ fn endpoint() -> Option<String> {
 async fn s3_store_conforms() {
     let Some(endpoint) = endpoint() else { return };
     let bucket = unique("conformance");
-    let made = AtomicUsize::new(0);
-    conformance::run_all(|| {
-        let n = made.fetch_add(1, Ordering::Relaxed);
-        let url = format!("s3://{bucket}/hits-{n}?endpoint={endpoint}&create=true");
-        async move { from_url(&url).await.expect("s3 store opens") }
-    })
-    .await;
+    conforms_at(|n| format!("s3://{bucket}/hits-{n}?endpoint={endpoint}&create=true")).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -32,12 +26,7 @@ async fn s3_read_modify_write_mode_loses_updates() {
         "s3://{}/hits?endpoint={endpoint}&create=true&mode=read-modify-write",
         unique("rmw")
     );
-    let store = from_url(&url).await.expect("s3 store opens");
-    let (count, total) = hammer(store, 10).await;
-    assert!(
-        count < total,
-        "64 overlapping read-then-write increments should lose some of {total}, yet the count is {count}"
-    );
+    read_modify_write_loses_updates(&url, 10).await;
 }
 
 /// Separate stores stand for separate processes or function instances: they share

@@ -254,3 +254,31 @@ pub async fn hammer(store: latency_store::SharedStore, per_task: u64) -> (u64, u
     }
     (store.get().await.expect("get"), TASKS * per_task)
 }
+
+/// Runs the conformance suite on stores opened from `url_for(n)`; each `n` must name a
+/// fresh counter (a new key, item, table or bucket).
+pub async fn conforms_at(url_for: impl Fn(usize) -> String) {
+    let made = std::sync::atomic::AtomicUsize::new(0);
+    latency_store::conformance::run_all(|| {
+        let url = url_for(made.fetch_add(1, Ordering::Relaxed));
+        async move {
+            latency_store::from_url(&url)
+                .await
+                .unwrap_or_else(|err| panic!("{url} does not open: {err}"))
+        }
+    })
+    .await;
+}
+
+/// The original study's read-then-write at `url` must lose some of 64 overlapping
+/// tasks' increments (`per_task` each).
+pub async fn read_modify_write_loses_updates(url: &str, per_task: u64) {
+    let store = latency_store::from_url(url)
+        .await
+        .unwrap_or_else(|err| panic!("{url} does not open: {err}"));
+    let (count, total) = hammer(store, per_task).await;
+    assert!(
+        count < total,
+        "64 overlapping read-then-write increments should lose some of {total}, yet the count is {count}"
+    );
+}
