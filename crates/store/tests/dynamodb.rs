@@ -5,7 +5,8 @@ mod support;
 
 use latency_store::{StoreError, from_url};
 use support::{
-    LocalServer, conforms_at, free_port, read_modify_write_loses_updates, service, unique,
+    LocalServer, assert_invalid_urls, assert_unreachable, conforms_at, free_port,
+    read_modify_write_loses_updates, service, unique,
 };
 
 fn endpoint() -> Option<String> {
@@ -107,7 +108,7 @@ async fn dynamodb_item_that_is_not_a_count_is_corrupt() {
 
 #[tokio::test]
 async fn dynamodb_url_errors_name_the_problem() {
-    for (url, expected) in [
+    assert_invalid_urls(&[
         ("dynamodb://", "name the table"),
         (
             "dynamodb://t/extra?endpoint=http://127.0.0.1:1",
@@ -125,30 +126,18 @@ async fn dynamodb_url_errors_name_the_problem() {
             "dynamodb://t?endpoint=http://127.0.0.1:1&create=maybe",
             "true or false",
         ),
-    ] {
-        let err = from_url(url).await.err().expect("must not open");
-        assert!(matches!(err, StoreError::InvalidUrl { .. }), "{url}: {err}");
-        assert!(err.to_string().contains(expected), "{url}: {err}");
-    }
+    ])
+    .await;
 }
 
 #[tokio::test]
 async fn dynamodb_unreachable_endpoint_is_unavailable() {
     let port = free_port();
-    let err = from_url(&format!("dynamodb://t?endpoint=http://127.0.0.1:{port}"))
-        .await
-        .err()
-        .expect("nothing listens there");
-    assert!(
-        matches!(
-            err,
-            StoreError::Unavailable {
-                backend: "dynamodb",
-                ..
-            }
-        ),
-        "{err}"
-    );
+    assert_unreachable(
+        &format!("dynamodb://t?endpoint=http://127.0.0.1:{port}"),
+        "dynamodb",
+    )
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -6,7 +6,7 @@ mod support;
 use std::sync::Mutex;
 
 use latency_store::{StoreError, from_url};
-use support::{conforms_at, free_port, service, unique};
+use support::{assert_invalid_urls, assert_unreachable, conforms_at, free_port, service, unique};
 
 fn server_url() -> Option<String> {
     service("LATENCY_TEST_POSTGRES_URL")
@@ -67,7 +67,7 @@ async fn postgres_missing_table_with_create_false_is_an_error() {
 
 #[tokio::test]
 async fn postgres_url_errors_name_the_problem() {
-    for (url, expected) in [
+    assert_invalid_urls(&[
         (
             "postgres://u@127.0.0.1:1/db?table=bad-name",
             "plain SQL name",
@@ -77,24 +77,8 @@ async fn postgres_url_errors_name_the_problem() {
             "unknown parameter `tabel`",
         ),
         ("postgres://u@127.0.0.1:1/db?pool_size=0", "pool_size"),
-    ] {
-        let err = from_url(url).await.err().expect("must not open");
-        assert!(matches!(err, StoreError::InvalidUrl { .. }), "{url}: {err}");
-        assert!(err.to_string().contains(expected), "{url}: {err}");
-    }
+    ])
+    .await;
     let port = free_port();
-    let err = from_url(&format!("postgresql://u@127.0.0.1:{port}/db"))
-        .await
-        .err()
-        .expect("nothing listens there");
-    assert!(
-        matches!(
-            err,
-            StoreError::Unavailable {
-                backend: "postgres",
-                ..
-            }
-        ),
-        "{err}"
-    );
+    assert_unreachable(&format!("postgresql://u@127.0.0.1:{port}/db"), "postgres").await;
 }

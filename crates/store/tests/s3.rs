@@ -5,7 +5,8 @@ mod support;
 
 use latency_store::{StoreError, from_url};
 use support::{
-    LocalServer, conforms_at, free_port, read_modify_write_loses_updates, service, unique,
+    LocalServer, assert_invalid_urls, assert_unreachable, conforms_at, free_port,
+    read_modify_write_loses_updates, service, unique,
 };
 
 fn endpoint() -> Option<String> {
@@ -187,7 +188,7 @@ async fn s3_object_that_is_not_a_count_is_corrupt_and_kept() {
 
 #[tokio::test]
 async fn s3_url_errors_name_the_problem() {
-    for (url, expected) in [
+    assert_invalid_urls(&[
         ("s3:///hits", "name the bucket"),
         (
             "s3://b/hits?endpoint=http://127.0.0.1:1&colour=red",
@@ -202,24 +203,18 @@ async fn s3_url_errors_name_the_problem() {
             "s3://b/hits?endpoint=http://127.0.0.1:1&max_attempts=0",
             "max_attempts",
         ),
-    ] {
-        let err = from_url(url).await.err().expect("must not open");
-        assert!(matches!(err, StoreError::InvalidUrl { .. }), "{url}: {err}");
-        assert!(err.to_string().contains(expected), "{url}: {err}");
-    }
+    ])
+    .await;
 }
 
 #[tokio::test]
 async fn s3_unreachable_endpoint_is_unavailable() {
     let port = free_port();
-    let err = from_url(&format!("s3://b/hits?endpoint=http://127.0.0.1:{port}"))
-        .await
-        .err()
-        .expect("nothing listens there");
-    assert!(
-        matches!(err, StoreError::Unavailable { backend: "s3", .. }),
-        "{err}"
-    );
+    assert_unreachable(
+        &format!("s3://b/hits?endpoint=http://127.0.0.1:{port}"),
+        "s3",
+    )
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -282,3 +282,30 @@ pub async fn read_modify_write_loses_updates(url: &str, per_task: u64) {
         "64 overlapping read-then-write increments should lose some of {total}, yet the count is {count}"
     );
 }
+
+/// Each URL is refused as invalid, with a message that contains its expected words.
+pub async fn assert_invalid_urls(cases: &[(&str, &str)]) {
+    for (url, expected) in cases {
+        let err = latency_store::from_url(url)
+            .await
+            .err()
+            .unwrap_or_else(|| panic!("{url} must not open"));
+        assert!(
+            matches!(err, latency_store::StoreError::InvalidUrl { .. }),
+            "{url}: {err}"
+        );
+        assert!(err.to_string().contains(expected), "{url}: {err}");
+    }
+}
+
+/// Opening `url`, where nothing listens, fails as `backend` being unavailable.
+pub async fn assert_unreachable(url: &str, backend: &str) {
+    let err = latency_store::from_url(url)
+        .await
+        .err()
+        .unwrap_or_else(|| panic!("{url} must not open: nothing listens there"));
+    assert!(
+        matches!(&err, latency_store::StoreError::Unavailable { backend: b, .. } if *b == backend),
+        "{url}: {err}"
+    );
+}
