@@ -14,6 +14,18 @@ struct LabRun {
     stderr: String,
 }
 
+impl LabRun {
+    fn assert_success(&self) {
+        assert_eq!(
+            self.status,
+            Some(0),
+            "stdout:\n{}\nstderr:\n{}",
+            self.stdout,
+            self.stderr
+        );
+    }
+}
+
 fn lab(args: &[&str], out: &Path) -> LabRun {
     let output = latency()
         .current_dir(env!("CARGO_MANIFEST_DIR"))
@@ -78,13 +90,7 @@ fn an_unknown_row_is_a_usage_error_naming_the_known_ones() {
 fn server_rows_are_measured_checked_priced_and_written() {
     let out = tempfile::tempdir().expect("temp dir");
     let run = lab(&["--only", "ec2,fargate-efs,lambda-sqs"], out.path());
-    assert_eq!(
-        run.status,
-        Some(0),
-        "stdout:\n{}\nstderr:\n{}",
-        run.stdout,
-        run.stderr
-    );
+    run.assert_success();
 
     let ec2 = table_row(&run.stdout, "Server + VM (EC2)");
     let monthly: f64 = ec2[3].parse().expect("EC2 has a monthly cost");
@@ -126,13 +132,7 @@ fn lambda_rows_show_lost_updates_only_in_read_modify_write_mode() {
         &["--only", "lambda-dynamodb,lambda-dynamodb-rmw"],
         out.path(),
     );
-    assert_eq!(
-        run.status,
-        Some(0),
-        "stdout:\n{}\nstderr:\n{}",
-        run.stdout,
-        run.stderr
-    );
+    run.assert_success();
 
     let atomic = report(out.path(), "lambda-dynamodb-concurrent.json");
     assert_eq!(

@@ -1,7 +1,7 @@
 //! The lab's cost columns and break-even chart: each measured row priced by
 //! `latency-cost`, the function rows from the billed durations the platform measured.
 
-use latency_bench::{CostFigures, Report};
+use latency_bench::CostFigures;
 use latency_cost::{
     BuiltinSheet, CostReport, Measured, Options, PriceSheet, Row, Store, StoreMode, Workload,
     break_even_svg, catalogue_row, format_calls, price_measured,
@@ -18,21 +18,18 @@ pub(crate) struct Priced {
 
 /// Prices every measured row on the built-in `current` sheet, as the original study
 /// priced its table: load balancers left out, Lambda at `memory_mb`.
-pub(crate) fn price_rows(
-    measured: &[(Architecture, Vec<f64>, Vec<Report>)],
-    memory_mb: u32,
-) -> Priced {
+pub(crate) fn price_rows(measured: &[(&Architecture, &[f64])], memory_mb: u32) -> Priced {
     let mut rows = Vec::new();
     let mut durations = Vec::new();
     let mut ids = Vec::new();
-    for (row, billed_ms, _) in measured {
+    for &(row, billed_ms) in measured {
         let cost_row = match (row.cost_row, &row.deployment) {
             (Some(id), _) => catalogue_row(id).ok(),
             (None, Deployment::Function { counter }) if !billed_ms.is_empty() => {
                 durations.push(Measured {
                     row: row.id.to_owned(),
                     memory_mb,
-                    durations_ms: billed_ms.clone(),
+                    durations_ms: billed_ms.to_vec(),
                 });
                 function_row(row, *counter, memory_mb)
             }

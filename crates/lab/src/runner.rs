@@ -75,6 +75,20 @@ pub enum Phase {
     Concurrent,
 }
 
+/// A measured row: its billed durations (function rows only) and its runs.
+type MeasuredRow = (Architecture, Vec<f64>, Vec<(Phase, Report)>);
+
+impl Phase {
+    /// The name of a measuring phase's Report file: `ID-sequential.json`,
+    /// `ID-concurrent.json`.
+    fn file_stem(self) -> &'static str {
+        match self {
+            Phase::Concurrent => "concurrent",
+            Phase::Sequential | Phase::Starting => "sequential",
+        }
+    }
+}
+
 /// What the runner reports as it goes, for a progress display.
 #[derive(Debug)]
 pub enum LabEvent<'a> {
@@ -146,7 +160,7 @@ pub async fn run(
     let mut comparison = Comparison::new([]);
     comparison.title = "latency lab: every architecture on one machine".to_owned();
     let mut verdicts = Verdicts::default();
-    let mut measured_rows: Vec<(Architecture, Vec<f64>, Vec<Report>)> = Vec::new();
+    let mut measured_rows: Vec<MeasuredRow> = Vec::new();
 
     for row in &rows {
         on_event(LabEvent::Phase {
@@ -190,7 +204,8 @@ pub async fn run(
                 format!("{}, {} concurrent", row.title, config.concurrency),
             ),
         ];
-        let mut measured: Vec<(Phase, Report, Vec<f64>)> = Vec::new();
+        let mut measured: Vec<(Phase, Report)> = Vec::new();
+        let mut billed_ms = Vec::new();
         let mut failure = None;
         for (phase, connections, requests, label) in plans {
             on_event(LabEvent::Phase {
@@ -201,10 +216,11 @@ pub async fn run(
             match measure(&url, connections, requests, label, &mut on_event).await {
                 Ok(mut report) => {
                     report.notes.extend(running.notes.iter().cloned());
-                    let function_run = running.take_function_run();
-                    let billed = function_run.as_ref().map(|run| run.billed_ms.clone());
-                    report.function = function_run.map(|run| run.figures);
-                    measured.push((phase, report, billed.unwrap_or_default()));
+                    if let Some(run) = running.take_function_run() {
+                        billed_ms.extend(run.billed_ms);
+                        report.function = Some(run.figures);
+                    }
+                    measured.push((phase, report));
                 }
                 Err(source) => {
                     failure = Some(LabError::Bench {
@@ -222,29 +238,26 @@ pub async fn run(
             comparison.skip(row.title, reason);
             continue;
         }
-        let mut billed_ms = Vec::new();
-        let mut reports = Vec::new();
-        for (_, report, billed) in measured {
-            check(row, &report, &mut verdicts);
-            billed_ms.extend(billed);
-            reports.push(report);
+        for (_, report) in &measured {
+            check(row, report, &mut verdicts);
         }
-        measured_rows.push((row.clone(), billed_ms, reports));
+        measured_rows.push((row.clone(), billed_ms, measured));
         on_event(LabEvent::Finished { row });
     }
     endpoints.stop().await;
 
-    let priced = price_rows(&measured_rows, config.function_memory_mb);
-    for (row, _, reports) in measured_rows {
-        for (index, mut report) in reports.into_iter().enumerate() {
+    let billed: Vec<(&Architecture, &[f64])> = measured_rows
+        .iter()
+        .map(|(row, billed_ms, _)| (row, billed_ms.as_slice()))
+        .collect();
+    let priced = price_rows(&billed, config.function_memory_mb);
+    for (row, _, runs) in measured_rows {
+        for (phase, mut report) in runs {
             report.cost = priced.figures(row.id);
-            let name = if index == 0 {
-                "sequential"
-            } else {
-                "concurrent"
-            };
             write_json(
-                &config.out_dir.join(format!("{}-{name}.json", row.id)),
+                &config
+                    .out_dir
+                    .join(format!("{}-{}.json", row.id, phase.file_stem())),
                 &report,
             )?;
             comparison
