@@ -8,6 +8,7 @@ mod bench_cmd;
 mod cost_cmd;
 mod lab_cmd;
 mod logging;
+mod platform_cmd;
 mod report_cmd;
 mod runtime;
 mod serve_cmd;
@@ -44,6 +45,8 @@ enum Command {
     Cost(cost_cmd::CostArgs),
     /// Run every architecture's local analogue, measure it and compare them.
     Lab(lab_cmd::LabArgs),
+    /// Run any Lambda function locally behind an API Gateway front and the Invoke API.
+    Platform(platform_cmd::PlatformArgs),
 }
 
 /// Parses argv, runs the subcommand, and maps its outcome to an exit code:
@@ -57,6 +60,7 @@ pub fn main() -> ExitCode {
         Command::Report(args) => report_cmd::run(args),
         Command::Cost(args) => cost_cmd::run(args),
         Command::Lab(args) => lab_cmd::run(args),
+        Command::Platform(args) => platform_cmd::run(args),
     };
     outcome.unwrap_or_else(|err| {
         eprintln!("error: {err:#}");

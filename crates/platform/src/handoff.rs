@@ -67,7 +67,7 @@ pub(crate) struct Shared {
     log: Mutex<Option<LogTail>>,
 }
 
-/// The last [`LOG_TAIL_BYTES`] of an invocation's output, as `LogType=Tail` returns them.
+/// The last [`LOG_KEEP_BYTES`] of an invocation's output.
 #[derive(Debug, Default)]
 struct LogTail {
     bytes: std::collections::VecDeque<u8>,
@@ -77,11 +77,15 @@ struct LogTail {
 /// 4 KB ([Invoke](https://docs.aws.amazon.com/lambda/latest/api/API_Invoke.html)).
 pub(crate) const LOG_TAIL_BYTES: usize = 4 * 1024;
 
+/// How much of an invocation's output is kept for its observer (`latency platform
+/// --logs`): the last 64 KB.
+const LOG_KEEP_BYTES: usize = 64 * 1024;
+
 impl LogTail {
     fn push_line(&mut self, line: &str) {
         self.bytes.extend(line.as_bytes());
         self.bytes.push_back(b'\n');
-        let excess = self.bytes.len().saturating_sub(LOG_TAIL_BYTES);
+        let excess = self.bytes.len().saturating_sub(LOG_KEEP_BYTES);
         self.bytes.drain(..excess);
     }
 

@@ -7,10 +7,13 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use nix::sys::signal::Signal;
-use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
+use std::io::Read;
+use std::os::fd::AsFd;
+
+use tokio::io::{AsyncRead, AsyncReadExt};
 use tokio::net::TcpListener;
 use tokio::process::Command;
-use tokio::sync::{oneshot, watch};
+use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
 
 use crate::cgroup::Cgroup;
@@ -67,6 +70,8 @@ pub(crate) struct Instance {
     server: JoinHandle<()>,
     supervisor: JoinHandle<()>,
     last_used: Mutex<Instant>,
+    /// One per output forwarder; see [`forward_output`].
+    log_syncs: Vec<mpsc::UnboundedSender<SyncRequest>>,
     /// `/proc/<pid>/status`, kept open for the per-invocation `VmHWM` reading.
     status_file: Option<std::fs::File>,
     _cgroup: Option<Cgroup>,
@@ -127,11 +132,16 @@ impl Instance {
         let pid = child.id().unwrap_or(0);
         shared.set_pid(pid);
         let label = format!("{}#{}", spec.name, params.id);
+        let mut log_syncs = Vec::new();
         if let Some(out) = child.stdout.take() {
-            tokio::spawn(forward_lines(out, label.clone(), shared.clone()));
+            let (tx, rx) = mpsc::unbounded_channel();
+            log_syncs.push(tx);
+            tokio::spawn(forward_output(out, label.clone(), shared.clone(), rx));
         }
         if let Some(err) = child.stderr.take() {
-            tokio::spawn(forward_lines(err, label, shared.clone()));
+            let (tx, rx) = mpsc::unbounded_channel();
+            log_syncs.push(tx);
+            tokio::spawn(forward_output(err, label, shared.clone(), rx));
         }
 
         let (exit_tx, exit) = watch::channel(None);
@@ -162,6 +172,7 @@ impl Instance {
             server,
             supervisor,
             last_used: Mutex::new(spawned_at),
+            log_syncs,
             status_file: std::fs::File::open(format!("/proc/{pid}/status")).ok(),
             _cgroup: params.cgroup,
         })
@@ -220,7 +231,23 @@ impl Instance {
         } else {
             self.await_reply(&request_id, reply_rx, timeout).await
         };
+        self.sync_logs().await;
         (result, self.shared.end())
+    }
+
+    /// Waits until both forwarders have taken in what the pipes hold (see
+    /// [`forward_output`]); a forwarder that has ended (the process exited) counts as done.
+    async fn sync_logs(&self) {
+        let mut waits = Vec::with_capacity(self.log_syncs.len());
+        for sync in &self.log_syncs {
+            let (done, wait) = oneshot::channel();
+            if sync.send(done).is_ok() {
+                waits.push(wait);
+            }
+        }
+        for wait in waits {
+            let _ = wait.await;
+        }
     }
 
     async fn await_reply(
@@ -346,12 +373,75 @@ fn init_exit_error(description: &str) -> FunctionError {
     )
 }
 
-/// Forwards a function's stdout/stderr to tracing (Lambda sends it to CloudWatch). Ends at
-/// EOF, i.e. when the process exits.
-async fn forward_lines(stream: impl AsyncRead + Unpin, label: String, shared: Arc<Shared>) {
-    let mut lines = BufReader::new(stream).lines();
-    while let Ok(Some(line)) = lines.next_line().await {
-        shared.log_line(&line);
-        tracing::debug!(target: "latency_platform::function", instance = %label, "{line}");
+/// A request to a forwarder: read everything already in the pipe, then answer.
+type SyncRequest = oneshot::Sender<()>;
+
+/// Forwards a function's stdout or stderr, line by line, to the invocation in flight and
+/// to tracing (Lambda sends it to CloudWatch). Ends at EOF, i.e. when the process exits.
+///
+/// A runtime writes its output before it posts `/response`, but this task may not have
+/// been scheduled yet when the reply arrives. A [`SyncRequest`] makes it read whatever
+/// the pipe already holds (non-blocking, through a duplicate of the descriptor) before
+/// the invocation's log is closed, so the log is complete without any waiting.
+async fn forward_output<R>(
+    mut stream: R,
+    label: String,
+    shared: Arc<Shared>,
+    mut sync: mpsc::UnboundedReceiver<SyncRequest>,
+) where
+    R: AsyncRead + AsFd + Unpin,
+{
+    // The duplicate shares the pipe's non-blocking mode (tokio set it), so reads through
+    // it return WouldBlock once the pipe is empty.
+    let mut direct = stream
+        .as_fd()
+        .try_clone_to_owned()
+        .ok()
+        .map(std::fs::File::from);
+    let mut partial: Vec<u8> = Vec::new();
+    let mut buf = vec![0u8; 16 * 1024];
+    loop {
+        tokio::select! {
+            read = stream.read(&mut buf) => match read {
+                Ok(0) | Err(_) => break,
+                Ok(n) => emit_lines(&mut partial, &buf[..n], &shared, &label),
+            },
+            Some(done) = sync.recv() => {
+                if let Some(file) = direct.as_mut() {
+                    // Bounded: a pipe holds at most a few hundred KB.
+                    for _ in 0..1_000 {
+                        match file.read(&mut buf) {
+                            Ok(n) if n > 0 => emit_lines(&mut partial, &buf[..n], &shared, &label),
+                            _ => break,
+                        }
+                    }
+                }
+                flush_partial(&mut partial, &shared, &label);
+                let _ = done.send(());
+            }
+        }
     }
+    flush_partial(&mut partial, &shared, &label);
+}
+
+fn emit_lines(partial: &mut Vec<u8>, bytes: &[u8], shared: &Shared, label: &str) {
+    partial.extend_from_slice(bytes);
+    while let Some(end) = partial.iter().position(|b| *b == b'\n') {
+        let line: Vec<u8> = partial.drain(..=end).collect();
+        emit_line(&line[..end], shared, label);
+    }
+}
+
+fn flush_partial(partial: &mut Vec<u8>, shared: &Shared, label: &str) {
+    if !partial.is_empty() {
+        let line = std::mem::take(partial);
+        emit_line(&line, shared, label);
+    }
+}
+
+fn emit_line(line: &[u8], shared: &Shared, label: &str) {
+    let line = String::from_utf8_lossy(line);
+    let line = line.trim_end_matches('\r');
+    shared.log_line(line);
+    tracing::debug!(target: "latency_platform::function", instance = %label, "{line}");
 }

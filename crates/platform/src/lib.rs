@@ -64,4 +64,4 @@ pub use gateway::{GatewayOptions, gateway_router};
 pub use invoke_api::invoke_router;
 pub use outcome::{ErrorCause, FunctionError, FunctionTotals, InvocationOutcome, InvocationReport};
 pub use platform::{InstanceInfo, Platform, PlatformHandle};
-pub use spec::{CpuBudget, FunctionSpec, PlatformConfig};
+pub use spec::{CpuBudget, FunctionSpec, InvocationObserver, PlatformConfig};

@@ -152,6 +152,10 @@ pub enum ErrorCause {
     Timeout,
     /// The process exited while the invocation was in flight.
     ProcessExit,
+    /// The function's response was over Lambda's 6 MB limit
+    /// (`Function.ResponseSizeTooLarge`). Runtime clients treat the 413 they get as fatal
+    /// and exit, so the instance is replaced.
+    ResponseTooLarge,
     /// Init failed: `POST /runtime/init/error`, an exit before the first `/next`, or the
     /// init timeout.
     Init,
@@ -234,7 +238,7 @@ pub struct InvocationOutcome {
     pub result: Result<Bytes, FunctionError>,
     /// The REPORT figures.
     pub report: InvocationReport,
-    /// The last 4 KB of what the function wrote to stdout and stderr during the
+    /// The last 64 KB of what the function wrote to stdout and stderr during the
     /// invocation (lines still in flight when its response arrived are not included).
     pub logs: Bytes,
 }

@@ -304,6 +304,13 @@ impl Inner {
         all
     }
 
+    fn observed(&self, outcome: InvocationOutcome) -> InvocationOutcome {
+        if let Some(observer) = &self.config.observer {
+            (observer.0)(&outcome);
+        }
+        outcome
+    }
+
     fn record(&self, pool: &Pool, report: &InvocationReport) {
         // DEBUG, not INFO: one line per invocation floods any run of more than a few
         // requests; [`Platform::totals`] gives the summary.
@@ -418,11 +425,11 @@ async fn run_invocation(
                     }
                     .report(request_id, spec, &instance);
                     inner.record(pool, &report);
-                    return Ok(InvocationOutcome {
+                    return Ok(inner.observed(InvocationOutcome {
                         result: Err(error),
                         report,
                         logs: Bytes::new(),
-                    });
+                    }));
                 }
             }
         }
@@ -462,11 +469,11 @@ async fn run_invocation(
     }
     .report(request_id, spec, &instance);
     inner.record(pool, &report);
-    Ok(InvocationOutcome {
+    Ok(inner.observed(InvocationOutcome {
         result,
         report,
         logs,
-    })
+    }))
 }
 
 /// What was measured for one invocation; [`Measured::report`] is the one place an

@@ -110,7 +110,7 @@ async fn response(
     };
     let Some(body) = body else {
         let reply = Reply::Error(FunctionError::new(
-            ErrorCause::Function,
+            ErrorCause::ResponseTooLarge,
             "Function.ResponseSizeTooLarge",
             format!(
                 "Response payload size exceeded maximum allowed payload size ({MAX_PAYLOAD_BYTES} bytes)."

@@ -1,7 +1,11 @@
 //! What the platform runs: function specs and platform-wide settings.
 
+use std::fmt;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
+
+use crate::outcome::InvocationOutcome;
 
 use crate::cgroup::{CpuQuota, LAMBDA_CFS_PERIOD, lambda_vcpu};
 
@@ -250,6 +254,20 @@ pub struct PlatformConfig {
     /// How many invocation reports [`Platform::drain_reports`](crate::Platform::drain_reports)
     /// keeps before dropping the oldest. Default 100,000.
     pub report_capacity: usize,
+    /// Called with every finished invocation (result, REPORT figures, the function's
+    /// output), e.g. to show each invocation's logs. Default none.
+    pub observer: Option<InvocationObserver>,
+}
+
+/// A callback for every finished invocation; see [`PlatformConfig::observer`]. It runs on
+/// the invocation's task, so it should be quick (print, count, send to a channel).
+#[derive(Clone)]
+pub struct InvocationObserver(pub Arc<dyn Fn(&InvocationOutcome) + Send + Sync>);
+
+impl fmt::Debug for InvocationObserver {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("InvocationObserver(..)")
+    }
 }
 
 impl Default for PlatformConfig {
@@ -259,6 +277,7 @@ impl Default for PlatformConfig {
             account_id: "000000000000".into(),
             use_cgroups: true,
             report_capacity: 100_000,
+            observer: None,
         }
     }
 }
