@@ -6,14 +6,12 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Stdio};
-use std::sync::mpsc;
 use std::time::Duration;
 
 use base64::Engine as _;
-use common::{STARTUP_DEADLINE, latency, wait_bounded};
+use common::{STARTUP_DEADLINE, latency, read_address, wait_bounded};
 use serde_json::{Value, json};
 
 const PYTHON_APP: &str = r#"
@@ -144,21 +142,7 @@ impl Running {
             .stderr(std::fs::File::create(&stderr).expect("stderr file"))
             .spawn()
             .expect("spawn latency platform");
-        let stdout = child.stdout.take().expect("piped stdout");
-        let (tx, rx) = mpsc::channel();
-        std::thread::spawn(move || {
-            let mut line = String::new();
-            let _ = BufReader::new(stdout).read_line(&mut line);
-            let _ = tx.send(line);
-        });
-        let line = rx
-            .recv_timeout(STARTUP_DEADLINE)
-            .expect("latency platform printed its address");
-        let base = line
-            .trim()
-            .strip_prefix("listening on ")
-            .unwrap_or_else(|| panic!("unexpected first line: {line:?}"))
-            .to_owned();
+        let base = read_address(&mut child, "latency platform");
         Some(Running {
             child,
             base,
@@ -299,49 +283,52 @@ fn error_type(response: &reqwest::Response) -> Option<String> {
         .map(str::to_owned)
 }
 
+/// Posts `body` to `function`'s Invoke URL and checks the status and `x-amzn-ErrorType`;
+/// returns the JSON error body.
+async fn expect_invoke_error(
+    running: &Running,
+    function: &str,
+    body: String,
+    status: u16,
+    expected_type: &str,
+) -> Value {
+    let response = client()
+        .post(running.invoke_url(function))
+        .body(body)
+        .send()
+        .await
+        .expect("answer");
+    assert_eq!(response.status(), status, "{expected_type}");
+    assert_eq!(error_type(&response).as_deref(), Some(expected_type));
+    json_body(response).await
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn invoke_api_errors_carry_aws_error_types() {
     let Some(running) = Running::start(Client::Python, &[]) else {
         return;
     };
     let big = format!("\"{}\"", "y".repeat(7 * 1024 * 1024));
-    let response = client()
-        .post(running.invoke_url("function"))
-        .body(big)
-        .send()
-        .await
-        .expect("answer");
-    assert_eq!(response.status(), 413);
-    assert_eq!(
-        error_type(&response).as_deref(),
-        Some("RequestTooLargeException")
-    );
-    let body = json_body(response).await;
+    let body =
+        expect_invoke_error(&running, "function", big, 413, "RequestTooLargeException").await;
     assert_eq!(body["Type"], "User");
-
-    let response = client()
-        .post(running.invoke_url("nope"))
-        .body("{}")
-        .send()
-        .await
-        .expect("answer");
-    assert_eq!(response.status(), 404);
-    assert_eq!(
-        error_type(&response).as_deref(),
-        Some("ResourceNotFoundException")
-    );
-
-    let response = client()
-        .post(running.invoke_url("function"))
-        .body("not json")
-        .send()
-        .await
-        .expect("answer");
-    assert_eq!(response.status(), 400);
-    assert_eq!(
-        error_type(&response).as_deref(),
-        Some("InvalidRequestContentException")
-    );
+    expect_invoke_error(
+        &running,
+        "nope",
+        "{}".into(),
+        404,
+        "ResourceNotFoundException",
+    )
+    .await;
+    let not_json = "not json".to_owned();
+    expect_invoke_error(
+        &running,
+        "function",
+        not_json,
+        400,
+        "InvalidRequestContentException",
+    )
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

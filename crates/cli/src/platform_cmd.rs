@@ -267,14 +267,7 @@ async fn serve(args: PlatformArgs, credentials: Vec<(String, String)>) -> anyhow
             platform.throttling()
         );
     }
-    let listener = tokio::net::TcpListener::bind(args.listen)
-        .await
-        .with_context(|| {
-            format!(
-                "cannot listen on {} (pick another --listen address, or port 0 for any free port)",
-                args.listen
-            )
-        })?;
+    let listener = crate::serve_cmd::bind(args.listen).await?;
     let front = platform
         .serve_gateway_with(&args.name, listener, GatewayOptions::default())
         .await
