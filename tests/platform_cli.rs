@@ -107,6 +107,14 @@ fn function_dir(client: &Client) -> Option<tempfile::TempDir> {
     Some(dir)
 }
 
+/// Where a function's code comes from.
+enum Code<'a> {
+    /// The directory, with the runtime client's command after `--`.
+    Dir,
+    /// A zip of the directory whose `bootstrap` starts the runtime client.
+    Zip(&'a Path),
+}
+
 /// A running `latency platform`, killed when dropped.
 struct Running {
     child: Child,
@@ -120,6 +128,10 @@ impl Running {
     /// Starts `latency platform` for `client` (no wrapper: the venv's `python` and
     /// node_modules' `aws-lambda-ric` are found on the function's PATH).
     fn start(client: Client, extra: &[&str]) -> Option<Running> {
+        Running::start_code(client, Code::Dir, extra)
+    }
+
+    fn start_code(client: Client, code: Code<'_>, extra: &[&str]) -> Option<Running> {
         let dir = function_dir(&client)?;
         let (runtime, command): (&str, &[&str]) = match client {
             Client::Python => (
@@ -130,13 +142,19 @@ impl Running {
         };
         let logs = tempfile::tempdir().expect("log dir");
         let stderr = logs.path().join("stderr");
-        let mut child = latency()
+        let mut platform = latency();
+        platform
             .args(["platform", "--listen", "127.0.0.1:0", "--code"])
-            .arg(dir.path())
+            .arg(match code {
+                Code::Dir => dir.path(),
+                Code::Zip(zip) => zip,
+            })
             .args(["--runtime", runtime, "--handler", "app.handler"])
-            .args(extra)
-            .arg("--")
-            .args(command)
+            .args(extra);
+        if let Code::Dir = code {
+            platform.arg("--").args(command);
+        }
+        let mut child = platform
             .envs(CREDENTIALS)
             .stdout(Stdio::piped())
             .stderr(std::fs::File::create(&stderr).expect("stderr file"))
@@ -475,4 +493,48 @@ async fn sigkill_leaves_no_function_process_and_the_next_run_removes_its_cgroups
             "one line says so: {stderr}"
         );
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_zip_with_a_bootstrap_runs_without_a_command() {
+    let Some(source) = function_dir(&Client::Python) else {
+        return;
+    };
+    // A provided-runtime style package: `bootstrap` starts the client from the venv that
+    // the zip carries (kept as a symlink by `zip -y`).
+    let bootstrap = source.path().join("bootstrap");
+    std::fs::write(
+        &bootstrap,
+        "#!/bin/sh\nexec python -m awslambdaric \"$_HANDLER\"\n",
+    )
+    .expect("bootstrap");
+    std::fs::set_permissions(
+        &bootstrap,
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .expect("chmod");
+    let zip = source.path().with_extension("zip");
+    let zipped = std::process::Command::new("zip")
+        .args(["-q", "-r", "-y"])
+        .arg(&zip)
+        .args(["bootstrap", "app.py", ".venv"])
+        .current_dir(source.path())
+        .status()
+        .expect("run zip (apt-get install zip)");
+    assert!(zipped.success());
+    let Some(running) = Running::start_code(Client::Python, Code::Zip(&zip), &[]) else {
+        return;
+    };
+    let response = invoke(&running, json!({"op": "env"}), false).await;
+    assert_eq!(response.status(), 200);
+    assert!(response.headers().get("x-amz-function-error").is_none());
+    let body = json_body(response).await;
+    assert_eq!(body["env"]["_HANDLER"], "app.handler");
+    let task_root = body["env"]["LAMBDA_TASK_ROOT"].as_str().expect("task root");
+    assert!(
+        task_root.contains("latency-platform-code-"),
+        "extracted: {task_root}"
+    );
+    drop(running);
+    let _ = std::fs::remove_file(zip);
 }
