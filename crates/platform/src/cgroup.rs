@@ -499,7 +499,13 @@ impl Cgroup {
             } else {
                 self.cpu_dir()
             };
-            write_file(&dir.join(file), value)?;
+            match write_file(&dir.join(file), value) {
+                // Without swap accounting the file does not exist, and there is no swap
+                // to turn off.
+                Err(CgroupError::Io { source, .. })
+                    if file == "memory.swap.max" && source.kind() == io::ErrorKind::NotFound => {}
+                other => other?,
+            }
         }
         Ok(())
     }
