@@ -52,6 +52,15 @@ async fn cold_then_warm_reuses_the_instance() {
         assert_eq!(drained.len(), 2);
         assert_eq!(drained[0].request_id, first.request_id());
         assert!(platform.drain_reports().is_empty());
+        // The per-function totals agree with the reports, and survive draining them.
+        let totals = platform.totals("echo").expect("known function");
+        assert_eq!(totals, latency_platform::FunctionTotals::of(&drained));
+        assert_eq!((totals.invocations, totals.cold_starts), (2, 1));
+        assert_eq!(
+            totals.billed_ms_total,
+            first.report.billed_duration_ms + second.report.billed_duration_ms
+        );
+        assert!(platform.totals("nope").is_none());
         platform.shutdown().await;
     })
     .await;
