@@ -538,3 +538,32 @@ async fn a_zip_with_a_bootstrap_runs_without_a_command() {
     drop(running);
     let _ = std::fs::remove_file(zip);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reserved_concurrency_throttles_with_429() {
+    let Some(running) = Running::start(
+        Client::Python,
+        &["--reserved-concurrency", "1", "--timeout", "30s"],
+    ) else {
+        return;
+    };
+    let pidfile = running._logs.path().join("busy.pid");
+    let busy = tokio::spawn(
+        client()
+            .post(running.invoke_url("function"))
+            .body(json!({"op": "sleep", "s": 2, "pidfile": pidfile}).to_string())
+            .send(),
+    );
+    wait_until("the only instance is busy", || pidfile.exists()).await;
+    let body = expect_invoke_error(
+        &running,
+        "function",
+        "{}".into(),
+        429,
+        "TooManyRequestsException",
+    )
+    .await;
+    assert_eq!(body["Type"], "User");
+    let done = busy.await.expect("task").expect("the busy call answers");
+    assert_eq!(done.status(), 200);
+}

@@ -92,9 +92,15 @@ pub(crate) struct PlatformArgs {
     #[arg(long, default_value = "3s", value_parser = parse_positive_duration)]
     timeout: Duration,
 
-    /// At most this many instances at once; further invocations wait in line.
-    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=10000))]
-    reserved_concurrency: u64,
+    /// Lambda's reserved concurrency: at most N instances, and invocations beyond them are
+    /// throttled at once (Invoke: 429 TooManyRequestsException; API Gateway: 500).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..=10000))]
+    reserved_concurrency: Option<u64>,
+
+    /// Without --reserved-concurrency: at most N instances, and further invocations wait
+    /// in line instead of being throttled (for load tests of the function itself).
+    #[arg(long, value_name = "N", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=10000))]
+    max_instances: u64,
 
     /// An environment variable for the function, KEY=VALUE (repeatable).
     #[arg(short = 'e', long = "env", value_name = "KEY=VALUE", value_parser = parse_env)]
@@ -212,8 +218,12 @@ fn function_spec(
         .args(rest)
         .memory_mb(args.memory)
         .timeout(args.timeout)
-        .cpu_period(args.cpu_period)
-        .max_concurrency(usize::try_from(args.reserved_concurrency).unwrap_or(usize::MAX));
+        .cpu_period(args.cpu_period);
+    let count = |n: u64| usize::try_from(n).unwrap_or(usize::MAX);
+    spec = match args.reserved_concurrency {
+        Some(limit) => spec.reserved_concurrency(count(limit)),
+        None => spec.max_concurrency(count(args.max_instances)),
+    };
     if let Some(dir) = code {
         spec = spec.task_root(dir);
     }

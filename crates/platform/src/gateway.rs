@@ -131,6 +131,8 @@ async fn gateway_request(
     let outcome = match tokio::time::timeout(gateway.options.integration_timeout, invocation).await
     {
         Ok(Ok(outcome)) => outcome,
+        // A throttle is expected under load: no log line per request.
+        Ok(Err(PlatformError::Throttled { .. })) => return internal_server_error(),
         Ok(Err(err)) => {
             tracing::warn!(%err, "gateway: invocation failed");
             return internal_server_error();

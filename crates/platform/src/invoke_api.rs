@@ -11,6 +11,7 @@ use axum::routing::post;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
 
+use crate::error::PlatformError;
 use crate::platform::PlatformHandle;
 use crate::runtime_api::MAX_PAYLOAD_BYTES;
 
@@ -70,7 +71,8 @@ fn header_str<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
 /// documented types and statuses: `ResourceNotFoundException` 404,
 /// `RequestTooLargeException` 413 (payload over 6 MB),
 /// `InvalidRequestContentException` 400 (payload not JSON),
-/// `InvalidParameterValueException` 400, `ServiceException` 500. A function error is a
+/// `InvalidParameterValueException` 400, `TooManyRequestsException` 429 (reserved
+/// concurrency reached), `ServiceException` 500. A function error is a
 /// 200 with `X-Amz-Function-Error: Unhandled`; `X-Amz-Log-Type: Tail` adds the last 4 KB
 /// of the invocation's log, base64, in `X-Amz-Log-Result`.
 async fn invoke_api(
@@ -149,6 +151,14 @@ async fn invoke_api(
     }
     let outcome = match platform.invoke(&name, payload).await {
         Ok(outcome) => outcome,
+        Err(err @ PlatformError::Throttled { .. }) => {
+            return aws_error(
+                StatusCode::TOO_MANY_REQUESTS,
+                "TooManyRequestsException",
+                &format!("Rate Exceeded: {err}"),
+                &call_id,
+            );
+        }
         Err(err) => {
             return aws_error(
                 StatusCode::INTERNAL_SERVER_ERROR,

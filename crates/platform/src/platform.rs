@@ -377,10 +377,20 @@ async fn run_invocation(
     pool: &Pool,
     payload: Bytes,
 ) -> Result<InvocationOutcome, PlatformError> {
-    pool.queued.fetch_add(1, Ordering::AcqRel);
-    let permit = pool.permits.acquire().await;
-    pool.queued.fetch_sub(1, Ordering::AcqRel);
-    let _permit = permit.map_err(|_| PlatformError::ShutDown)?;
+    let _permit = if pool.spec.throttle_at_limit {
+        pool.permits.try_acquire().map_err(|err| match err {
+            tokio::sync::TryAcquireError::NoPermits => PlatformError::Throttled {
+                function: pool.spec.name.clone(),
+                limit: pool.spec.max_concurrency,
+            },
+            tokio::sync::TryAcquireError::Closed => PlatformError::ShutDown,
+        })?
+    } else {
+        pool.queued.fetch_add(1, Ordering::AcqRel);
+        let permit = pool.permits.acquire().await;
+        pool.queued.fetch_sub(1, Ordering::AcqRel);
+        permit.map_err(|_| PlatformError::ShutDown)?
+    };
     if inner.closed.load(Ordering::Acquire) {
         return Err(PlatformError::ShutDown);
     }

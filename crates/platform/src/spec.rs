@@ -70,8 +70,14 @@ pub struct FunctionSpec {
     pub timeout: Duration,
     /// The limit on init (spawn to the first `/next`). Default 10 s, like Lambda.
     pub init_timeout: Duration,
-    /// At most this many instances at once; further invocations queue in arrival order.
+    /// At most this many instances at once; further invocations queue in arrival order
+    /// (unless [`FunctionSpec::throttle_at_limit`]).
     pub max_concurrency: usize,
+    /// Reserved concurrency as Lambda applies it: an invocation that finds
+    /// `max_concurrency` instances busy fails at once with
+    /// [`PlatformError::Throttled`](crate::PlatformError::Throttled) (Invoke answers 429
+    /// `TooManyRequestsException`) instead of waiting. Default `false` (queue).
+    pub throttle_at_limit: bool,
     /// An instance idle for this long is killed.
     pub idle_timeout: Duration,
     /// Freeze idle instances with SIGSTOP (thawed with SIGCONT for the next event), as
@@ -102,6 +108,7 @@ impl FunctionSpec {
             timeout: Duration::from_secs(3),
             init_timeout: Duration::from_secs(10),
             max_concurrency: 10,
+            throttle_at_limit: false,
             idle_timeout: Duration::from_secs(600),
             freeze_idle: true,
             cpu_budget: CpuBudget::FromMemory,
@@ -178,6 +185,14 @@ impl FunctionSpec {
     /// Sets the concurrency limit.
     pub fn max_concurrency(mut self, max_concurrency: usize) -> FunctionSpec {
         self.max_concurrency = max_concurrency;
+        self
+    }
+
+    /// Lambda's reserved concurrency: at most `limit` instances, and invocations beyond
+    /// it are throttled rather than queued (see [`FunctionSpec::throttle_at_limit`]).
+    pub fn reserved_concurrency(mut self, limit: usize) -> FunctionSpec {
+        self.max_concurrency = limit;
+        self.throttle_at_limit = true;
         self
     }
 

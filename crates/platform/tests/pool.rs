@@ -387,3 +387,52 @@ async fn unknown_functions_and_bad_specs_are_errors() {
     })
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reserved_concurrency_throttles_instead_of_queueing() {
+    guarded(async {
+        let platform =
+            Platform::start(vec![spec("reserved").reserved_concurrency(1)]).expect("platform");
+        let release = release_file("reserved");
+        let handle = platform.handle();
+        let file = release.display().to_string();
+        let busy = tokio::spawn(async move {
+            handle
+                .invoke(
+                    "reserved",
+                    json(json!({"op": "wait", "file": file, "max_ms": 20_000})),
+                )
+                .await
+        });
+        wait_until("the first invocation holds the only instance", || {
+            platform
+                .instances("reserved")
+                .iter()
+                .any(|instance| !instance.idle)
+        })
+        .await;
+        let throttled = platform
+            .invoke("reserved", json(json!({"op": "echo"})))
+            .await;
+        assert!(
+            matches!(
+                throttled,
+                Err(latency_platform::PlatformError::Throttled { limit: 1, .. })
+            ),
+            "{throttled:?}"
+        );
+        assert_eq!(platform.queued("reserved"), 0, "nothing waits");
+        std::fs::write(&release, b"go").expect("release");
+        let first = busy.await.expect("task").expect("invoke");
+        assert_eq!(body(&first)["released"], true);
+        // Free again: the next invocation is served.
+        let next = platform
+            .invoke("reserved", json(json!({"op": "echo"})))
+            .await
+            .expect("invoke");
+        body(&next);
+        let _ = std::fs::remove_file(&release);
+        platform.shutdown().await;
+    })
+    .await;
+}
