@@ -480,19 +480,16 @@ async fn sigkill_leaves_no_function_process_and_the_next_run_removes_its_cgroups
     let Some((pid, cgroups)) = signal_leaves_no_function_process("-KILL").await else {
         return;
     };
-    // A killed process cannot clean up: the next run does, and says so.
-    let Some(next) = Running::start(Client::Python, &[]) else {
+    // A killed process cannot clean up: the next run does. (Which run removes them is
+    // not fixed: the other tests start platforms in parallel, and the first one to
+    // create its cgroups removes a dead run's. The one-line message is unit-tested in
+    // crates/platform.)
+    let Some(_next) = Running::start(Client::Python, &[]) else {
         return;
     };
     let left = cgroups_named(&format!("latency-platform-{pid}-"));
-    assert!(left.is_empty(), "the next run removed {left:?}");
-    if !cgroups.is_empty() {
-        let stderr = next.stderr();
-        assert!(
-            stderr.contains("left behind by earlier runs that were killed"),
-            "one line says so: {stderr}"
-        );
-    }
+    assert!(left.is_empty(), "left behind after the next run: {left:?}");
+    assert!(cgroups.iter().all(|dir| !dir.exists()), "{cgroups:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -277,6 +277,12 @@ async fn serve(args: PlatformArgs, credentials: Vec<(String, String)>) -> anyhow
             platform.throttling()
         );
     }
+    // Listen for SIGINT and SIGTERM before anyone can learn the address: a signal sent
+    // as soon as the address line appears must still stop every instance and remove the
+    // cgroups, which the default action (exit at once) would not.
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut sigint = signal(SignalKind::interrupt()).context("cannot listen for SIGINT")?;
+    let mut sigterm = signal(SignalKind::terminate()).context("cannot listen for SIGTERM")?;
     let listener = crate::serve_cmd::bind(args.listen).await?;
     let front = platform
         .serve_gateway_with(&args.name, listener, GatewayOptions::default())
@@ -287,7 +293,10 @@ async fn serve(args: PlatformArgs, credentials: Vec<(String, String)>) -> anyhow
     }
     println!("listening on {}", front.url());
 
-    crate::serve_cmd::wait_for_shutdown_signal().await;
+    tokio::select! {
+        _ = sigint.recv() => {}
+        _ = sigterm.recv() => {}
+    }
     tracing::info!("shutting down: stopping every instance");
     // Instances first: a request in flight then ends at once (its instance is gone)
     // instead of holding the front open.

@@ -128,7 +128,7 @@ pub(crate) async fn bind(listen: SocketAddr) -> anyhow::Result<tokio::net::TcpLi
 }
 
 /// Resolves on Ctrl-C (SIGINT) or SIGTERM, whichever comes first.
-pub(crate) async fn wait_for_shutdown_signal() {
+async fn wait_for_shutdown_signal() {
     let ctrl_c = tokio::signal::ctrl_c();
     let mut sigterm = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
     {

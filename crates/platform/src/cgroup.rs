@@ -393,14 +393,8 @@ impl CgroupParent {
         let root = CgroupRoot::detect()?;
         static STALE: OnceLock<()> = OnceLock::new();
         STALE.get_or_init(|| {
-            let removed = remove_stale(&root);
-            if !removed.is_empty() {
-                let names: Vec<String> = removed.iter().map(|p| p.display().to_string()).collect();
-                tracing::warn!(
-                    "removed {} cgroup(s) left behind by earlier runs that were killed: {}",
-                    removed.len(),
-                    names.join(", ")
-                );
+            if let Some(line) = stale_message(&remove_stale(&root)) {
+                tracing::warn!("{line}");
             }
         });
         CgroupParent::create_in(&root, prefix)
@@ -799,6 +793,18 @@ pub fn remove_stale(root: &CgroupRoot) -> Vec<PathBuf> {
     removed
 }
 
+/// The one line that reports what [`remove_stale`] removed, or `None` if nothing.
+pub fn stale_message(removed: &[PathBuf]) -> Option<String> {
+    (!removed.is_empty()).then(|| {
+        let names: Vec<String> = removed.iter().map(|p| p.display().to_string()).collect();
+        format!(
+            "removed {} cgroup(s) left behind by earlier runs that were killed: {}",
+            removed.len(),
+            names.join(", ")
+        )
+    })
+}
+
 /// Removes a cgroup directory and its sub-cgroups, depth first; bounded depth.
 fn remove_tree(dir: &Path, depth: usize) -> bool {
     if depth > 8 {
@@ -1015,6 +1021,21 @@ mod tests {
             CgroupRoot::parse("31 23 0:28 / /sys/fs/cgroup rw - tmpfs tmpfs rw", "0::/"),
             Err(CgroupError::NotMounted { .. })
         ));
+    }
+
+    #[test]
+    fn stale_cgroups_are_reported_in_one_line() {
+        assert_eq!(stale_message(&[]), None);
+        let line = stale_message(&[
+            PathBuf::from("/sys/fs/cgroup/cpu/latency-platform-1-0"),
+            PathBuf::from("/sys/fs/cgroup/memory/latency-platform-1-0"),
+        ])
+        .expect("a line");
+        assert_eq!(
+            line,
+            "removed 2 cgroup(s) left behind by earlier runs that were killed: /sys/fs/cgroup/cpu/latency-platform-1-0, /sys/fs/cgroup/memory/latency-platform-1-0"
+        );
+        assert!(!line.contains('\n'));
     }
 
     #[test]

@@ -191,10 +191,11 @@ fn a_later_run_removes_what_a_killed_run_left() {
     }
     // One of our own, alive: must stay.
     let mine = CgroupParent::create("latency-test").expect("own parent");
+    // Another test in this binary may run its first CgroupParent::create (which removes
+    // stale cgroups too) at the same moment: what matters is that they are gone.
     let removed = remove_stale(&root);
     for dir in &left {
-        assert!(!dir.exists(), "{} removed", dir.display());
-        assert!(removed.contains(dir), "{removed:?} names {}", dir.display());
+        assert!(!dir.exists(), "{} removed ({removed:?})", dir.display());
     }
     assert!(
         mine.dirs().iter().all(|d| d.exists()),
