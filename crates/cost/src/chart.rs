@@ -30,8 +30,8 @@ const PALETTE: [&str; 12] = [
 /// Renders the break-even chart of `report`'s rows of `workload` as an `<svg>` element.
 ///
 /// Provisioned rows are flat solid lines at their monthly cost, per-call rows dashed
-/// lines rising with volume; each break-even point is a ringed dot (hover shows its
-/// volume), and the report's volumes are faint vertical guides. The axes span whole
+/// lines rising with volume; each break-even point is a ringed dot labelled with its
+/// volume, and the report's volumes are faint vertical guides. The axes span whole
 /// decades covering the volumes and the break-even points. Rows whose cost is zero are
 /// left out (a log axis has no zero). Returns an SVG saying "no rows" if the workload
 /// has none.
@@ -255,15 +255,23 @@ pub fn break_even_svg(report: &CostReport, workload: Workload) -> String {
         let (Some(s), Some(p)) = (report.row(&b.per_call), report.row(&b.provisioned)) else {
             continue;
         };
+        let (x, y) = (px(v.log10()), py(cost.log10()));
+        // The volume is printed beside the point, so a PDF or screenshot keeps it; it
+        // goes left of the point near the plot's right edge.
+        let (label_x, anchor) = if x + 60.0 < WIDTH - RIGHT {
+            (x + 7.0, "start")
+        } else {
+            (x - 7.0, "end")
+        };
         let _ = write!(
             svg,
-            r##"<circle cx="{:.1}" cy="{:.1}" r="4.5" fill="#fff"><title>{} = {} at {} a month (${:.2})</title></circle>"##,
-            px(v.log10()),
-            py(cost.log10()),
+            r##"<circle cx="{x:.1}" cy="{y:.1}" r="4.5" fill="#fff"><title>{} = {} at {} a month (${:.2})</title></circle><text x="{label_x:.1}" y="{:.1}" text-anchor="{anchor}" font-size="11" stroke="none" fill="#222" class="break-even-value">{}</text>"##,
             escape(&s.label),
             escape(&p.label),
             format_calls(v),
-            cost
+            cost,
+            y - 7.0,
+            format_calls(v)
         );
     }
     svg.push_str("</g>");
@@ -322,7 +330,7 @@ pub fn break_even_svg(report: &CostReport, workload: Workload) -> String {
     }
     let _ = write!(
         svg,
-        r##"<circle cx="{:.1}" cy="{:.1}" r="4.5" fill="#fff" stroke="#222" stroke-width="1.5"/><text x="{:.1}" y="{y:.1}" dominant-baseline="middle" font-size="12" fill="#555">break-even point (hover for its volume)</text>"##,
+        r##"<circle cx="{:.1}" cy="{:.1}" r="4.5" fill="#fff" stroke="#222" stroke-width="1.5"/><text x="{:.1}" y="{y:.1}" dominant-baseline="middle" font-size="12" fill="#555">break-even point (calls a month)</text>"##,
         legend_x + 13.0,
         y,
         legend_x + 32.0
@@ -368,7 +376,7 @@ fn dollars(value: f64) -> String {
     }
 }
 
-fn escape(text: &str) -> String {
+pub(crate) fn escape(text: &str) -> String {
     text.replace('&', "&amp;")
         .replace('<', "&lt;")
         .replace('>', "&gt;")
