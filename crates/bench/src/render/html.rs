@@ -416,11 +416,20 @@ impl LogAxis {
                 if major { "#c8c8c8" } else { "#ececec" }
             );
             if major {
+                let label = tick(ms);
+                // Centred under its line, unless that would run past the chart's edge.
+                let half = CHAR_WIDTH * label.chars().count() as f64 / 2.0;
+                let anchor = if x + half > plot.w - 2.0 {
+                    "end"
+                } else if x - half < 2.0 {
+                    "start"
+                } else {
+                    "middle"
+                };
                 let _ = write!(
                     out,
-                    "<text x=\"{x:.1}\" y=\"{:.1}\" font-size=\"13\" text-anchor=\"middle\">{}</text>",
+                    "<text x=\"{x:.1}\" y=\"{:.1}\" font-size=\"13\" text-anchor=\"{anchor}\">{label}</text>",
                     plot.top + plot.height + 18.0,
-                    tick(ms)
                 );
             }
         }
