@@ -587,33 +587,39 @@ fn one_line(text: &str) -> String {
     text.replace("\r\n", " ").replace(['\n', '\r'], " ")
 }
 
-/// A second, slower peak in a function row's warm latencies.
+/// Two peaks in a function row's warm latencies: the slower one is what a CPU quota
+/// period adds.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub(crate) struct SecondMode {
-    /// Where the slower peak's bin starts and ends, ms.
-    pub(crate) from_ms: f64,
-    pub(crate) to_ms: f64,
-    /// Share of warm requests at or above `from_ms`, 0 to 1.
+    /// Middle of the faster peak's bin, ms.
+    pub(crate) fast_ms: f64,
+    /// Middle of the slower peak's bin, ms.
+    pub(crate) slow_ms: f64,
+    /// Share of warm requests above the dip between the peaks, 0 to 1.
     pub(crate) share: f64,
 }
 
 impl SecondMode {
     fn explanation(&self, name: &str) -> String {
         format!(
-            "{name}: {:.1}% of warm requests form a second latency mode near {}. A function \
-             gets CPU in proportion to its memory size (a CFS quota per period, as Lambda \
-             does); a request that uses up its quota waits for the next period, so it is \
-             slower by about one period. More memory, or less CPU per request, removes it.",
+            "{name}: warm latencies have two modes, near {} and {} ({:.0}% in the slower). \
+             The function's CPU is capped in proportion to its memory size (a CFS quota per \
+             period, as Lambda scales CPU with memory): a request that uses up the quota \
+             waits for the next period, which adds about one period. More memory, or less \
+             CPU per request, removes the slower mode.",
+            format_duration_ms(self.fast_ms),
+            format_duration_ms(self.slow_ms),
             self.share * 100.0,
-            format_duration_ms((self.from_ms * self.to_ms).sqrt()),
         )
     }
 }
 
-/// The second latency mode of a function row (a Report with `function` figures), if its
-/// histogram has two peaks at least half a decade apart with a dip between them, and the
-/// slower one holds at least 0.5% of warm requests. Server rows are never flagged: their
-/// tail has other causes, and the explanation is about function CPU quotas.
+/// The second latency mode of a function row (a Report with `function` figures): the
+/// two biggest histogram peaks at least half a decade apart (five bins at ten a decade),
+/// with a dip under half the smaller between them, the slower holding at least 0.5% of
+/// warm requests, and the two 20 ms to 1 s apart — the delay a CPU quota period adds.
+/// Wider gaps (seconds of queueing under concurrency) and server rows are not flagged:
+/// the explanation would be wrong for them.
 pub(crate) fn second_mode(report: &Report) -> Option<SecondMode> {
     report.function.as_ref()?;
     let bins = &report.results.distribution.bins;
@@ -621,22 +627,29 @@ pub(crate) fn second_mode(report: &Report) -> Option<SecondMode> {
     if total == 0 {
         return None;
     }
-    // The main peak, then the biggest bin at least five bins (half a decade at ten bins
-    // a decade) above it, with a bin in between under half the smaller peak.
     let (main, _) = bins.iter().enumerate().max_by_key(|(_, b)| b.count)?;
-    let (second, peak) = bins
+    let (other, _) = bins
         .iter()
         .enumerate()
-        .skip(main + 5)
+        .filter(|(i, _)| i.abs_diff(main) >= 5)
         .max_by_key(|(_, b)| b.count)?;
-    let slower: u64 = bins[second..].iter().map(|b| b.count).sum();
-    let dip = bins[main + 1..second].iter().map(|b| b.count).min()?;
+    let (fast, slow) = (main.min(other), main.max(other));
+    let (dip_at, dip) = bins[fast + 1..slow]
+        .iter()
+        .enumerate()
+        .min_by_key(|(_, b)| b.count)?;
+    let smaller = bins[fast].count.min(bins[slow].count);
+    let middle = |i: usize| (bins[i].from_ms * bins[i].to_ms).sqrt();
+    let slower: u64 = bins[fast + 1 + dip_at + 1..].iter().map(|b| b.count).sum();
     let share = slower as f64 / total as f64;
-    (share >= 0.005 && dip * 2 < peak.count).then_some(SecondMode {
-        from_ms: peak.from_ms,
-        to_ms: peak.to_ms,
-        share,
-    })
+    let gap_ms = middle(slow) - middle(fast);
+    (share >= 0.005 && dip.count * 2 < smaller && (20.0..=1000.0).contains(&gap_ms)).then_some(
+        SecondMode {
+            fast_ms: middle(fast),
+            slow_ms: middle(slow),
+            share,
+        },
+    )
 }
 
 #[cfg(test)]
@@ -684,23 +697,32 @@ mod tests {
 
     #[test]
     fn a_function_with_a_slow_second_peak_is_explained_and_one_peak_is_not() {
-        // Ten bins a decade from 1 ms: a main peak at 1–1.26 ms, a second at ~79–100 ms.
+        // Ten bins a decade from 1 ms: a peak at 10–12.6 ms and a bigger one at 79–100 ms
+        // (the shape of a real Lambda + S3 row under a CPU quota).
         let mut counts = vec![0u64; 20];
-        counts[0] = 900;
-        counts[1] = 60;
-        counts[19] = 40;
+        counts[10] = 300;
+        counts[11] = 100;
+        counts[13] = 10;
+        counts[19] = 590;
         let mode = second_mode(&function_report(&counts)).expect("a second mode");
-        assert!((mode.share - 0.04).abs() < 1e-9, "{mode:?}");
-        assert!(
-            mode.from_ms > 70.0 && mode.to_ms <= 100.0 + 1e-9,
-            "{mode:?}"
-        );
+        // Above the first empty bin after the fast peak: 10 + 590 of 1000.
+        assert!((mode.share - 0.60).abs() < 1e-9, "{mode:?}");
+        assert!(mode.fast_ms > 10.0 && mode.fast_ms < 12.6, "{mode:?}");
+        assert!(mode.slow_ms > 79.0 && mode.slow_ms < 100.0, "{mode:?}");
         let cmp = Comparison::new([function_report(&counts)]);
-        assert!(cmp.markdown().contains("second latency mode near"));
+        assert!(
+            cmp.markdown()
+                .contains("two modes, near 11.22ms and 89.13ms (60% in the slower)")
+        );
 
-        // A smooth tail (no dip) and a server row are not flagged.
+        // A smooth tail (no dip), peaks seconds apart (queueing) and a server row are not
+        // flagged.
         let smooth: Vec<u64> = (0..20).map(|i| 1000 / (i + 1)).collect();
         assert_eq!(second_mode(&function_report(&smooth)), None);
+        let mut far = vec![0u64; 40];
+        far[20] = 500;
+        far[39] = 50;
+        assert_eq!(second_mode(&function_report(&far)), None, "100 ms and 8 s");
         let mut server = function_report(&counts);
         server.function = None;
         assert_eq!(second_mode(&server), None);

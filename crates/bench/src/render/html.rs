@@ -633,15 +633,20 @@ fn spectrum(charted: &[&Measured<'_>], rows: &Rows<'_>) -> String {
     out
 }
 
-/// A text label that stays inside `[min_x, max_x]`: placed after `x` if it fits, else
-/// before it.
-fn label_at(x: f64, text: &str, min_x: f64, max_x: f64) -> (f64, &'static str) {
+/// A text label beside a mark spanning `from..to` that stays inside `[min_x, max_x]`:
+/// after the mark if it fits, else before it (never over it).
+fn label_beside(from: f64, to: f64, text: &str, min_x: f64, max_x: f64) -> (f64, &'static str) {
     let width = CHAR_WIDTH * text.chars().count() as f64;
-    if x + 6.0 + width <= max_x {
-        (x + 6.0, "start")
+    if to + 6.0 + width <= max_x {
+        (to + 6.0, "start")
     } else {
-        ((x - 6.0).max(min_x + width), "end")
+        ((from - 6.0).max(min_x + width), "end")
     }
+}
+
+/// [`label_beside`] a point.
+fn label_at(x: f64, text: &str, min_x: f64, max_x: f64) -> (f64, &'static str) {
+    label_beside(x, x, text, min_x, max_x)
 }
 
 /// Per architecture, the first request (cold) against warm p50 and p99, on one log axis.
@@ -691,7 +696,7 @@ fn cold_warm(rows: &Rows<'_>) -> Option<String> {
         // Warm: a bar from p50 to p99, so the spread of warm requests shows.
         let (a, b) = (x_of(*p50), x_of(*p99));
         let warm_label = format!("warm p50 {} · p99 {}", tick(*p50), tick(*p99));
-        let (lx, anchor) = label_at(b, &warm_label, min_x, max_x);
+        let (lx, anchor) = label_beside(a, b, &warm_label, min_x, max_x);
         let _ = write!(
             out,
             "<rect x=\"{a:.1}\" y=\"{:.1}\" width=\"{:.1}\" height=\"10\" fill=\"{}\" \
@@ -711,7 +716,7 @@ fn cold_warm(rows: &Rows<'_>) -> Option<String> {
         // Cold: a diamond at the first request's latency.
         let c = x_of(*cold);
         let cold_label = format!("cold {}", tick(*cold));
-        let (lx, anchor) = label_at(c, &cold_label, min_x, max_x);
+        let (lx, anchor) = label_beside(c - 5.0, c + 5.0, &cold_label, min_x, max_x);
         let cy = y + 44.0;
         let _ = write!(
             out,
@@ -865,9 +870,9 @@ fn histograms(rows: &Rows<'_>) -> Option<String> {
         out.push_str(&histogram_svg(m, &axis));
         let explain = second_mode(m.report).map_or_else(String::new, |mode| {
             format!(
-                " A second mode near {} holds {:.1}% of them (see the notes).",
-                tick((mode.from_ms * mode.to_ms).sqrt()),
-                mode.share * 100.0
+                " Two modes, near {} and {}: see the notes for why.",
+                tick(mode.fast_ms),
+                tick(mode.slow_ms)
             )
         });
         let _ = writeln!(
@@ -1083,5 +1088,10 @@ mod tests {
         let (x, anchor) = label_at(990.0, "abcdef", 0.0, 1000.0);
         assert_eq!(anchor, "end");
         assert!(x <= 990.0);
+        // A bar's label goes before the bar's start, not over the bar.
+        assert_eq!(
+            label_beside(700.0, 990.0, "abcdef", 0.0, 1000.0),
+            (694.0, "end")
+        );
     }
 }

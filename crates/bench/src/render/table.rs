@@ -3,9 +3,24 @@
 
 use std::fmt::Write as _;
 
-use comfy_table::{CellAlignment, ColumnConstraint, ContentArrangement, Table, presets};
+use comfy_table::{CellAlignment, ColumnConstraint, ContentArrangement, Table, Width, presets};
 
-use super::{Comparison, LOAD_COLUMN, Row, STUDY_COLUMNS, Units, one_line};
+use super::{COLUMNS, Comparison, LOAD_COLUMN, Row, STUDY_COLUMNS, Units, one_line};
+
+/// The columns that may wrap when a table is too wide, with the narrowest each may get:
+/// the name, the load description and the counter check. Figures never wrap: a number
+/// split over two lines reads as two rows.
+fn min_width(column: usize) -> Option<u16> {
+    match column {
+        0 => Some(24),
+        LOAD_COLUMN => Some(12),
+        c if c == COLUMNS.len() - 1 => Some(7),
+        _ => None,
+    }
+}
+
+/// The throughput column's header in text: short, so the second table fits.
+const THROUGHPUT_COLUMN: usize = 7;
 
 /// How [`Comparison::text`] lays out its tables.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -30,7 +45,8 @@ impl Default for TextOptions {
 }
 
 pub(super) fn text(cmp: &Comparison, options: &TextOptions) -> String {
-    let (header, rows) = cmp.cells(Units::Auto);
+    let (mut header, rows) = cmp.cells(Units::Auto);
+    header[THROUGHPUT_COLUMN] = "req/s";
     let mut out = String::new();
     if options.wide {
         let all: Vec<usize> = (0..header.len()).collect();
@@ -59,13 +75,16 @@ pub(super) fn text(cmp: &Comparison, options: &TextOptions) -> String {
     if !notes.is_empty() {
         out.push_str("\nNotes:\n");
         // Wrapped to the width too, with a hanging indent under the bullet.
+        // Lines break at spaces only: a date or a URL is never split at its hyphens.
         let wrap = textwrap::Options::new(if options.wide {
             usize::MAX
         } else {
             usize::from(options.width)
         })
         .initial_indent("- ")
-        .subsequent_indent("  ");
+        .subsequent_indent("  ")
+        .break_words(false)
+        .word_splitter(textwrap::WordSplitter::NoHyphenation);
         for n in notes {
             for line in textwrap::wrap(&one_line(&n), &wrap) {
                 let _ = writeln!(out, "{line}");
@@ -95,11 +114,10 @@ fn table(header: &[&str], rows: &[Vec<String>], columns: &[usize], width: Option
     }
     for (i, &c) in columns.iter().enumerate() {
         if let Some(col) = t.column_mut(i) {
-            // Only the load description wraps: a name or a figure split over two lines
-            // reads as two rows.
-            if c != LOAD_COLUMN {
-                col.set_constraint(ColumnConstraint::ContentWidth);
-            }
+            col.set_constraint(match min_width(c) {
+                Some(w) => ColumnConstraint::LowerBoundary(Width::Fixed(w)),
+                None => ColumnConstraint::ContentWidth,
+            });
             col.set_cell_alignment(if c == 0 || c == LOAD_COLUMN {
                 CellAlignment::Left
             } else {
@@ -128,15 +146,22 @@ mod tests {
         let mut rows = Vec::new();
         for (name, file) in [
             ("Server + VM (EC2)", "server-vm.json"),
-            ("Fargate + EFS", "fargate-efs.json"),
+            // As long as the lab's longest name with its phase suffix.
+            ("Kubernetes (3 replicas) with Redis", "fargate-efs.json"),
         ] {
             let mut seq = fixture(file);
             seq.target.label = Some(name.into());
             seq.plan.connections = 1;
             seq.notes = vec!["ran without a CPU quota".into()];
             let mut conc = seq.clone();
-            conc.target.label = Some(format!("{name}, 16 concurrent"));
-            conc.plan.connections = 16;
+            conc.target.label = Some(format!("{name}, 32 concurrent"));
+            conc.plan.connections = 32;
+            // A failed check and errors make the widest cells the lab prints.
+            conc.results.counter.verdict = crate::Verdict::Fail;
+            conc.results.counter.duplicates = 1;
+            conc.results.counter.gaps = 26;
+            conc.results.errors.insert("http_5xx".into(), 373);
+            conc.results.error_rate = 0.622;
             rows.push(seq);
             rows.push(conc);
         }
@@ -164,7 +189,12 @@ mod tests {
             headers[0]
         );
         assert!(!headers[0].contains("p99"), "{}", headers[0]);
-        assert!(headers[1].contains("p99") && headers[1].contains("Counter check"));
+        assert!(headers[1].contains("p99") && headers[1].contains("Counter"));
+        // The load description wraps at word boundaries, never to a sliver.
+        assert!(
+            text.contains("sequential") && text.contains("closed loop,"),
+            "{text}"
+        );
         // Columns align: every row of a table has its `|` at the same places.
         for block in text.split("\n\n").filter(|b| b.starts_with("| ")) {
             let bars = |l: &str| {
@@ -203,6 +233,13 @@ mod tests {
             "once per architecture:\n{text}"
         );
         assert!(text.contains("- Server + VM (EC2): ran without a CPU quota"));
+        // A long note wraps at spaces, under its bullet.
+        let measured = text
+            .lines()
+            .position(|l| l.starts_with("- Measured on"))
+            .expect("a Measured line");
+        let next = text.lines().nth(measured + 1).unwrap_or_default();
+        assert!(next.is_empty() || next.starts_with("  "), "{next}");
         assert!(text.contains("- Lambda + S3: skipped — needs moto"));
     }
 }
