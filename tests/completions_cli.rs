@@ -8,6 +8,17 @@ use std::process::{Command, Stdio};
 
 use common::latency;
 
+/// Every subcommand, as `latency --help` lists them.
+const SUBCOMMANDS: [&str; 7] = [
+    "serve",
+    "bench",
+    "report",
+    "cost",
+    "lab",
+    "completions",
+    "man",
+];
+
 fn stdout_of(args: &[&str]) -> String {
     let out = latency().args(args).output().expect("run latency");
     assert_eq!(
@@ -50,15 +61,7 @@ fn the_bash_completion_script_parses_and_completes_every_subcommand() {
         script.contains("complete -F"),
         "registers a completion function"
     );
-    for sub in [
-        "serve",
-        "bench",
-        "report",
-        "cost",
-        "lab",
-        "completions",
-        "man",
-    ] {
+    for sub in SUBCOMMANDS {
         assert!(script.contains(sub), "no completion for `{sub}`");
     }
     assert!(script.contains("--concurrency") || script.contains("--connections"));
@@ -114,15 +117,7 @@ fn the_man_page_is_roff_with_a_title_and_every_subcommand() {
 
 #[test]
 fn every_subcommand_documents_its_exit_codes_in_help() {
-    for sub in [
-        "serve",
-        "bench",
-        "report",
-        "cost",
-        "lab",
-        "completions",
-        "man",
-    ] {
+    for sub in SUBCOMMANDS {
         for flag in ["-h", "--help"] {
             // clap wraps help to the terminal: compare with whitespace collapsed.
             let help = stdout_of(&[sub, flag])

@@ -404,59 +404,60 @@ impl LogAxis {
         steps
     }
 
-    /// Vertical grid lines and labels along the bottom of a plot area.
-    fn draw_x(&self, out: &mut String, plot: &Plot) {
-        for (ms, major) in self.steps() {
-            let x = plot.left + self.pos(ms) * plot.width;
-            let _ = write!(
-                out,
-                "<line x1=\"{x:.1}\" y1=\"{:.1}\" x2=\"{x:.1}\" y2=\"{:.1}\" stroke=\"{}\"/>",
-                plot.top,
-                plot.top + plot.height,
-                if major { "#c8c8c8" } else { "#ececec" }
-            );
-            if major {
-                let label = tick(ms);
-                // Centred under its line, unless that would run past the chart's edge.
-                let half = CHAR_WIDTH * label.chars().count() as f64 / 2.0;
-                let anchor = if x + half > plot.w - 2.0 {
-                    "end"
-                } else if x - half < 2.0 {
-                    "start"
-                } else {
-                    "middle"
-                };
-                let _ = write!(
-                    out,
-                    "<text x=\"{x:.1}\" y=\"{:.1}\" font-size=\"13\" text-anchor=\"{anchor}\">{label}</text>",
-                    plot.top + plot.height + 18.0,
-                );
-            }
-        }
-    }
-
-    /// Horizontal grid lines and labels along the left of a plot area (high values up).
-    fn draw_y(&self, out: &mut String, plot: &Plot, label: impl Fn(f64) -> String) {
+    /// Grid lines across the plot area at the axis's 1-2-5 steps, and a label (from
+    /// `label`) at each decade: along the bottom for [`Side::Bottom`] (values grow to
+    /// the right), along the left for [`Side::Left`] (values grow upwards).
+    fn draw(&self, out: &mut String, plot: &Plot, side: Side, label: impl Fn(f64) -> String) {
         for (v, major) in self.steps() {
-            let y = plot.top + (1.0 - self.pos(v)) * plot.height;
+            let at = self.pos(v);
+            let (x1, y1, x2, y2) = match side {
+                Side::Bottom => {
+                    let x = plot.left + at * plot.width;
+                    (x, plot.top, x, plot.top + plot.height)
+                }
+                Side::Left => {
+                    let y = plot.top + (1.0 - at) * plot.height;
+                    (plot.left, y, plot.left + plot.width, y)
+                }
+            };
             let _ = write!(
                 out,
-                "<line x1=\"{:.1}\" y1=\"{y:.1}\" x2=\"{:.1}\" y2=\"{y:.1}\" stroke=\"{}\"/>",
-                plot.left,
-                plot.left + plot.width,
+                "<line x1=\"{x1:.1}\" y1=\"{y1:.1}\" x2=\"{x2:.1}\" y2=\"{y2:.1}\" stroke=\"{}\"/>",
                 if major { "#c8c8c8" } else { "#ececec" }
             );
-            if major {
-                let _ = write!(
-                    out,
-                    "<text x=\"{:.1}\" y=\"{:.1}\" font-size=\"13\" text-anchor=\"end\">{}</text>",
-                    plot.left - 8.0,
-                    y + 4.0,
-                    label(v)
-                );
+            if !major {
+                continue;
             }
+            let text = label(v);
+            let (x, y, anchor) = match side {
+                Side::Bottom => {
+                    // Centred under its line, unless that would run past the chart's edge.
+                    let half = CHAR_WIDTH * text.chars().count() as f64 / 2.0;
+                    let anchor = if x1 + half > plot.w - 2.0 {
+                        "end"
+                    } else if x1 - half < 2.0 {
+                        "start"
+                    } else {
+                        "middle"
+                    };
+                    (x1, plot.top + plot.height + 18.0, anchor)
+                }
+                Side::Left => (plot.left - 8.0, y1 + 4.0, "end"),
+            };
+            let _ = write!(
+                out,
+                "<text x=\"{x:.1}\" y=\"{y:.1}\" font-size=\"13\" text-anchor=\"{anchor}\">{}</text>",
+                esc(&text)
+            );
         }
     }
+}
+
+/// Where an axis is drawn.
+#[derive(Clone, Copy)]
+enum Side {
+    Bottom,
+    Left,
 }
 
 /// A chart's size and its plot area, in SVG units.
@@ -567,7 +568,7 @@ fn spectrum(charted: &[&Measured<'_>], rows: &Rows<'_>) -> String {
         "spectrum",
         "Latency by percentile of warm requests, one line per run",
     );
-    axis.draw_y(&mut out, &plot, tick);
+    axis.draw(&mut out, &plot, Side::Left, tick);
     for (p, name) in SPECTRUM_TICKS {
         let x = x_of(p);
         let _ = write!(
@@ -680,7 +681,7 @@ fn cold_warm(rows: &Rows<'_>) -> Option<String> {
         "cold-warm",
         "First request (cold) against warm p50 and p99, per architecture",
     );
-    axis.draw_x(&mut out, &plot);
+    axis.draw(&mut out, &plot, Side::Bottom, tick);
     let (min_x, max_x) = (plot.left + 4.0, plot.left + plot.width - 4.0);
     for (k, (m, cold, p50, p99)) in list.iter().enumerate() {
         let y = plot.top + band * k as f64;
@@ -772,25 +773,10 @@ fn scatter(rows: &Rows<'_>, calls: f64) -> Option<String> {
         "scatter",
         &format!("Average latency against monthly cost at {volume} calls a month"),
     );
-    for (usd, major) in x_axis.steps() {
-        let x = plot.left + x_axis.pos(usd) * plot.width;
-        let _ = write!(
-            out,
-            "<line x1=\"{x:.1}\" y1=\"{:.1}\" x2=\"{x:.1}\" y2=\"{:.1}\" stroke=\"{}\"/>",
-            plot.top,
-            plot.top + plot.height,
-            if major { "#c8c8c8" } else { "#ececec" }
-        );
-        if major {
-            let _ = write!(
-                out,
-                "<text x=\"{x:.1}\" y=\"{:.1}\" font-size=\"13\" text-anchor=\"middle\">${}</text>",
-                plot.top + plot.height + 18.0,
-                crate::config::trim_float(usd)
-            );
-        }
-    }
-    y_axis.draw_y(&mut out, &plot, tick);
+    x_axis.draw(&mut out, &plot, Side::Bottom, |usd| {
+        format!("${}", crate::config::trim_float(usd))
+    });
+    y_axis.draw(&mut out, &plot, Side::Left, tick);
     // Labels go right of their point, or left near the right edge; a label that would
     // sit on one already placed moves down a line.
     let mut placed: Vec<(f64, f64, f64)> = Vec::new();
@@ -912,7 +898,7 @@ fn histogram_svg(m: &Measured<'_>, axis: &LogAxis) -> String {
         plot.left,
         esc(&name)
     );
-    axis.draw_x(&mut out, &plot);
+    axis.draw(&mut out, &plot, Side::Bottom, tick);
     let _ = write!(
         out,
         "<text x=\"{:.1}\" y=\"{:.1}\" font-size=\"13\" text-anchor=\"end\">{max}</text>\
