@@ -4,10 +4,11 @@
 // legend that shows the dashes, nothing loaded from outside, nothing wider than the window.
 import { test } from "node:test";
 import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { launchBrowser, repoRoot } from "./harness.mjs";
+import { latencyBin, launchBrowser, repoRoot } from "./harness.mjs";
 import { WIDTHS, clippedLabels, openPage, renderReport } from "./report-page.mjs";
 
 const fixtures = path.join(repoRoot, "crates/bench/tests/fixtures");
@@ -127,6 +128,31 @@ test("the clipping check catches a label outside its chart", async () => {
     const clipped = await clippedLabels(page);
     assert.equal(clipped.length, 1);
     assert.equal(clipped[0].chart, "bad");
+  } finally {
+    await browser.close();
+  }
+});
+
+test("the break-even chart prints every break-even volume inside the chart", async () => {
+  // `latency cost --svg` writes the same chart the lab's page shows (latency_cost::break_even_svg).
+  const dir = mkdtempSync(path.join(tmpdir(), "latency-cost-chart-"));
+  const svg = path.join(dir, "cost.svg");
+  const made = spawnSync(latencyBin, ["cost", "--svg", svg], { encoding: "utf8" });
+  if (made.error) throw new Error(`cannot run ${latencyBin}: ${made.error.message} (run: cargo build)`);
+  assert.equal(made.status, 0, made.stderr);
+  const html = path.join(dir, "cost.html");
+  writeFileSync(html, `<!doctype html><meta charset="utf-8"><main>${readFileSync(svg, "utf8")}</main>`);
+  const browser = await launchBrowser();
+  try {
+    for (const width of WIDTHS) {
+      const { page, outside } = await openPage(browser, html, width);
+      assert.deepEqual(outside, []);
+      const points = await page.locator("svg circle title").count();
+      const values = await page.locator("svg text.break-even-value").allTextContents();
+      assert.ok(values.length > 0 && values.length <= points, `${values.length} values, ${points} points`);
+      assert.deepEqual(await clippedLabels(page), [], `clipped labels at ${width} px`);
+      await page.close();
+    }
   } finally {
     await browser.close();
   }
