@@ -1069,6 +1069,32 @@ mod tests {
     }
 
     #[test]
+    fn added_sections_go_inside_main_after_the_built_in_charts() {
+        let path = format!(
+            "{}/tests/fixtures/server-vm.json",
+            env!("CARGO_MANIFEST_DIR")
+        );
+        let report = Report::read(std::path::Path::new(&path)).expect("fixture");
+        let cmp = Comparison::new([report]);
+        let html = cmp
+            .page()
+            .section(Section::new(
+                "Cost against traffic",
+                "<p id=\"cost\">chart</p>",
+            ))
+            .render();
+        let at = |needle: &str| html.find(needle).unwrap_or_else(|| panic!("{needle}"));
+        assert!(at("<main>") < at("<section id=\"summary\">"));
+        assert!(at("<section id=\"percentile-spectrum\">") < at("<p id=\"cost\">"));
+        assert!(at("<p id=\"cost\">") < at("<section id=\"latency-histograms\">"));
+        assert!(at("<section id=\"runs\">") < at("</main>"));
+        assert_eq!(html.matches("</main>").count(), 1);
+        assert!(html.ends_with("</main>\n</body>\n</html>\n"));
+        // No cost figures in the Report: no scatter.
+        assert!(!html.contains("latency-against-cost"));
+    }
+
+    #[test]
     fn a_label_near_the_right_edge_goes_left_of_its_mark() {
         assert_eq!(label_at(100.0, "abc", 0.0, 1000.0), (106.0, "start"));
         let (x, anchor) = label_at(990.0, "abcdef", 0.0, 1000.0);
