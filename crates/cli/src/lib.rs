@@ -28,6 +28,11 @@ struct Cli {
     #[arg(long, global = true)]
     log_json: bool,
 
+    /// Colour logs and progress: auto (when stderr is a terminal and NO_COLOR is unset),
+    /// always, or never.
+    #[arg(long, global = true, value_enum, value_name = "WHEN", default_value_t)]
+    color: logging::ColorChoice,
+
     #[command(subcommand)]
     command: Command,
 }
@@ -50,13 +55,13 @@ enum Command {
 /// 0 on success, 1 on failure (with `error: …` on stderr), 2 on a usage error.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
-    logging::init(cli.log_json);
+    logging::init(cli.log_json, cli.color);
     let outcome = match cli.command {
         Command::Serve(args) => serve_cmd::run(args),
         Command::Bench(args) => bench_cmd::run(args),
         Command::Report(args) => report_cmd::run(args),
         Command::Cost(args) => cost_cmd::run(args),
-        Command::Lab(args) => lab_cmd::run(args),
+        Command::Lab(args) => lab_cmd::run(args, cli.color),
     };
     outcome.unwrap_or_else(|err| {
         eprintln!("error: {err:#}");
