@@ -113,6 +113,11 @@ pub(crate) struct LabArgs {
     /// List the rows and exit.
     #[arg(long)]
     list: bool,
+
+    /// Internal: the lab's reaper. Waits for stdin to close (the lab that started it has
+    /// exited, even by SIGKILL), then removes what dead lab runs left.
+    #[arg(long, hide = true, exclusive = true)]
+    reap: bool,
 }
 
 fn parse_concurrency(text: &str) -> Result<usize, String> {
@@ -127,6 +132,16 @@ fn parse_concurrency(text: &str) -> Result<usize, String> {
 const INTERRUPTED: u8 = 130;
 
 pub(crate) fn run(args: LabArgs, color: ColorChoice) -> anyhow::Result<ExitCode> {
+    if args.reap {
+        debug_assert_eq!(latency_lab::REAPER_ARGS, ["lab", "--reap"]);
+        // Returns at EOF, or with an error once the lab's end of the pipe is gone.
+        let _ = std::io::copy(&mut std::io::stdin().lock(), &mut std::io::sink());
+        crate::runtime::block_on(async {
+            latency_lab::remove_leftovers_of_dead_runs().await;
+            Ok(())
+        })?;
+        return Ok(ExitCode::SUCCESS);
+    }
     if args.list {
         for row in catalogue() {
             println!("{:<42} {:<38} {}", row.selector(), row.title, row.analogue);

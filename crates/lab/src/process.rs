@@ -178,6 +178,56 @@ pub(crate) fn is_alive(pid: u32) -> bool {
     }
 }
 
+/// The arguments of the `latency` binary that run the lab's reaper: it waits until its
+/// stdin closes (the lab exited, however: even SIGKILL closes a process's pipes), then
+/// removes what the lab left ([`crate::remove_leftovers_of_dead_runs`]).
+pub const REAPER_ARGS: [&str; 2] = ["lab", "--reap"];
+
+/// The reaper of one lab run: a process that outlives the lab by a moment.
+pub(crate) struct Reaper {
+    child: Child,
+    /// Closing it (on drop, or when the lab dies) starts the clean-up.
+    lifeline: Option<tokio::process::ChildStdin>,
+}
+
+impl Reaper {
+    /// How long the reaper may take once the lab is done.
+    const DEADLINE: Duration = Duration::from_secs(15);
+
+    /// Starts `latency_exe lab --reap`. It is deliberately not tied to the lab's life
+    /// (no `die_with_parent`): its job starts when the lab's ends. Its own process group
+    /// keeps a terminal's Ctrl-C from ending it early.
+    pub(crate) fn start(latency_exe: &Path) -> Result<Reaper, LabError> {
+        let mut child = Command::new(latency_exe)
+            .args(REAPER_ARGS)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .process_group(0)
+            .spawn()
+            .map_err(|err| {
+                fail(
+                    "the lab's reaper",
+                    &format!("cannot run {}: {err}", latency_exe.display()),
+                )
+            })?;
+        let lifeline = child.stdin.take();
+        Ok(Reaper { child, lifeline })
+    }
+
+    /// Lets the reaper clean up (the lab has already removed what it could, so this is
+    /// quick) and waits for it, bounded.
+    pub(crate) async fn finish(mut self) {
+        drop(self.lifeline.take());
+        if tokio::time::timeout(Self::DEADLINE, self.child.wait())
+            .await
+            .is_err()
+        {
+            tracing::warn!("the lab's reaper did not finish in {:?}", Self::DEADLINE);
+            let _ = self.child.kill().await;
+        }
+    }
+}
+
 type BoxedReader = Box<dyn tokio::io::AsyncRead + Send + Unpin>;
 
 fn boxed_reader(reader: impl tokio::io::AsyncRead + Send + Unpin + 'static) -> BoxedReader {

@@ -17,6 +17,7 @@ use crate::cost::{Priced, price_rows};
 use crate::endpoints::{EndpointTools, Endpoints};
 use crate::error::Skip;
 use crate::launch::{FunctionRuntime, Launched, Running, launch};
+use crate::process::Reaper;
 
 /// What to run and where to write it. [`LabConfig::new`] holds every default; the CLI
 /// only overrides what the user gave.
@@ -228,6 +229,9 @@ pub async fn run_until(
         source,
     })?;
     crate::sweep::remove_leftovers_of_dead_runs().await;
+    // Started before any other child, so that whatever this run leaves if it is killed
+    // is removed as soon as it dies.
+    let reaper = Reaper::start(&config.latency_exe)?;
     let run_id = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_secs())
@@ -265,7 +269,9 @@ pub async fn run_until(
         results.push(RowResult { row, outcome });
     }
     endpoints.stop().await;
-    write_results(config, results, interrupted)
+    let written = write_results(config, results, interrupted);
+    reaper.finish().await;
+    written
 }
 
 /// Launch, measure, stop one row.
