@@ -166,3 +166,68 @@ fn lambda_rows_show_lost_updates_only_in_read_modify_write_mode() {
             > 0.0
     );
 }
+
+/// Issue 11: a default non-TTY `latency lab --quick` is quiet. Every default row runs
+/// (Lambda rows included), and stdout and stderr together stay under 80 lines: no
+/// per-invocation REPORT lines, one line per row, with a summary for function rows. Then
+/// no cgroup or Redis key of the run remains.
+#[test]
+fn a_default_quick_run_prints_under_80_lines_and_leaves_nothing_behind() {
+    let out = tempfile::tempdir().expect("temp dir");
+    let child = latency()
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .args(["lab", "--quick", "--out"])
+        .arg(out.path())
+        .env_remove("RUST_LOG")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("run latency lab");
+    let pid = child.id();
+    let output = child.wait_with_output().expect("lab output");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let lines = stdout.lines().count() + stderr.lines().count();
+    assert!(
+        lines < 80,
+        "{lines} lines:\nstdout:\n{stdout}\nstderr:\n{stderr}"
+    );
+    assert!(!stderr.contains("REPORT RequestId"), "{stderr}");
+    // One summary line per function row that ran.
+    let summaries = stderr
+        .lines()
+        .filter(|l| l.contains("invocations,") && l.contains("cold starts"))
+        .count();
+    assert_eq!(summaries, 4, "{stderr}");
+    table_row(&stdout, "Server + VM (EC2)");
+
+    let cgroup_prefixes = [
+        format!("latency-lab-{pid}-"),
+        format!("latency-platform-{pid}-"),
+    ];
+    for hierarchy in ["/sys/fs/cgroup/cpu", "/sys/fs/cgroup/memory"] {
+        let Ok(entries) = std::fs::read_dir(hierarchy) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            assert!(
+                !cgroup_prefixes.iter().any(|p| name.starts_with(p.as_str())),
+                "cgroup left behind: {hierarchy}/{name}"
+            );
+        }
+    }
+    assert!(
+        !stderr.contains("cgroup left behind"),
+        "a cgroup could not be removed:\n{stderr}"
+    );
+    let client = redis::Client::open("redis://127.0.0.1:6379/0").expect("redis URL");
+    let mut connection = client.get_connection().expect(
+        "Redis on 127.0.0.1:6379; start it with: redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save ''",
+    );
+    let keys: Vec<String> = redis::cmd("KEYS")
+        .arg(format!("latency-lab-{pid}-*"))
+        .query(&mut connection)
+        .expect("KEYS");
+    assert!(keys.is_empty(), "Redis keys left behind: {keys:?}");
+}

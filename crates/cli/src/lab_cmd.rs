@@ -135,7 +135,11 @@ pub(crate) fn run(args: LabArgs, color: ColorChoice) -> anyhow::Result<ExitCode>
     if args.reap {
         debug_assert_eq!(latency_lab::REAPER_ARGS, ["lab", "--reap"]);
         // Returns at EOF, or with an error once the lab's end of the pipe is gone.
-        let _ = std::io::copy(&mut std::io::stdin().lock(), &mut std::io::sink());
+        let mut said = Vec::new();
+        let _ = std::io::Read::read_to_end(&mut std::io::stdin().lock(), &mut said);
+        if said == latency_lab::REAPER_ALL_CLEAN {
+            return Ok(ExitCode::SUCCESS);
+        }
         crate::runtime::block_on(async {
             latency_lab::remove_leftovers_of_dead_runs().await;
             Ok(())

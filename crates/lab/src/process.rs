@@ -179,9 +179,14 @@ pub(crate) fn is_alive(pid: u32) -> bool {
 }
 
 /// The arguments of the `latency` binary that run the lab's reaper: it waits until its
-/// stdin closes (the lab exited, however: even SIGKILL closes a process's pipes), then
-/// removes what the lab left ([`crate::remove_leftovers_of_dead_runs`]).
+/// stdin closes (the lab exited, however: even SIGKILL closes a process's pipes). If the
+/// lab wrote [`REAPER_ALL_CLEAN`] first, it cleaned up itself and the reaper just exits;
+/// otherwise the reaper removes what the lab left
+/// ([`crate::remove_leftovers_of_dead_runs`]).
 pub const REAPER_ARGS: [&str; 2] = ["lab", "--reap"];
+
+/// What a lab that cleaned up after itself writes to its reaper before it exits.
+pub const REAPER_ALL_CLEAN: &[u8] = b"clean\n";
 
 /// The reaper of one lab run: a process that outlives the lab by a moment.
 pub(crate) struct Reaper {
@@ -214,10 +219,13 @@ impl Reaper {
         Ok(Reaper { child, lifeline })
     }
 
-    /// Lets the reaper clean up (the lab has already removed what it could, so this is
-    /// quick) and waits for it, bounded.
+    /// Tells the reaper the lab cleaned up after itself, and waits for it, bounded.
     pub(crate) async fn finish(mut self) {
-        drop(self.lifeline.take());
+        if let Some(mut lifeline) = self.lifeline.take() {
+            use tokio::io::AsyncWriteExt;
+            // If this fails the reaper is gone or will sweep: both are fine.
+            let _ = lifeline.write_all(REAPER_ALL_CLEAN).await;
+        }
         if tokio::time::timeout(Self::DEADLINE, self.child.wait())
             .await
             .is_err()
