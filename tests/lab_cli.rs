@@ -129,8 +129,10 @@ fn server_rows_are_measured_checked_priced_and_written() {
 fn lambda_rows_show_lost_updates_only_in_read_modify_write_mode() {
     let out = tempfile::tempdir().expect("temp dir");
     let run = lab(
-        // The id alone selects both of its rows: atomic and read-modify-write.
-        &["--only", "lambda-dynamodb"],
+        &[
+            "--only",
+            "lambda-dynamodb,lambda-dynamodb?mode=read-modify-write",
+        ],
         out.path(),
     );
     run.assert_success();

@@ -285,7 +285,7 @@ fn sigterm_stops_a_function_row_and_its_store() {
     let out = tempfile::tempdir().expect("temp dir");
     let (code, stderr) = end_lab_with(
         Signal::SIGTERM,
-        "lambda-dynamodb?mode=atomic",
+        "lambda-dynamodb",
         100_000_000,
         function_busy,
         out.path(),
@@ -309,7 +309,7 @@ fn sigkill_leaves_no_function_instance_or_store() {
     let out = tempfile::tempdir().expect("temp dir");
     let (code, _) = end_lab_with(
         Signal::SIGKILL,
-        "lambda-dynamodb?mode=atomic",
+        "lambda-dynamodb",
         100_000_000,
         function_busy,
         out.path(),

@@ -62,9 +62,9 @@ Examples:
 #[derive(Debug, clap::Args)]
 #[command(after_long_help = LAB_HELP)]
 pub(crate) struct LabArgs {
-    /// Run only these rows, comma-separated: architecture ids (see --list), each
-    /// optionally with ?mode=read-modify-write or ?mode=atomic. An id alone selects all
-    /// its rows.
+    /// Run only these rows, comma-separated, as --list names them: an architecture id,
+    /// with ?mode=read-modify-write for the original study's read-then-write variant
+    /// (an id alone is the atomic row).
     #[arg(long, value_delimiter = ',', value_name = "ID[?mode=MODE],...")]
     only: Vec<RowSelector>,
 

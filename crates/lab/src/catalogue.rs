@@ -164,7 +164,7 @@ impl Architecture {
     pub fn selector(&self) -> String {
         RowSelector {
             id: self.id,
-            mode: Some(self.mode()),
+            mode: self.mode(),
         }
         .to_string()
     }
@@ -179,28 +179,28 @@ impl Architecture {
     }
 }
 
-/// A `--only` entry: an architecture id, optionally with `?mode=atomic` or
-/// `?mode=read-modify-write`. Without a mode it selects every row of the architecture.
+/// A `--only` entry: an architecture id, optionally with `?mode=read-modify-write` (or
+/// `?mode=atomic`, the default), as in a store URL. Each row has exactly one selector.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RowSelector {
     /// The architecture.
     pub id: ArchitectureId,
-    /// The store mode, or `None` for every mode.
-    pub mode: Option<Mode>,
+    /// The store mode.
+    pub mode: Mode,
 }
 
 impl RowSelector {
     /// Whether `row` is selected.
     pub fn selects(&self, row: &Architecture) -> bool {
-        row.id == self.id && self.mode.is_none_or(|mode| mode == row.mode())
+        row.id == self.id && row.mode() == self.mode
     }
 }
 
 impl fmt::Display for RowSelector {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self.mode {
-            Some(Mode::ReadModifyWrite) => write!(f, "{}?mode=read-modify-write", self.id),
-            Some(Mode::Atomic) | None => write!(f, "{}", self.id),
+            Mode::ReadModifyWrite => write!(f, "{}?mode=read-modify-write", self.id),
+            Mode::Atomic => write!(f, "{}", self.id),
         }
     }
 }
@@ -225,9 +225,8 @@ impl FromStr for RowSelector {
             None => (text, None),
         };
         let mode = match option {
-            None => None,
-            Some("mode=atomic") => Some(Mode::Atomic),
-            Some("mode=read-modify-write") => Some(Mode::ReadModifyWrite),
+            None | Some("mode=atomic") => Mode::Atomic,
+            Some("mode=read-modify-write") => Mode::ReadModifyWrite,
             Some(other) => return Err(BadSelector::Option(other.to_owned())),
         };
         Ok(RowSelector {
