@@ -233,3 +233,73 @@ fn a_default_quick_run_prints_under_80_lines_and_leaves_nothing_behind() {
         .expect("KEYS");
     assert!(keys.is_empty(), "Redis keys left behind: {keys:?}");
 }
+
+/// `--json -` puts the whole outcome on stdout (and only it); `--sheet` picks the prices
+/// and the closing line of a table run names the sheet.
+#[test]
+fn json_to_stdout_and_the_sheet_used() {
+    let out = tempfile::tempdir().expect("temp dir");
+    let run = lab(
+        &[
+            "--only",
+            "ec2,lambda-sqs",
+            "-n",
+            "20",
+            "--json",
+            "-",
+            "--sheet",
+            "current",
+        ],
+        out.path(),
+    );
+    run.assert_success();
+    let json: serde_json::Value = serde_json::from_str(&run.stdout).expect("stdout is JSON");
+    assert_eq!(json["sheet"], "current");
+    let rows = json["rows"].as_array().expect("rows");
+    assert_eq!(rows.len(), 3, "ec2 twice, lambda-sqs skipped: {json}");
+    assert_eq!(rows[0]["measured"]["results"]["requests"], 20);
+    assert!(
+        rows[2]["skipped"]["reason"]
+            .as_str()
+            .expect("a reason")
+            .contains("to enable:")
+    );
+
+    let table = lab(&["--only", "ec2", "-n", "20"], out.path());
+    table.assert_success();
+    assert!(
+        table.stdout.contains("`original-era` price sheet"),
+        "the default sheet is cost's: {}",
+        table.stdout
+    );
+}
+
+/// `--color` applies to log lines: always forces ANSI colour, never (and the default, on
+/// a pipe) leaves it out.
+#[test]
+fn color_flag_applies_to_logs() {
+    let first_log_line = |color: &str| {
+        let mut child = latency()
+            .args(["--color", color, "serve", "--listen", "127.0.0.1:0"])
+            .args(["--store", "memory://"])
+            .env_remove("NO_COLOR")
+            .env("RUST_LOG", "info")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("spawn serve");
+        let stderr = child.stderr.take().expect("stderr");
+        let mut line = String::new();
+        std::io::BufRead::read_line(&mut std::io::BufReader::new(stderr), &mut line)
+            .expect("a log line");
+        let _ = child.kill();
+        let _ = child.wait();
+        line
+    };
+    assert!(first_log_line("always").contains('\u{1b}'));
+    assert!(!first_log_line("never").contains('\u{1b}'));
+    assert!(
+        !first_log_line("auto").contains('\u{1b}'),
+        "stderr is a pipe"
+    );
+}

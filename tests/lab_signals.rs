@@ -280,16 +280,18 @@ fn sigint_stops_every_child_and_writes_the_finished_rows() {
     assert!(!out.path().join("k8s-sequential.json").exists());
 }
 
+/// More requests than a run will finish before the test's signal ends it.
+const UNFINISHED: u64 = 100_000_000;
+
+/// [`end_lab_with`] on the lambda-dynamodb row (dynalite and function instances).
+fn end_function_row_with(signal: Signal, out: &Path) -> (Option<i32>, String) {
+    end_lab_with(signal, "lambda-dynamodb", UNFINISHED, function_busy, out)
+}
+
 #[test]
 fn sigterm_stops_a_function_row_and_its_store() {
     let out = tempfile::tempdir().expect("temp dir");
-    let (code, stderr) = end_lab_with(
-        Signal::SIGTERM,
-        "lambda-dynamodb",
-        100_000_000,
-        function_busy,
-        out.path(),
-    );
+    let (code, stderr) = end_function_row_with(Signal::SIGTERM, out.path());
     assert_interrupted_and_written(code, &stderr, out.path());
 }
 
@@ -298,7 +300,7 @@ fn sigterm_stops_a_function_row_and_its_store() {
 #[test]
 fn sigkill_leaves_no_server_cgroup_or_redis_key() {
     let out = tempfile::tempdir().expect("temp dir");
-    let (code, _) = end_lab_with(Signal::SIGKILL, "k8s", 100_000_000, k8s_busy, out.path());
+    let (code, _) = end_lab_with(Signal::SIGKILL, "k8s", UNFINISHED, k8s_busy, out.path());
     assert_eq!(code, None, "killed by a signal");
 }
 
@@ -307,12 +309,6 @@ fn sigkill_leaves_no_server_cgroup_or_redis_key() {
 #[test]
 fn sigkill_leaves_no_function_instance_or_store() {
     let out = tempfile::tempdir().expect("temp dir");
-    let (code, _) = end_lab_with(
-        Signal::SIGKILL,
-        "lambda-dynamodb",
-        100_000_000,
-        function_busy,
-        out.path(),
-    );
+    let (code, _) = end_function_row_with(Signal::SIGKILL, out.path());
     assert_eq!(code, None, "killed by a signal");
 }
