@@ -33,19 +33,17 @@ Findings (stderr): what the runs showed about an architecture under this load, s
 the read-modify-write rows' lost updates, or requests that failed (Lambda's 3 s timeout
 reached while S3 conditional writes contend for one object, say).
 
-Exit status: 0 when every measured row is sound; 1 when an atomic store lost or repeated
-an update, a row could not be started or measured, or every request of a run failed
-(the problems are listed on stderr).
-
 Interrupting (Ctrl-C, SIGINT or SIGTERM) stops the row in progress and every process the
 lab started, removes its cgroups and Redis keys, and writes what was measured so far
-(exit status 130). Its children die with it even on SIGKILL; what a killed run leaves
-(cgroups, Redis keys) is removed by the next run, which says so in one line.
+(exit status 130). Its children die with it even on SIGKILL, and its reaper then removes
+what is left (cgroups, Redis keys); each run also removes what earlier, dead runs left,
+and says so in one line.
 
 Output: the table on stdout (notes and break-even points in report.md); on stderr one
 line per row (a progress bar on a terminal) and, for function rows, invocations, cold
 starts, mean billed duration and max memory. The platform's per-invocation REPORT lines
-are DEBUG: RUST_LOG=latency_platform=debug shows them.
+are hidden: RUST_LOG=info,latency_platform=debug shows them. --color and NO_COLOR apply
+to the logs and the bar.
 
 Exit status: 0 when every measured row is sound; 1 when an atomic store lost or repeated
 an update, a row could not be started or measured, or every request of a run failed
@@ -93,9 +91,9 @@ pub(crate) struct LabArgs {
     sheet: String,
 
     /// Also write the outcome as JSON (every Report, skipped rows with their reasons,
-    /// problems and findings) to FILE, or to stdout with `-` (then the table is not
-    /// printed).
-    #[arg(long, value_name = "FILE|-")]
+    /// problems and findings) to FILE, or to stdout with `-` or no value (then the table
+    /// is not printed).
+    #[arg(long, value_name = "FILE|-", num_args = 0..=1, default_missing_value = "-")]
     json: Option<PathBuf>,
 
     /// The Lambda rows' memory size in MB; their CPU budget follows from it as on Lambda
