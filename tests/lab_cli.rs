@@ -203,34 +203,12 @@ fn a_default_quick_run_prints_under_80_lines_and_leaves_nothing_behind() {
     assert_eq!(summaries, 4, "{stderr}");
     table_row(&stdout, "Server + VM (EC2)");
 
-    let cgroup_prefixes = [
-        format!("latency-lab-{pid}-"),
-        format!("latency-platform-{pid}-"),
-    ];
-    for hierarchy in ["/sys/fs/cgroup/cpu", "/sys/fs/cgroup/memory"] {
-        let Ok(entries) = std::fs::read_dir(hierarchy) else {
-            continue;
-        };
-        for entry in entries.flatten() {
-            let name = entry.file_name().to_string_lossy().into_owned();
-            assert!(
-                !cgroup_prefixes.iter().any(|p| name.starts_with(p.as_str())),
-                "cgroup left behind: {hierarchy}/{name}"
-            );
-        }
-    }
+    assert_eq!(common::lab::cgroups_of(pid), Vec::<String>::new());
     assert!(
         !stderr.contains("cgroup left behind"),
         "a cgroup could not be removed:\n{stderr}"
     );
-    let client = redis::Client::open("redis://127.0.0.1:6379/0").expect("redis URL");
-    let mut connection = client.get_connection().expect(
-        "Redis on 127.0.0.1:6379; start it with: redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save ''",
-    );
-    let keys: Vec<String> = redis::cmd("KEYS")
-        .arg(format!("latency-lab-{pid}-*"))
-        .query(&mut connection)
-        .expect("KEYS");
+    let keys = common::lab::redis_keys_of(pid);
     assert!(keys.is_empty(), "Redis keys left behind: {keys:?}");
 }
 
