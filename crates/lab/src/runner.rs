@@ -231,7 +231,15 @@ pub async fn run_until(
     crate::sweep::remove_leftovers_of_dead_runs().await;
     // Started before any other child, so that whatever this run leaves if it is killed
     // is removed as soon as it dies.
-    let reaper = Reaper::start(&config.latency_exe)?;
+    // Without it the run still works; only a SIGKILL of the lab would leave its cgroups
+    // and Redis keys to the next run's sweep.
+    let reaper = match Reaper::start(&config.latency_exe) {
+        Ok(reaper) => Some(reaper),
+        Err(err) => {
+            tracing::warn!(%err, "no reaper: a killed lab's leftovers wait for the next run");
+            None
+        }
+    };
     let run_id = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_secs())
@@ -270,7 +278,9 @@ pub async fn run_until(
     }
     endpoints.stop().await;
     let written = write_results(config, results, interrupted);
-    reaper.finish().await;
+    if let Some(reaper) = reaper {
+        reaper.finish().await;
+    }
     written
 }
 
