@@ -23,7 +23,7 @@ fn report_with_function(billed_ms: f64, memory_mb: u32) -> serde_json::Value {
 
 fn per_million(args: &[&str]) -> f64 {
     let output = latency()
-        .args(["cost", "--json", "--only", "lambda-rust-dynamodb"])
+        .args(["cost", "--json", "--only", "lambda-dynamodb"])
         .args(args)
         .output()
         .expect("run latency cost");
@@ -43,7 +43,7 @@ fn a_measured_report_prices_like_the_same_figures_given_by_hand() {
     let dir = tempfile::tempdir().expect("temp dir");
     let path = dir.path().join("lambda-dynamodb-sequential.json");
     std::fs::write(&path, report_with_function(37.0, 256).to_string()).expect("write");
-    let from = format!("lambda-rust-dynamodb={}", path.display());
+    let from = format!("lambda-dynamodb={}", path.display());
 
     let measured = per_million(&["--from", &from]);
     let by_hand = per_million(&["--duration-ms", "37", "--memory-mb", "256"]);

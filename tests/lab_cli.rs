@@ -67,7 +67,7 @@ fn list_names_every_row() {
         "fargate-efs",
         "k8s",
         "lambda-s3",
-        "lambda-dynamodb-rmw",
+        "lambda-dynamodb?mode=read-modify-write",
         "lambda-sqs",
     ] {
         assert!(
@@ -103,7 +103,7 @@ fn server_rows_are_measured_checked_priced_and_written() {
     assert_eq!(fargate[fargate.len() - 2], "pass", "{fargate:?}");
     let queue = table_row(&run.stdout, "Lambda + SQS (queue)");
     assert_eq!(queue[2], "skipped", "{queue:?}");
-    assert!(run.stdout.contains("not built yet"), "skip reason missing");
+    assert!(run.stderr.contains("not built yet"), "skip reason missing");
 
     let sequential = report(out.path(), "ec2-sequential.json");
     assert_eq!(sequential["results"]["requests"], 100);
@@ -129,7 +129,10 @@ fn server_rows_are_measured_checked_priced_and_written() {
 fn lambda_rows_show_lost_updates_only_in_read_modify_write_mode() {
     let out = tempfile::tempdir().expect("temp dir");
     let run = lab(
-        &["--only", "lambda-dynamodb,lambda-dynamodb-rmw"],
+        &[
+            "--only",
+            "lambda-dynamodb,lambda-dynamodb?mode=read-modify-write",
+        ],
         out.path(),
     );
     run.assert_success();
@@ -163,5 +166,118 @@ fn lambda_rows_show_lost_updates_only_in_read_modify_write_mode() {
             .as_f64()
             .expect("cost")
             > 0.0
+    );
+}
+
+/// Issue 11: a default non-TTY `latency lab --quick` is quiet. Every default row runs
+/// (Lambda rows included), and stdout and stderr together stay under 80 lines: no
+/// per-invocation REPORT lines, one line per row, with a summary for function rows. Then
+/// no cgroup or Redis key of the run remains.
+#[test]
+fn a_default_quick_run_prints_under_80_lines_and_leaves_nothing_behind() {
+    let out = tempfile::tempdir().expect("temp dir");
+    let child = latency()
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .args(["lab", "--quick", "--out"])
+        .arg(out.path())
+        .env_remove("RUST_LOG")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("run latency lab");
+    let pid = child.id();
+    let output = child.wait_with_output().expect("lab output");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let lines = stdout.lines().count() + stderr.lines().count();
+    assert!(
+        lines < 80,
+        "{lines} lines:\nstdout:\n{stdout}\nstderr:\n{stderr}"
+    );
+    assert!(!stderr.contains("REPORT RequestId"), "{stderr}");
+    // One summary line per function row that ran.
+    let summaries = stderr
+        .lines()
+        .filter(|l| l.contains("invocations,") && l.contains("cold starts"))
+        .count();
+    assert_eq!(summaries, 4, "{stderr}");
+    table_row(&stdout, "Server + VM (EC2)");
+
+    assert_eq!(common::lab::cgroups_of(pid), Vec::<String>::new());
+    assert!(
+        !stderr.contains("cgroup left behind"),
+        "a cgroup could not be removed:\n{stderr}"
+    );
+    let keys = common::lab::redis_keys_of(pid);
+    assert!(keys.is_empty(), "Redis keys left behind: {keys:?}");
+}
+
+/// `--json -` puts the whole outcome on stdout (and only it); `--sheet` picks the prices
+/// and the closing line of a table run names the sheet.
+#[test]
+fn json_to_stdout_and_the_sheet_used() {
+    let out = tempfile::tempdir().expect("temp dir");
+    let run = lab(
+        &[
+            "--only",
+            "ec2,lambda-sqs",
+            "-n",
+            "20",
+            "--json",
+            "-",
+            "--sheet",
+            "current",
+        ],
+        out.path(),
+    );
+    run.assert_success();
+    let json: serde_json::Value = serde_json::from_str(&run.stdout).expect("stdout is JSON");
+    assert_eq!(json["sheet"], "current");
+    let rows = json["rows"].as_array().expect("rows");
+    assert_eq!(rows.len(), 3, "ec2 twice, lambda-sqs skipped: {json}");
+    assert_eq!(rows[0]["measured"]["results"]["requests"], 20);
+    assert!(
+        rows[2]["skipped"]["reason"]
+            .as_str()
+            .expect("a reason")
+            .contains("to enable:")
+    );
+
+    let table = lab(&["--only", "ec2", "-n", "20"], out.path());
+    table.assert_success();
+    assert!(
+        table.stdout.contains("`original-era` price sheet"),
+        "the default sheet is cost's: {}",
+        table.stdout
+    );
+}
+
+/// `--color` applies to log lines: always forces ANSI colour, never (and the default, on
+/// a pipe) leaves it out.
+#[test]
+fn color_flag_applies_to_logs() {
+    let first_log_line = |color: &str| {
+        let mut child = latency()
+            .args(["--color", color, "serve", "--listen", "127.0.0.1:0"])
+            .args(["--store", "memory://"])
+            .env_remove("NO_COLOR")
+            .env("RUST_LOG", "info")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("spawn serve");
+        let stderr = child.stderr.take().expect("stderr");
+        let mut line = String::new();
+        std::io::BufRead::read_line(&mut std::io::BufReader::new(stderr), &mut line)
+            .expect("a log line");
+        let _ = child.kill();
+        let _ = child.wait();
+        line
+    };
+    assert!(first_log_line("always").contains('\u{1b}'));
+    assert!(!first_log_line("never").contains('\u{1b}'));
+    assert!(
+        !first_log_line("auto").contains('\u{1b}'),
+        "stderr is a pipe"
     );
 }

@@ -34,7 +34,7 @@ pub(crate) struct CostArgs {
     /// Prices to use: `original-era` (eu-west-2 c. 2021; reproduces the study's table),
     /// `current` (as last known; unconfirmed figures are listed), or a path to a TOML
     /// sheet in the same format (see crates/cost/sheets/).
-    #[arg(long, value_name = "NAME|PATH", default_value = "original-era")]
+    #[arg(long, value_name = "NAME|PATH", default_value = DEFAULT_SHEET)]
     sheet: String,
 
     /// Add a load balancer (an ALB and its two public IPv4 addresses) to the rows whose
@@ -51,7 +51,7 @@ pub(crate) struct CostArgs {
 
     /// Lambda memory in MB for per-call rows, 128 to 10240 (default 128, as the study).
     ///
-    /// `--memory-mb 512` sets every per-call row; `--memory-mb lambda-rust-dynamodb=512`
+    /// `--memory-mb 512` sets every per-call row; `--memory-mb lambda-dynamodb=512`
     /// sets one. Repeat the flag or separate with commas; a per-row value wins.
     #[arg(long, value_name = "[ROW=]MB", value_delimiter = ',', value_parser = parse_row_value::<u32>)]
     memory_mb: Vec<RowValue<u32>>,
@@ -73,7 +73,7 @@ pub(crate) struct CostArgs {
 
     /// Take the mean billed duration and the memory size from a Report that `latency lab`
     /// wrote for a Lambda row (its `function` figures, measured by the local function
-    /// platform), e.g. `--from lambda-rust-dynamodb=results/<time>/lambda-dynamodb-sequential.json`.
+    /// platform), e.g. `--from lambda-dynamodb=results/<time>/lambda-dynamodb-sequential.json`.
     /// Without `ROW=`, they apply to every per-call row.
     #[arg(
         long,
@@ -257,7 +257,11 @@ fn cost(args: CostArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn load_sheet(spec: &str) -> anyhow::Result<PriceSheet> {
+/// The sheet `latency cost` and `latency lab` price with when `--sheet` is not given.
+pub(crate) const DEFAULT_SHEET: &str = "original-era";
+
+/// A built-in sheet by name, or a TOML sheet by path (`--sheet` of `cost` and `lab`).
+pub(crate) fn load_sheet(spec: &str) -> anyhow::Result<PriceSheet> {
     if let Some(builtin) = BuiltinSheet::from_name(spec) {
         return Ok(PriceSheet::builtin(builtin)?);
     }
@@ -313,7 +317,7 @@ Rows (ids for --only, --memory-mb ROW=MB and --duration-ms ROW=MS):
 Examples:
   latency cost                                  the study's table, reproduced
   latency cost --sheet current --with-load-balancer --calls-per-month 100k,{},1B
-  latency cost --only ec2,lambda-rust-dynamodb --duration-ms lambda-rust-dynamodb=12
+  latency cost --only ec2,lambda-dynamodb --duration-ms lambda-dynamodb=12
   latency cost --memory-mb 1024 --duration-ms 5 --store-mode atomic
   latency cost --explain                        show the arithmetic behind each figure
   latency cost --json > cost.json               the whole report, machine-readable
@@ -353,7 +357,7 @@ mod tests {
             "--memory-mb",
             "256,lambda-sqs=1024",
             "--duration-ms",
-            "lambda-rust-dynamodb=12.5",
+            "lambda-dynamodb=12.5",
             "--duration-ms",
             "3",
         ])
@@ -374,7 +378,7 @@ mod tests {
             .collect();
         assert_eq!(
             durations,
-            vec![(Some("lambda-rust-dynamodb".to_owned()), 12.5), (None, 3.0)]
+            vec![(Some("lambda-dynamodb".to_owned()), 12.5), (None, 3.0)]
         );
     }
 

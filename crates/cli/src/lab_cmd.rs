@@ -3,10 +3,15 @@
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::time::SystemTime;
+use std::time::{Duration, Instant, SystemTime};
 
 use anyhow::Context;
-use latency_lab::{EndpointTools, LabConfig, LabEvent, Phase, catalogue};
+use latency_bench::render::Row as TableRow;
+use latency_lab::{
+    EndpointTools, FunctionRuntime, LabConfig, LabEvent, LabOutcome, Phase, RowSelector, catalogue,
+};
+
+use crate::logging::ColorChoice;
 
 const LAB_HELP: &str = "\
 What it does, for each architecture (see --list):
@@ -28,22 +33,38 @@ Findings (stderr): what the runs showed about an architecture under this load, s
 the read-modify-write rows' lost updates, or requests that failed (Lambda's 3 s timeout
 reached while S3 conditional writes contend for one object, say).
 
+Interrupting (Ctrl-C, SIGINT or SIGTERM) stops the row in progress and every process the
+lab started, removes its cgroups and Redis keys, and writes what was measured so far
+(exit status 130). Its children die with it even on SIGKILL, and its reaper then removes
+what is left (cgroups, Redis keys); each run also removes what earlier, dead runs left,
+and says so in one line.
+
+Output: the table on stdout (notes and break-even points in report.md); on stderr one
+line per row (a progress bar on a terminal) and, for function rows, invocations, cold
+starts, mean billed duration and max memory. The platform's per-invocation REPORT lines
+are hidden: RUST_LOG=info,latency_platform=debug shows them. --color and NO_COLOR apply
+to the logs and the bar.
+
 Exit status: 0 when every measured row is sound; 1 when an atomic store lost or repeated
 an update, a row could not be started or measured, or every request of a run failed
-(the problems are listed on stderr).
+(the problems are listed on stderr); 2 on a usage error; 130 when interrupted.
 
 Examples:
   latency lab
   latency lab --quick
-  latency lab --only ec2,fargate-efs --n 5000";
+  latency lab --only ec2,fargate-efs -n 5000
+  latency lab --only 'lambda-dynamodb?mode=read-modify-write' --sheet current
+  latency lab --quick --json - > lab.json";
 
 /// Flags of `latency lab`.
 #[derive(Debug, clap::Args)]
 #[command(after_long_help = LAB_HELP)]
 pub(crate) struct LabArgs {
-    /// Run only these architectures (ids from --list), comma-separated.
-    #[arg(long, value_delimiter = ',', value_name = "ID,...")]
-    only: Vec<String>,
+    /// Run only these rows, comma-separated, as --list names them: an architecture id,
+    /// with ?mode=read-modify-write for the original study's read-then-write variant
+    /// (an id alone is the atomic row).
+    #[arg(long, value_delimiter = ',', value_name = "ID[?mode=MODE],...")]
+    only: Vec<RowSelector>,
 
     /// A first look: 100 sequential and 200 concurrent requests per row.
     #[arg(long)]
@@ -51,20 +72,34 @@ pub(crate) struct LabArgs {
 
     /// Requests in each sequential run [default: 1000, or 100 with --quick]; the
     /// concurrent run sends twice as many.
-    #[arg(long, value_name = "N")]
-    n: Option<u64>,
+    #[arg(short = 'n', long, alias = "n", value_name = "N",
+          value_parser = clap::value_parser!(u64).range(1..))]
+    requests: Option<u64>,
 
     /// Connections in each concurrent run.
-    #[arg(long, default_value_t = 32)]
+    #[arg(short = 'c', long, default_value_t = LabConfig::DEFAULT_CONCURRENCY,
+          value_parser = parse_concurrency)]
     concurrency: usize,
 
     /// Directory for the Reports and report.md/report.html [default: results/<timestamp>].
     #[arg(long, value_name = "DIR")]
     out: Option<PathBuf>,
 
+    /// Prices for the cost columns: `original-era`, `current`, or a TOML sheet's path;
+    /// the same sheets, and the same default, as `latency cost --sheet`.
+    #[arg(long, value_name = "NAME|PATH", default_value = crate::cost_cmd::DEFAULT_SHEET)]
+    sheet: String,
+
+    /// Also write the outcome as JSON (every Report, skipped rows with their reasons,
+    /// problems and findings) to FILE, or to stdout with `-` or no value (then the table
+    /// is not printed).
+    #[arg(long, value_name = "FILE|-", num_args = 0..=1, default_missing_value = "-")]
+    json: Option<PathBuf>,
+
     /// The Lambda rows' memory size in MB; their CPU budget follows from it as on Lambda
     /// (1,769 MB = one vCPU, so 128 MB gets about 7% of one).
-    #[arg(long, default_value_t = 128, value_parser = clap::value_parser!(u32).range(128..=10240))]
+    #[arg(long, default_value_t = LabConfig::DEFAULT_MEMORY_MB,
+          value_parser = clap::value_parser!(u32).range(128..=10240))]
     memory_mb: u32,
 
     /// Run every process unthrottled instead of applying the cloud's CPU and memory
@@ -73,77 +108,154 @@ pub(crate) struct LabArgs {
     #[arg(long)]
     no_cpu_limits: bool,
 
-    /// List the architectures and exit.
+    /// List the rows and exit.
     #[arg(long)]
     list: bool,
+
+    /// Internal: the lab's reaper. Waits for stdin to close (the lab that started it has
+    /// exited, even by SIGKILL), then removes what dead lab runs left.
+    #[arg(long, hide = true, exclusive = true)]
+    reap: bool,
 }
 
-pub(crate) fn run(args: LabArgs) -> anyhow::Result<ExitCode> {
+fn parse_concurrency(text: &str) -> Result<usize, String> {
+    match text.parse::<usize>() {
+        Ok(0) => Err("must be at least 1".to_owned()),
+        Ok(n) => Ok(n),
+        Err(err) => Err(err.to_string()),
+    }
+}
+
+/// Exit status when a signal interrupted the run (128 + SIGINT, as shells report it).
+const INTERRUPTED: u8 = 130;
+
+pub(crate) fn run(args: LabArgs, color: ColorChoice) -> anyhow::Result<ExitCode> {
+    if args.reap {
+        debug_assert_eq!(latency_lab::REAPER_ARGS, ["lab", "--reap"]);
+        // Returns at EOF, or with an error once the lab's end of the pipe is gone.
+        let mut said = Vec::new();
+        let _ = std::io::Read::read_to_end(&mut std::io::stdin().lock(), &mut said);
+        if said == latency_lab::REAPER_ALL_CLEAN {
+            return Ok(ExitCode::SUCCESS);
+        }
+        crate::runtime::block_on(async {
+            latency_lab::remove_leftovers_of_dead_runs().await;
+            Ok(())
+        })?;
+        return Ok(ExitCode::SUCCESS);
+    }
     if args.list {
         for row in catalogue() {
-            println!("{:<24} {:<42} {}", row.id, row.title, row.analogue);
+            println!("{:<42} {:<38} {}", row.selector(), row.title, row.analogue);
         }
         return Ok(ExitCode::SUCCESS);
     }
-    let known: Vec<&str> = catalogue().iter().map(|row| row.id).collect();
-    if let Some(unknown) = args.only.iter().find(|id| !known.contains(&id.as_str())) {
-        eprintln!(
-            "error: unknown architecture `{unknown}` in --only; known: {}",
-            known.join(", ")
-        );
-        return Ok(ExitCode::from(2));
-    }
+    let sheet = crate::cost_cmd::load_sheet(&args.sheet)?;
     let latency_exe = std::env::current_exe().context("cannot find the latency binary")?;
     let out_dir = args.out.unwrap_or_else(default_out_dir);
     let tools = EndpointTools {
         cache_dir: PathBuf::from(".cache"),
         services_script: Some(PathBuf::from("scripts/services")).filter(|p| p.is_file()),
     };
-    let lambda_exe = lambda_binary(&latency_exe);
-    let mut config = LabConfig::new(latency_exe, tools, out_dir);
-    config.lambda_exe = lambda_exe;
-    config.function_memory_mb = args.memory_mb;
-    config.cpu_limits = !args.no_cpu_limits;
+    let runtimes = lambda_binary(&latency_exe)
+        .map(FunctionRuntime::rust)
+        .into_iter()
+        .collect();
+    let mut config = LabConfig::new(latency_exe, tools, out_dir, sheet);
     if args.quick {
         config = config.quick();
     }
-    if let Some(n) = args.n {
-        anyhow::ensure!(n > 0, "--n must be at least 1");
-        config.sequential_requests = n;
+    if let Some(n) = args.requests {
+        config = config.with_requests(n);
     }
-    config.concurrent_requests = config.sequential_requests * 2;
-    anyhow::ensure!(args.concurrency > 0, "--concurrency must be at least 1");
+    config.runtimes = runtimes;
+    config.function_memory_mb = args.memory_mb;
+    config.cpu_limits = !args.no_cpu_limits;
     config.concurrency = args.concurrency;
     config.only = args.only;
 
-    let display = Display::new();
+    let display = Display::new(color);
     let outcome = crate::runtime::block_on(async {
-        latency_lab::run(&config, |event| display.show(&event))
+        let interrupt = crate::runtime::shutdown_signal()?;
+        latency_lab::run_until(&config, |event| display.show(&event), interrupt)
             .await
             .map_err(anyhow::Error::from)
     })?;
     display.finish();
 
-    println!("{}", outcome.comparison.markdown());
-    println!("{}", outcome.cost_note);
-    println!(
-        "Reports, report.md and report.html: {}",
-        outcome.out_dir.display()
-    );
+    let to_stdout = args.json.as_deref() == Some(Path::new("-"));
+    if let Some(path) = &args.json {
+        let json = serde_json::to_string_pretty(&outcome_json(&outcome, &config))?;
+        if to_stdout {
+            println!("{json}");
+        } else {
+            std::fs::write(path, json + "\n")
+                .with_context(|| format!("cannot write {}", path.display()))?;
+        }
+    }
+    if !to_stdout {
+        // The table only: its notes and the break-even points are in report.md.
+        for line in outcome.comparison.markdown().lines() {
+            if line.starts_with('|') {
+                println!("{line}");
+            }
+        }
+        println!(
+            "Costs: `{}` price sheet ({}, as of {}); notes and break-even points in report.md",
+            config.sheet.name, config.sheet.region, config.sheet.as_of
+        );
+        println!(
+            "Reports, report.md and report.html: {}",
+            outcome.out_dir.display()
+        );
+    }
     if !outcome.findings.is_empty() {
-        eprintln!("\nfindings:");
+        eprintln!("findings:");
         for finding in &outcome.findings {
             eprintln!("  - {finding}");
         }
     }
-    if outcome.problems.is_empty() {
-        return Ok(ExitCode::SUCCESS);
+    if !outcome.problems.is_empty() {
+        eprintln!("problems:");
+        for problem in &outcome.problems {
+            eprintln!("  - {problem}");
+        }
     }
-    eprintln!("\nproblems:");
-    for problem in &outcome.problems {
-        eprintln!("  - {problem}");
+    if outcome.interrupted {
+        eprintln!("lab: interrupted; the rows finished before it are written");
+        return Ok(ExitCode::from(INTERRUPTED));
     }
-    Ok(ExitCode::FAILURE)
+    Ok(if outcome.problems.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
+/// `--json`: the outcome as one document.
+fn outcome_json(outcome: &LabOutcome, config: &LabConfig) -> serde_json::Value {
+    let rows: Vec<serde_json::Value> = outcome
+        .comparison
+        .rows
+        .iter()
+        .map(|row| match row {
+            TableRow::Measured(report) => serde_json::json!({ "measured": report }),
+            TableRow::Skipped {
+                architecture,
+                reason,
+            } => serde_json::json!({
+                "skipped": { "architecture": architecture, "reason": reason }
+            }),
+        })
+        .collect();
+    serde_json::json!({
+        "sheet": config.sheet.name,
+        "out_dir": outcome.out_dir,
+        "rows": rows,
+        "findings": outcome.findings,
+        "problems": outcome.problems,
+        "interrupted": outcome.interrupted,
+    })
 }
 
 /// The Lambda binary the function rows run: `latency-lambda` beside this binary (same
@@ -196,66 +308,123 @@ fn default_out_dir() -> PathBuf {
     PathBuf::from("results").join(stamp)
 }
 
-/// Progress on stderr: a bar on a terminal, one line per phase otherwise.
+/// Progress on stderr: a bar on a terminal (log lines are written around it), one line
+/// per row otherwise.
 struct Display {
     bar: Option<indicatif::ProgressBar>,
+    started: Instant,
+    row_started: std::sync::Mutex<Instant>,
 }
 
 impl Display {
-    fn new() -> Self {
+    fn new(color: ColorChoice) -> Self {
         let bar = std::io::stderr().is_terminal().then(|| {
             let bar = indicatif::ProgressBar::new(0);
-            if let Ok(style) = indicatif::ProgressStyle::with_template(
-                "{prefix:>28} {bar:30.cyan/blue} {pos}/{len} {msg}",
-            ) {
+            let template = if color.enabled() {
+                "{prefix} {bar:24.cyan/blue} {pos}/{len} {msg} [phase ETA {eta}]"
+            } else {
+                "{prefix} {bar:24} {pos}/{len} {msg} [phase ETA {eta}]"
+            };
+            if let Ok(style) = indicatif::ProgressStyle::with_template(template) {
                 bar.set_style(style);
             }
+            bar.enable_steady_tick(Duration::from_millis(250));
+            crate::logging::show_bar(&bar);
             bar
         });
-        Self { bar }
+        Self {
+            bar,
+            started: Instant::now(),
+            row_started: std::sync::Mutex::new(Instant::now()),
+        }
+    }
+
+    /// A line above the bar (or on stderr without one).
+    fn line(&self, text: String) {
+        match &self.bar {
+            Some(bar) => bar.println(text),
+            None => eprintln!("{text}"),
+        }
     }
 
     fn show(&self, event: &LabEvent<'_>) {
-        match (event, &self.bar) {
-            (
-                LabEvent::Phase {
-                    row,
-                    phase,
-                    requests,
-                },
-                Some(bar),
-            ) => {
-                bar.set_prefix(row.id);
-                bar.set_length(requests.unwrap_or(0));
-                bar.set_position(0);
-                bar.set_message(phase_name(*phase));
+        match event {
+            LabEvent::Phase {
+                row,
+                index,
+                rows,
+                phase,
+                requests,
+            } => {
+                if *phase == Phase::Starting {
+                    *self
+                        .row_started
+                        .lock()
+                        .unwrap_or_else(|poisoned| poisoned.into_inner()) = Instant::now();
+                }
+                if let Some(bar) = &self.bar {
+                    bar.set_prefix(format!(
+                        "row {index} of {rows} {} ({} elapsed)",
+                        row.selector(),
+                        humantime::format_duration(Duration::from_secs(
+                            self.started.elapsed().as_secs()
+                        ))
+                    ));
+                    bar.set_length(requests.unwrap_or(0));
+                    bar.set_position(0);
+                    bar.reset_eta();
+                    bar.set_message(phase_name(*phase));
+                }
             }
-            (
-                LabEvent::Phase {
-                    row,
-                    phase,
-                    requests,
-                },
-                None,
-            ) => match requests {
-                Some(n) => eprintln!("lab: {}: {} ({n} requests)", row.id, phase_name(*phase)),
-                None => eprintln!("lab: {}: {}", row.id, phase_name(*phase)),
-            },
-            (LabEvent::Progress(progress), Some(bar)) => bar.set_position(progress.completed),
-            (LabEvent::Progress(_), None) => {}
-            (LabEvent::Skipped { row, reason }, Some(bar)) => {
-                bar.println(format!("skipped {}: {reason}", row.id));
+            LabEvent::Progress(progress) => {
+                if let Some(bar) = &self.bar {
+                    bar.set_position(progress.completed);
+                    let secs = progress.elapsed.as_secs_f64();
+                    if secs > 0.0 {
+                        bar.set_message(format!(
+                            "{:.0} req/s, {} errors",
+                            progress.completed as f64 / secs,
+                            progress.errors
+                        ));
+                    }
+                }
             }
-            (LabEvent::Skipped { row, reason }, None) => {
-                eprintln!("lab: {}: skipped: {reason}", row.id);
+            LabEvent::Skipped { row, skip } => {
+                self.line(format!("lab: {}: skipped: {skip}", row.selector()));
             }
-            (LabEvent::Finished { row }, Some(bar)) => bar.println(format!("measured {}", row.id)),
-            (LabEvent::Finished { row }, None) => eprintln!("lab: {}: done", row.id),
+            LabEvent::Failed { row, error } => {
+                self.line(format!("lab: {}: failed: {error}", row.selector()));
+            }
+            LabEvent::Finished { row, function } => {
+                let took = self
+                    .row_started
+                    .lock()
+                    .unwrap_or_else(|poisoned| poisoned.into_inner())
+                    .elapsed();
+                let mut text = format!(
+                    "lab: {}: measured in {:.1} s",
+                    row.selector(),
+                    took.as_secs_f64()
+                );
+                if let Some(f) = function {
+                    text.push_str(&format!(
+                        "; {} invocations, {} cold starts, mean billed {}, max memory {}",
+                        f.invocations,
+                        f.cold_starts,
+                        f.billed_duration_ms
+                            .map_or("-".to_owned(), |ms| format!("{ms:.1} ms")),
+                        f.max_memory_used_mb
+                            .map_or("-".to_owned(), |mb| format!("{mb:.0} MB")),
+                    ));
+                }
+                self.line(text);
+            }
         }
     }
 
     fn finish(&self) {
         if let Some(bar) = &self.bar {
+            crate::logging::hide_bar();
             bar.finish_and_clear();
         }
     }

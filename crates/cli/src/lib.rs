@@ -30,6 +30,11 @@ struct Cli {
     #[arg(long, global = true)]
     log_json: bool,
 
+    /// Colour logs and progress: auto (when stderr is a terminal and NO_COLOR is unset),
+    /// always, or never.
+    #[arg(long, global = true, value_enum, value_name = "WHEN", default_value_t)]
+    color: logging::ColorChoice,
+
     #[command(subcommand)]
     command: Command,
 }
@@ -113,13 +118,13 @@ pub fn main() -> ExitCode {
         Ok(cli) => cli,
         Err(err) => err.exit(),
     };
-    logging::init(cli.log_json);
+    logging::init(cli.log_json, cli.color);
     let outcome = match cli.command {
         Command::Serve(args) => serve_cmd::run(args),
         Command::Bench(args) => bench_cmd::run(args),
         Command::Report(args) => report_cmd::run(args),
         Command::Cost(args) => cost_cmd::run(args),
-        Command::Lab(args) => lab_cmd::run(args),
+        Command::Lab(args) => lab_cmd::run(args, cli.color),
         Command::Completions(args) => Ok(completions_cmd::completions(args, command())),
         Command::Man(args) => completions_cmd::man(args, command()),
         Command::Platform(args) => platform_cmd::run(args),

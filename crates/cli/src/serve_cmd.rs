@@ -94,8 +94,9 @@ async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
     let signalled = Arc::new(Notify::new());
     let shutdown = {
         let signalled = Arc::clone(&signalled);
+        let signal = crate::runtime::shutdown_signal()?;
         async move {
-            wait_for_shutdown_signal().await;
+            signal.await;
             tracing::info!("shutting down: draining requests in flight");
             signalled.notify_one();
         }
@@ -125,22 +126,4 @@ pub(crate) async fn bind(listen: SocketAddr) -> anyhow::Result<tokio::net::TcpLi
             "cannot listen on {listen} (pick another --listen address, or port 0 for any free port)"
         )
     })
-}
-
-/// Resolves on Ctrl-C (SIGINT) or SIGTERM, whichever comes first.
-async fn wait_for_shutdown_signal() {
-    let ctrl_c = tokio::signal::ctrl_c();
-    let mut sigterm = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-    {
-        Ok(stream) => stream,
-        Err(err) => {
-            tracing::warn!(%err, "cannot listen for SIGTERM; only Ctrl-C stops the server");
-            let _ = ctrl_c.await;
-            return;
-        }
-    };
-    tokio::select! {
-        _ = ctrl_c => {}
-        _ = sigterm.recv() => {}
-    }
 }

@@ -16,7 +16,8 @@
 //! ```
 //!
 //! - [`sheet`]: [`PriceSheet`], parsed strictly from TOML; two sheets are built in.
-//! - [`rows`]: what is priced ([`Row`]) and the [`catalogue`] of the study's rows.
+//! - [`rows`]: what is priced ([`Row`]) and the [`catalogue`]: one row per
+//!   [`ArchitectureId`], the same ids `latency lab` and `deploy/` use.
 //! - [`model`]: [`price`], [`Overrides`] for memory and billed durations (the lab passes
 //!   measured ones), and [`break_even_of`].
 //! - [`render_text`] and [`break_even_svg`]: the table and the chart.
@@ -31,6 +32,7 @@ pub mod volume;
 
 pub use chart::break_even_svg;
 pub use error::CostError;
+pub use latency_arch::{ArchitectureId, UnknownArchitecture};
 pub use model::{
     Billing, BreakEven, CostReport, DEFAULT_CALLS_PER_MONTH, Line, LoadBalancer, Measured, Options,
     Overrides, Per, REPORT_JSON_SCHEMA, REPORT_SCHEMA, RowCost, Total, break_even_of,

@@ -6,6 +6,7 @@
 //! fields, so a caller such as the lab can take a catalogue row and put its own measured
 //! durations in, or build a row of its own.
 
+use latency_arch::ArchitectureId;
 use serde::{Deserialize, Serialize};
 
 use crate::CostError;
@@ -263,9 +264,14 @@ fn part(what: &str, resource: Resource) -> Part {
     }
 }
 
-fn study(label: &str, monthly: Option<f64>, per_million: Option<f64>) -> Option<StudyFigure> {
+/// What the study published for `id`, under the study's own name for the row.
+fn study(
+    id: ArchitectureId,
+    monthly: Option<f64>,
+    per_million: Option<f64>,
+) -> Option<StudyFigure> {
     Some(StudyFigure {
-        label: label.to_owned(),
+        label: id.study_name()?.to_owned(),
         monthly,
         per_million,
     })
@@ -291,7 +297,7 @@ fn kops_parts() -> Vec<Part> {
     ]
 }
 
-/// Every built-in row: the study's eight, then EKS, then the two queue rows.
+/// Every built-in row, one per [`ArchitectureId`], in [`ArchitectureId::ALL`]'s order.
 ///
 /// Function rows default to 128 MB, the study's read-modify-write store mode, and the
 /// billed duration the study's per-million figure implies. With the original-era sheet
@@ -308,130 +314,107 @@ fn kops_parts() -> Vec<Part> {
 /// | Rust + DynamoDB | 3.0916 | 3.09 | 1 |
 ///
 /// The C++ and Rust figures leave no room for the few ms two DynamoDB round trips take
-/// in practice: measure them with the lab and pass the measured durations instead.
+/// in practice: measure them with the lab and pass the measured durations instead. The
+/// Rust + S3 row (`lambda-s3`), which the study did not publish, takes the Rust row's 1 ms.
 pub fn catalogue() -> Vec<Row> {
-    let implied = |published: &str| format!("implied by the study's ${published} per million");
-    let lambda = |id: &str, label: &str, ms: f64, published: f64, store: Store| Row {
-        id: id.to_owned(),
-        label: label.to_owned(),
+    ArchitectureId::ALL
+        .iter()
+        .map(|&id| catalogue_row(id))
+        .collect()
+}
+
+/// The built-in row of `id`. Every architecture has one: the match is exhaustive, so a
+/// new [`ArchitectureId`] does not compile until it is priced.
+pub fn catalogue_row(id: ArchitectureId) -> Row {
+    let implied = |published: f64| format!("implied by the study's ${published:.2} per million");
+    let lambda = |ms: f64, published: f64, store: Store| Row {
+        id: id.as_str().to_owned(),
+        label: label_of(id).to_owned(),
         workload: Workload::Hits,
-        kind: Kind::PerCall(study_function(
-            ms,
-            &implied(&format!("{published:.2}")),
-            store,
-        )),
-        study: study(label, None, Some(published)),
+        kind: Kind::PerCall(study_function(ms, &implied(published), store)),
+        study: study(id, None, Some(published)),
         notes: Vec::new(),
     };
-    vec![
-        Row {
-            id: "ec2".to_owned(),
-            label: "Server + EC2".to_owned(),
+    let provisioned =
+        |parts: Vec<Part>, load_balancer: bool, monthly: Option<f64>, note: &str| Row {
+            id: id.as_str().to_owned(),
+            label: label_of(id).to_owned(),
             workload: Workload::Hits,
             kind: Kind::Provisioned(Server {
-                parts: vec![
-                    part("instance", Resource::Ec2T2Micro { count: 1 }),
-                    part("root volume", Resource::Gp2 { gb: 8.0 }),
-                    part("public IPv4 address", Resource::PublicIpv4 { count: 1 }),
-                ],
-                load_balancer: false,
+                parts,
+                load_balancer,
             }),
-            study: study("FastAPI + EC2", Some(10.57), None),
-            notes: vec!["one t2.micro with an 8 GB gp2 root volume; the counter is in memory".to_owned()],
-        },
-        lambda(
-            "lambda-python-s3",
-            "Lambda Python + S3",
-            62.0,
-            7.16,
-            Store::S3,
+            study: monthly.and_then(|monthly| study(id, Some(monthly), None)),
+            notes: vec![note.to_owned()],
+        };
+    use ArchitectureId::*;
+    match id {
+        Ec2 => provisioned(
+            ec2_parts(),
+            false,
+            None,
+            "one t2.micro with an 8 GB gp2 root volume; the counter is in memory; priced as the study's FastAPI row (ec2-fastapi)",
         ),
-        lambda(
-            "lambda-python-dynamodb",
-            "Lambda Python + DynamoDB",
-            71.0,
-            3.24,
-            Store::DynamoDb,
+        Ec2FastApi => provisioned(
+            ec2_parts(),
+            false,
+            Some(10.57),
+            "one t2.micro with an 8 GB gp2 root volume; the counter is in memory",
         ),
-        lambda(
-            "lambda-js-dynamodb",
-            "Lambda JavaScript + DynamoDB",
-            143.0,
-            3.39,
-            Store::DynamoDb,
-        ),
-        lambda(
-            "lambda-cpp-dynamodb",
-            "Lambda C++ + DynamoDB",
-            1.0,
-            3.09,
-            Store::DynamoDb,
-        ),
-        lambda(
-            "lambda-rust-dynamodb",
-            "Lambda Rust + DynamoDB",
-            1.0,
-            3.09,
-            Store::DynamoDb,
-        ),
-        Row {
-            id: "fargate-spot".to_owned(),
-            label: "Fargate Spot + EFS".to_owned(),
+        LambdaPythonS3 => lambda(62.0, 7.16, Store::S3),
+        LambdaPythonDynamoDb => lambda(71.0, 3.24, Store::DynamoDb),
+        LambdaJsDynamoDb => lambda(143.0, 3.39, Store::DynamoDb),
+        LambdaCppDynamoDb => lambda(1.0, 3.09, Store::DynamoDb),
+        LambdaDynamoDb => lambda(1.0, 3.09, Store::DynamoDb),
+        LambdaS3 => Row {
+            id: id.as_str().to_owned(),
+            label: label_of(id).to_owned(),
             workload: Workload::Hits,
-            kind: Kind::Provisioned(Server {
-                parts: vec![
-                    part(
-                        "task (0.25 vCPU, 0.5 GB)",
-                        Resource::Fargate {
-                            vcpu: 0.25,
-                            memory_gb: 0.5,
-                            spot: true,
-                        },
-                    ),
-                    part("counter file", Resource::Efs { gb: COUNTER_FILE_GB }),
-                    part("task public IPv4 address", Resource::PublicIpv4 { count: 1 }),
-                ],
-                load_balancer: true,
-            }),
-            study: study("Fargate Spot ECS", Some(3.11), None),
-            notes: vec![
-                "the smallest task, 0.25 vCPU and 0.5 GB, on Spot; the counter file on EFS is one 4 KiB block".to_owned(),
-            ],
-        },
-        Row {
-            id: "kubernetes-kops".to_owned(),
-            label: "Kubernetes (kOps)".to_owned(),
-            workload: Workload::Hits,
-            kind: Kind::Provisioned(Server {
-                parts: kops_parts(),
-                load_balancer: true,
-            }),
-            study: study("Kubernetes", Some(22.63), None),
-            notes: vec![
-                "assumed shape: one t2.micro control plane with 20 GB gp2, one t2.micro worker with 8 GB gp2; the study gives only the control node's minimum, $12.06".to_owned(),
-            ],
-        },
-        Row {
-            id: "kubernetes-eks".to_owned(),
-            label: "Kubernetes (EKS)".to_owned(),
-            workload: Workload::Hits,
-            kind: Kind::Provisioned(Server {
-                parts: vec![
-                    part("control plane", Resource::EksControlPlane),
-                    part("worker node", Resource::Ec2T2Micro { count: 1 }),
-                    part("worker root volume", Resource::Gp2 { gb: 20.0 }),
-                    part("node public IPv4 address", Resource::PublicIpv4 { count: 1 }),
-                ],
-                load_balancer: true,
-            }),
+            kind: Kind::PerCall(study_function(
+                1.0,
+                "not published by the study; the Rust + DynamoDB row's 1 ms",
+                Store::S3,
+            )),
             study: None,
-            notes: vec![
-                "a lower bound: the EKS control plane and one t2.micro worker with EKS's default 20 GB volume".to_owned(),
-            ],
+            notes: Vec::new(),
         },
-        Row {
-            id: "lambda-sqs".to_owned(),
-            label: "Lambda + SQS (calc)".to_owned(),
+        FargateEfs => provisioned(
+            vec![
+                part(
+                    "task (0.25 vCPU, 0.5 GB)",
+                    Resource::Fargate {
+                        vcpu: 0.25,
+                        memory_gb: 0.5,
+                        spot: true,
+                    },
+                ),
+                part("counter file", Resource::Efs { gb: COUNTER_FILE_GB }),
+                part("task public IPv4 address", Resource::PublicIpv4 { count: 1 }),
+            ],
+            true,
+            Some(3.11),
+            "the smallest task, 0.25 vCPU and 0.5 GB, on Spot; the counter file on EFS is one 4 KiB block",
+        ),
+        K8s => provisioned(
+            kops_parts(),
+            true,
+            Some(22.63),
+            "assumed shape: one t2.micro control plane with 20 GB gp2, one t2.micro worker with 8 GB gp2; the study gives only the control node's minimum, $12.06",
+        ),
+        K8sEks => provisioned(
+            vec![
+                part("control plane", Resource::EksControlPlane),
+                part("worker node", Resource::Ec2T2Micro { count: 1 }),
+                part("worker root volume", Resource::Gp2 { gb: 20.0 }),
+                part("node public IPv4 address", Resource::PublicIpv4 { count: 1 }),
+            ],
+            true,
+            None,
+            "a lower bound: the EKS control plane and one t2.micro worker with EKS's default 20 GB volume",
+        ),
+        LambdaSqs => Row {
+            id: id.as_str().to_owned(),
+            label: label_of(id).to_owned(),
             workload: Workload::CalcJobs,
             kind: Kind::PerCall(Function {
                 memory_mb: STUDY_MEMORY_MB,
@@ -447,26 +430,45 @@ pub fn catalogue() -> Vec<Row> {
                 "per job: POST through API Gateway, SQS send + receive + delete, one Lambda run of calc(x), one DynamoDB write to the done counter; SQS's idle long polls are not counted".to_owned(),
             ],
         },
-        Row {
-            id: "workers-rabbitmq".to_owned(),
-            label: "Workers + RabbitMQ (kOps)".to_owned(),
+        WorkersRabbitMq => Row {
             workload: Workload::CalcJobs,
-            kind: Kind::Provisioned(Server {
-                parts: kops_parts(),
-                load_balancer: true,
-            }),
-            study: None,
-            notes: vec![
-                "the kOps cluster of the Kubernetes row, running RabbitMQ and the worker pool".to_owned(),
-            ],
+            ..provisioned(
+                kops_parts(),
+                true,
+                None,
+                "the kOps cluster of the Kubernetes row, running RabbitMQ and the worker pool",
+            )
         },
-    ]
+    }
 }
 
-/// The built-in row with this id.
-pub fn catalogue_row(id: &str) -> Result<Row, CostError> {
-    let rows = catalogue();
-    find_row(&rows, id).cloned()
+/// The cost table's name for a row.
+fn label_of(id: ArchitectureId) -> &'static str {
+    use ArchitectureId::*;
+    match id {
+        Ec2 => "Server + EC2",
+        Ec2FastApi => "FastAPI + EC2",
+        LambdaS3 => "Lambda Rust + S3",
+        LambdaDynamoDb => "Lambda Rust + DynamoDB",
+        LambdaPythonS3 => "Lambda Python + S3",
+        LambdaPythonDynamoDb => "Lambda Python + DynamoDB",
+        LambdaJsDynamoDb => "Lambda JavaScript + DynamoDB",
+        LambdaCppDynamoDb => "Lambda C++ + DynamoDB",
+        FargateEfs => "Fargate Spot + EFS",
+        K8s => "Kubernetes (kOps)",
+        K8sEks => "Kubernetes (EKS)",
+        LambdaSqs => "Lambda + SQS (calc)",
+        WorkersRabbitMq => "Workers + RabbitMQ (kOps)",
+    }
+}
+
+/// One t2.micro with the study's 8 GB gp2 root volume and a public IPv4 address.
+fn ec2_parts() -> Vec<Part> {
+    vec![
+        part("instance", Resource::Ec2T2Micro { count: 1 }),
+        part("root volume", Resource::Gp2 { gb: 8.0 }),
+        part("public IPv4 address", Resource::PublicIpv4 { count: 1 }),
+    ]
 }
 
 /// The row with this id in `rows`, or [`CostError::UnknownRow`] listing the ids.
@@ -484,5 +486,35 @@ pub(crate) fn unknown_row(rows: &[Row], id: &str) -> CostError {
             .map(|row| row.id.as_str())
             .collect::<Vec<_>>()
             .join(", "),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The catalogue and the architecture ids cannot drift apart: one row per id, named
+    /// by it, so `latency cost --only ID` accepts exactly the ids `latency lab` does.
+    #[test]
+    fn every_architecture_has_exactly_one_row_named_by_its_id() {
+        let rows = catalogue();
+        assert_eq!(rows.len(), ArchitectureId::ALL.len());
+        for (row, id) in rows.iter().zip(ArchitectureId::ALL) {
+            assert_eq!(row.id, id.as_str());
+            assert_eq!(row.id.parse::<ArchitectureId>(), Ok(*id));
+        }
+    }
+
+    #[test]
+    fn rows_the_study_published_carry_its_name() {
+        for row in catalogue() {
+            let id: ArchitectureId = row.id.parse().expect("an id");
+            assert_eq!(
+                row.study.as_ref().map(|s| s.label.as_str()),
+                id.study_name(),
+                "{}",
+                row.id
+            );
+        }
     }
 }

@@ -30,7 +30,7 @@ fn ec2_and_lambda_dynamodb_break_even_near_3_4_million_calls() {
 
     let report = original_era();
     let point = report
-        .break_even_between("lambda-rust-dynamodb", "ec2")
+        .break_even_between("lambda-dynamodb", "ec2")
         .expect("a per-call and a provisioned row of the same workload have a break-even entry");
     let computed = point.calls_per_month.expect("the two lines cross");
     assert!(
@@ -38,7 +38,7 @@ fn ec2_and_lambda_dynamodb_break_even_near_3_4_million_calls() {
         "model {computed} against hand arithmetic {by_hand}"
     );
     assert!((3.3e6..3.5e6).contains(&computed), "near 3.4 M: {computed}");
-    assert_eq!(point.cheaper_below, "lambda-rust-dynamodb");
+    assert_eq!(point.cheaper_below, "lambda-dynamodb");
     assert_eq!(point.cheaper_above, "ec2");
     let cost = point.cost.expect("a crossing has a cost");
     assert!((cost - ec2_monthly).abs() < 1e-9);
@@ -113,10 +113,10 @@ fn atomic_store_mode_moves_the_break_even_up() {
     .expect("applies");
     let atomic = price(&sheet, &rows, &Options::default()).expect("prices");
     let rmw = original_era();
-    let per_million = |r: &CostReport| r.row("lambda-rust-dynamodb").expect("row").per_million;
+    let per_million = |r: &CostReport| r.row("lambda-dynamodb").expect("row").per_million;
     assert!((per_million(&rmw) - per_million(&atomic) - 0.297).abs() < 1e-9);
     let volume = |r: &CostReport| {
-        r.break_even_between("lambda-rust-dynamodb", "ec2")
+        r.break_even_between("lambda-dynamodb", "ec2")
             .and_then(|b| b.calls_per_month)
             .expect("crosses")
     };
@@ -128,7 +128,7 @@ fn atomic_store_mode_moves_the_break_even_up() {
 #[test]
 fn a_row_that_is_cheaper_everywhere_has_no_break_even_volume() {
     let report = original_era();
-    let mut free = report.row("lambda-rust-dynamodb").expect("row").clone();
+    let mut free = report.row("lambda-dynamodb").expect("row").clone();
     free.per_million = 0.0;
     let ec2 = report.row("ec2").expect("row");
     let point = latency_cost::break_even_of(&free, ec2);
@@ -138,8 +138,7 @@ fn a_row_that_is_cheaper_everywhere_has_no_break_even_volume() {
 
     let mut dear = ec2.clone();
     dear.monthly = 0.0;
-    let point =
-        latency_cost::break_even_of(report.row("lambda-rust-dynamodb").expect("row"), &dear);
+    let point = latency_cost::break_even_of(report.row("lambda-dynamodb").expect("row"), &dear);
     assert_eq!(point.calls_per_month, None);
     assert_eq!(point.cheaper_below, "ec2");
 }

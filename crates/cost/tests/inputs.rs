@@ -60,14 +60,14 @@ fn memory_and_duration_overrides_change_the_gb_seconds() {
     let mut rows = catalogue();
     Overrides {
         memory_mb: Some(1024),
-        duration_ms_by_row: vec![("lambda-rust-dynamodb".to_owned(), 10.0)],
+        duration_ms_by_row: vec![("lambda-dynamodb".to_owned(), 10.0)],
         duration_basis: Some("measured".to_owned()),
         ..Overrides::default()
     }
     .apply(&mut rows)
     .expect("applies");
     let report = price(&sheet(), &rows, &Options::default()).expect("prices");
-    let rust = report.row("lambda-rust-dynamodb").expect("row");
+    let rust = report.row("lambda-dynamodb").expect("row");
     let function = rust.function.as_ref().expect("per call");
     assert_eq!(
         (function.memory_mb, function.billed_duration_ms),
@@ -111,7 +111,7 @@ fn a_per_row_value_wins_over_the_value_for_all_rows() {
     assert_eq!((s3.memory_mb, s3.billed_duration_ms), (2048, 80.0));
     let rust = rows
         .iter()
-        .find(|r| r.id == "lambda-rust-dynamodb")
+        .find(|r| r.id == "lambda-dynamodb")
         .and_then(|r| r.function())
         .expect("row");
     assert_eq!((rust.memory_mb, rust.billed_duration_ms), (256, 5.0));
@@ -128,7 +128,7 @@ fn an_unknown_row_is_an_error_listing_the_known_ones() {
     .expect_err("no such row");
     let message = err.to_string();
     assert!(message.contains("unknown row `lambda-cobol`"), "{message}");
-    assert!(message.contains("lambda-rust-dynamodb"), "{message}");
+    assert!(message.contains("lambda-dynamodb"), "{message}");
 }
 
 #[test]
@@ -232,7 +232,7 @@ fn the_current_sheet_adds_public_ipv4_to_provisioned_rows() {
     assert!((report.load_balancer_monthly - 730.0 * (0.0265 + 2.0 * 0.005)).abs() < 1e-9);
     // DynamoDB halved: Rust + DynamoDB read-modify-write per million
     // $1.11 + $0.20 + $0.1485 + $0.7423 + 1 ms x $0.0020833 = $2.2029
-    let rust = report.row("lambda-rust-dynamodb").expect("row");
+    let rust = report.row("lambda-dynamodb").expect("row");
     let by_hand = 1.11 + 0.20 + 0.1485 + 0.7423 + 0.125 * 0.001 * 0.000_016_666_7 * 1e6;
     assert!((rust.per_million - by_hand).abs() < 1e-9);
 }
@@ -243,7 +243,9 @@ fn the_lab_prices_its_rows_from_measured_durations() {
     use latency_cost::{Measured, Row, Store, StoreMode, Workload, break_even_svg, price_measured};
 
     let sheet = sheet();
-    let mut rows = vec![latency_cost::catalogue_row("ec2").expect("row")];
+    let mut rows = vec![latency_cost::catalogue_row(
+        latency_cost::ArchitectureId::Ec2,
+    )];
     rows.push(Row::api_lambda(
         "lambda-dynamodb",
         "Lambda + DynamoDB (Rust, measured)",

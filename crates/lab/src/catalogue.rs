@@ -1,4 +1,23 @@
-//! The architecture catalogue: one entry per row of DESIGN.md's table.
+//! The architecture catalogue: one entry per row of DESIGN.md's table, named by the
+//! shared [`ArchitectureId`].
+
+use std::fmt;
+use std::str::FromStr;
+
+use latency_arch::ArchitectureId;
+
+use crate::error::Skip;
+
+/// How a row updates its counter. A store mode is not an architecture: the lab's
+/// read-modify-write rows are `lambda-s3` and `lambda-dynamodb` with
+/// `?mode=read-modify-write`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Mode {
+    /// One atomic update (the default; the fix).
+    Atomic,
+    /// The original study's read-then-write, which loses updates under concurrency.
+    ReadModifyWrite,
+}
 
 /// Where a row keeps its counter.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -10,42 +29,90 @@ pub enum CounterBackend {
     /// `redis://` on the machine's Redis, shared by replicas.
     Redis,
     /// `s3://` on a local S3-compatible endpoint (moto).
-    S3 {
-        /// The original study's two-step read-then-write instead of a conditional write.
-        read_modify_write: bool,
-    },
+    S3(Mode),
     /// `dynamodb://` on a local DynamoDB-compatible endpoint (dynalite).
-    DynamoDb {
-        /// The original study's two-step read-then-write instead of one `UpdateItem ADD`.
-        read_modify_write: bool,
-    },
+    DynamoDb(Mode),
+}
+
+impl CounterBackend {
+    /// The store mode: read-modify-write only where the row asks for it.
+    pub fn mode(self) -> Mode {
+        match self {
+            CounterBackend::S3(mode) | CounterBackend::DynamoDb(mode) => mode,
+            CounterBackend::Memory | CounterBackend::File | CounterBackend::Redis => Mode::Atomic,
+        }
+    }
+}
+
+/// The language a function row's handler is written in; the runtime that runs it is
+/// configured per language ([`FunctionRuntime`](crate::FunctionRuntime)).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Language {
+    /// The `latency-lambda` binary (a custom runtime, as `provided.al2023`).
+    Rust,
+    /// The study's Python handler.
+    Python,
+    /// The study's Node.js handler.
+    NodeJs,
+    /// The study's C++ handler.
+    Cpp,
+}
+
+impl Language {
+    /// Why a row in this language is skipped when no runtime is configured for it, and
+    /// the command that provides one.
+    pub fn missing_runtime(self) -> Skip {
+        match self {
+            Language::Rust => Skip::new(
+                "the Lambda binary is missing",
+                "cargo build --release -p latency-lambda",
+            ),
+            Language::Python | Language::NodeJs | Language::Cpp => Skip::new(
+                format!(
+                    "no {self} runtime: the other-language handlers (variants/) are not built yet"
+                ),
+                "see issue 12 (variants/)",
+            ),
+        }
+    }
+}
+
+impl fmt::Display for Language {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Language::Rust => "Rust",
+            Language::Python => "Python",
+            Language::NodeJs => "Node.js",
+            Language::Cpp => "C++",
+        })
+    }
 }
 
 /// How an architecture is stood up locally.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Deployment {
-    /// One `latency serve` process (a VM).
-    Server {
-        /// Where the counter lives.
-        counter: CounterBackend,
-    },
-    /// `replicas` × `latency serve` behind the lab's load balancer (Fargate behind an
-    /// ALB; a Kubernetes Deployment behind a LoadBalancer Service).
-    Balanced {
-        /// How many server processes.
+    /// `replicas` × `latency serve`, behind the lab's load balancer when `balanced`
+    /// (one VM; a Fargate task behind an ALB; a Kubernetes Deployment behind a
+    /// LoadBalancer Service).
+    Servers {
+        /// How many server processes (at least one).
         replicas: usize,
+        /// Whether requests go through the lab's load balancer.
+        balanced: bool,
         /// Where the counter lives (shared by the replicas).
         counter: CounterBackend,
     },
-    /// The Lambda binary on the local function platform, behind its API Gateway front.
+    /// A handler on the local function platform, behind its API Gateway front.
     Function {
+        /// Which configured runtime runs it.
+        language: Language,
         /// Where the counter lives.
         counter: CounterBackend,
     },
-    /// Not built in this version; shown in the table as skipped with this reason.
+    /// Not built in this version: always skipped, with this reason.
     NotBuilt {
         /// Why, and what would enable it.
-        reason: &'static str,
+        skip: Skip,
     },
 }
 
@@ -61,8 +128,8 @@ pub struct Budget {
 /// One row of the comparison.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Architecture {
-    /// Short name for `--only` (e.g. `ec2`).
-    pub id: &'static str,
+    /// The architecture (the same id `latency cost` prices).
+    pub id: ArchitectureId,
     /// The table's name for the row.
     pub title: &'static str,
     /// What stands for the cloud architecture on this machine.
@@ -72,144 +139,282 @@ pub struct Architecture {
     /// The compute each server process gets (function rows take theirs from the
     /// function's memory size, as Lambda does).
     pub budget: Option<Budget>,
-    /// The row of `latency cost` that prices it; `None` for rows priced from measured
-    /// function durations.
-    pub cost_row: Option<&'static str>,
-    /// Whether a default run includes it (the read-modify-write variants only make sense
-    /// beside their atomic rows, and the not-built rows are listed for completeness).
+    /// Whether a default run includes it.
     pub default: bool,
+}
+
+impl Architecture {
+    /// The row's counter, if it has one (rows not built yet have none).
+    pub fn counter(&self) -> Option<CounterBackend> {
+        match &self.deployment {
+            Deployment::Servers { counter, .. } | Deployment::Function { counter, .. } => {
+                Some(*counter)
+            }
+            Deployment::NotBuilt { .. } => None,
+        }
+    }
+
+    /// The row's store mode.
+    pub fn mode(&self) -> Mode {
+        self.counter().map_or(Mode::Atomic, CounterBackend::mode)
+    }
+
+    /// How `--only` names this row: the id, plus `?mode=read-modify-write` for the
+    /// read-modify-write variants.
+    pub fn selector(&self) -> String {
+        RowSelector {
+            id: self.id,
+            mode: self.mode(),
+        }
+        .to_string()
+    }
+
+    /// The stem of this row's files (`ID-sequential.json`): the id, plus `-rmw` for the
+    /// read-modify-write variants (a `?` does not belong in a file name).
+    pub fn file_stem(&self) -> String {
+        match self.mode() {
+            Mode::Atomic => self.id.to_string(),
+            Mode::ReadModifyWrite => format!("{}-rmw", self.id),
+        }
+    }
+}
+
+/// A `--only` entry: an architecture id, optionally with `?mode=read-modify-write` (or
+/// `?mode=atomic`, the default), as in a store URL. Each row has exactly one selector.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RowSelector {
+    /// The architecture.
+    pub id: ArchitectureId,
+    /// The store mode.
+    pub mode: Mode,
+}
+
+impl RowSelector {
+    /// Whether `row` is selected.
+    pub fn selects(&self, row: &Architecture) -> bool {
+        row.id == self.id && row.mode() == self.mode
+    }
+}
+
+impl fmt::Display for RowSelector {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.mode {
+            Mode::ReadModifyWrite => write!(f, "{}?mode=read-modify-write", self.id),
+            Mode::Atomic => write!(f, "{}", self.id),
+        }
+    }
+}
+
+/// A `--only` entry that names no row.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum BadSelector {
+    /// Not an architecture id (the message lists the valid ones).
+    #[error(transparent)]
+    Id(#[from] latency_arch::UnknownArchitecture),
+    /// A `?…` part other than `mode=atomic` or `mode=read-modify-write`.
+    #[error("unknown option `{0}`; expected ?mode=atomic or ?mode=read-modify-write")]
+    Option(String),
+}
+
+impl FromStr for RowSelector {
+    type Err = BadSelector;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        let (id, option) = match text.trim().split_once('?') {
+            Some((id, option)) => (id, Some(option)),
+            None => (text, None),
+        };
+        let mode = match option {
+            None | Some("mode=atomic") => Mode::Atomic,
+            Some("mode=read-modify-write") => Mode::ReadModifyWrite,
+            Some(other) => return Err(BadSelector::Option(other.to_owned())),
+        };
+        Ok(RowSelector {
+            id: id.parse()?,
+            mode,
+        })
+    }
+}
+
+/// The rows `only` selects, in catalogue order, or every default row when `only` is
+/// empty. Each returned row keeps its catalogue position, by which results are keyed.
+pub fn select(only: &[RowSelector]) -> Vec<(usize, Architecture)> {
+    catalogue()
+        .into_iter()
+        .enumerate()
+        .filter(|(_, row)| {
+            if only.is_empty() {
+                row.default
+            } else {
+                only.iter().any(|selector| selector.selects(row))
+            }
+        })
+        .collect()
 }
 
 /// Every architecture, in the table's order.
 pub fn catalogue() -> Vec<Architecture> {
+    use ArchitectureId as Id;
     use CounterBackend::*;
     use Deployment::*;
+    let not_built = |reason: &str, enable: &str| NotBuilt {
+        skip: Skip::new(reason, enable),
+    };
+    let function = |language, counter| Function { language, counter };
     vec![
         Architecture {
-            id: "ec2",
+            id: Id::Ec2,
             title: "Server + VM (EC2)",
             analogue: "latency serve --store memory://; 1 vCPU, 1 GB (t2.micro)",
-            deployment: Server { counter: Memory },
+            deployment: Servers {
+                replicas: 1,
+                balanced: false,
+                counter: Memory,
+            },
             budget: Some(Budget {
                 vcpu: 1.0,
                 memory_mb: 1024,
             }),
-            cost_row: Some("ec2"),
             default: true,
         },
         Architecture {
-            id: "lambda-s3",
+            id: Id::Ec2FastApi,
+            title: "FastAPI + VM (EC2)",
+            analogue: "the study's FastAPI server; 1 vCPU, 1 GB (t2.micro)",
+            deployment: not_built(
+                "the FastAPI variant (variants/) is not built yet",
+                "see issue 12 (variants/)",
+            ),
+            budget: None,
+            default: false,
+        },
+        Architecture {
+            id: Id::LambdaS3,
             title: "Lambda + S3",
             analogue: "Lambda binary on the function platform; s3:// on moto (conditional writes)",
-            deployment: Function {
-                counter: S3 {
-                    read_modify_write: false,
-                },
-            },
+            deployment: function(Language::Rust, S3(Mode::Atomic)),
             budget: None,
-            cost_row: None,
             default: true,
         },
         Architecture {
-            id: "lambda-s3-rmw",
+            id: Id::LambdaS3,
             title: "Lambda + S3, read-modify-write",
             analogue: "as lambda-s3, with the original study's read-then-write",
-            deployment: Function {
-                counter: S3 {
-                    read_modify_write: true,
-                },
-            },
+            deployment: function(Language::Rust, S3(Mode::ReadModifyWrite)),
             budget: None,
-            cost_row: None,
             default: true,
         },
         Architecture {
-            id: "lambda-dynamodb",
+            id: Id::LambdaDynamoDb,
             title: "Lambda + DynamoDB",
             analogue: "Lambda binary on the function platform; dynamodb:// on dynalite (UpdateItem ADD)",
-            deployment: Function {
-                counter: DynamoDb {
-                    read_modify_write: false,
-                },
-            },
+            deployment: function(Language::Rust, DynamoDb(Mode::Atomic)),
             budget: None,
-            cost_row: None,
             default: true,
         },
         Architecture {
-            id: "lambda-dynamodb-rmw",
+            id: Id::LambdaDynamoDb,
             title: "Lambda + DynamoDB, read-modify-write",
             analogue: "as lambda-dynamodb, with the original study's read-then-write",
-            deployment: Function {
-                counter: DynamoDb {
-                    read_modify_write: true,
-                },
-            },
+            deployment: function(Language::Rust, DynamoDb(Mode::ReadModifyWrite)),
             budget: None,
-            cost_row: None,
+            default: true,
+        },
+        // The other-language rows: their handlers (variants/) decide how they update the
+        // counter; they are listed as atomic until those handlers exist.
+        Architecture {
+            id: Id::LambdaPythonS3,
+            title: "Lambda Python + S3",
+            analogue: "the study's Python handler on the function platform; s3:// on moto",
+            deployment: function(Language::Python, S3(Mode::Atomic)),
+            budget: None,
             default: true,
         },
         Architecture {
-            id: "lambda-other-languages",
-            title: "Lambda JavaScript / C++ / Python + DynamoDB",
-            analogue: "variants/ run by the same function platform",
-            deployment: NotBuilt {
-                reason: "the other-language variants (variants/) are not built yet",
-            },
+            id: Id::LambdaPythonDynamoDb,
+            title: "Lambda Python + DynamoDB",
+            analogue: "the study's Python handler on the function platform; dynamodb:// on dynalite",
+            deployment: function(Language::Python, DynamoDb(Mode::Atomic)),
             budget: None,
-            cost_row: None,
             default: true,
         },
         Architecture {
-            id: "fargate-efs",
+            id: Id::LambdaJsDynamoDb,
+            title: "Lambda JavaScript + DynamoDB",
+            analogue: "the study's Node.js handler on the function platform; dynamodb:// on dynalite",
+            deployment: function(Language::NodeJs, DynamoDb(Mode::Atomic)),
+            budget: None,
+            default: true,
+        },
+        Architecture {
+            id: Id::LambdaCppDynamoDb,
+            title: "Lambda C++ + DynamoDB",
+            analogue: "the study's C++ handler on the function platform; dynamodb:// on dynalite",
+            deployment: function(Language::Cpp, DynamoDb(Mode::Atomic)),
+            budget: None,
+            default: true,
+        },
+        Architecture {
+            id: Id::FargateEfs,
             title: "Fargate + EFS",
             analogue: "latency serve --store file:// behind the lab's load balancer; 0.25 vCPU, 512 MB",
-            deployment: Balanced {
+            deployment: Servers {
                 replicas: 1,
+                balanced: true,
                 counter: File,
             },
             budget: Some(Budget {
                 vcpu: 0.25,
                 memory_mb: 512,
             }),
-            cost_row: Some("fargate-spot"),
             default: true,
         },
         Architecture {
-            id: "k8s",
+            id: Id::K8s,
             title: "Kubernetes (3 replicas)",
             analogue: "3 × latency serve sharing Redis, behind the lab's load balancer; 250m CPU each",
-            deployment: Balanced {
+            deployment: Servers {
                 replicas: 3,
+                balanced: true,
                 counter: Redis,
             },
             budget: Some(Budget {
                 vcpu: 0.25,
                 memory_mb: 256,
             }),
-            cost_row: Some("kubernetes-kops"),
             default: true,
         },
         Architecture {
-            id: "lambda-sqs",
+            id: Id::K8sEks,
+            title: "Kubernetes on EKS",
+            analogue: "locally the same as k8s (the control plane is not on the request path)",
+            deployment: not_built(
+                "locally identical to k8s; EKS differs only in the cloud",
+                "latency lab --only k8s",
+            ),
+            budget: None,
+            default: false,
+        },
+        Architecture {
+            id: Id::LambdaSqs,
             title: "Lambda + SQS (queue)",
             analogue: "the function platform's queue trigger + a real queue",
-            deployment: NotBuilt {
-                reason: "the queue workloads (latency queue, latency worker) are not built yet",
-            },
+            deployment: not_built(
+                "the queue workloads (latency queue, latency worker) are not built yet",
+                "see issue 12 (queues)",
+            ),
             budget: None,
-            cost_row: None,
             default: true,
         },
         Architecture {
-            id: "workers-rabbitmq",
+            id: Id::WorkersRabbitMq,
             title: "Workers + RabbitMQ (queue)",
             analogue: "latency worker pool + RabbitMQ",
-            deployment: NotBuilt {
-                reason: "the queue workloads (latency queue, latency worker) are not built yet",
-            },
+            deployment: not_built(
+                "the queue workloads (latency queue, latency worker) are not built yet",
+                "see issue 12 (queues)",
+            ),
             budget: None,
-            cost_row: None,
             default: true,
         },
     ]

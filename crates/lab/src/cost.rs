@@ -1,80 +1,77 @@
 //! The lab's cost columns and break-even chart: each measured row priced by
-//! `latency-cost`, the function rows from the billed durations the platform measured.
+//! `latency-cost` from its own cost row (the same [`ArchitectureId`](latency_arch::ArchitectureId)),
+//! the function rows with the billed durations the platform measured.
 
 use latency_bench::CostFigures;
 use latency_cost::{
-    BuiltinSheet, CostReport, Measured, Options, PriceSheet, Row, Store, StoreMode, Workload,
+    CostError, CostReport, Kind, Measured, Options, PriceSheet, Row, StoreMode, Workload,
     break_even_svg, catalogue_row, format_calls, price_measured,
 };
 
-use crate::catalogue::{Architecture, CounterBackend, Deployment};
+use crate::catalogue::{Architecture, Deployment, Mode};
 
 /// The priced rows of one lab run, or why pricing failed.
 pub(crate) struct Priced {
-    outcome: Result<CostReport, String>,
-    /// (lab row id, cost row id)
-    ids: Vec<(&'static str, String)>,
+    outcome: Result<CostReport, CostError>,
 }
 
-/// Prices every measured row on the built-in `current` sheet, as the original study
-/// priced its table: load balancers left out, Lambda at `memory_mb`.
-pub(crate) fn price_rows(measured: &[(&Architecture, &[f64])], memory_mb: u32) -> Priced {
+/// Prices every measured row on `sheet`, as the original study priced its table: load
+/// balancers left out, Lambda at `memory_mb` with the measured billed durations. Each
+/// row is priced under its [`Architecture::file_stem`], so the atomic and
+/// read-modify-write variants of one architecture are two cost rows.
+pub(crate) fn price_rows(
+    measured: &[(&Architecture, &[f64])],
+    memory_mb: u32,
+    sheet: &PriceSheet,
+) -> Priced {
     let mut rows = Vec::new();
     let mut durations = Vec::new();
-    let mut ids = Vec::new();
     for &(row, billed_ms) in measured {
-        let cost_row = match (row.cost_row, &row.deployment) {
-            (Some(id), _) => catalogue_row(id).ok(),
-            (None, Deployment::Function { counter }) if !billed_ms.is_empty() => {
-                durations.push(Measured {
-                    row: row.id.to_owned(),
-                    memory_mb,
-                    durations_ms: billed_ms.to_vec(),
-                });
-                function_row(row, *counter, memory_mb)
+        let cost_row = cost_row(row, memory_mb);
+        if cost_row.is_per_call() {
+            if billed_ms.is_empty() {
+                // Nothing was billed (every request failed before the function ran):
+                // there is no duration to price it by.
+                continue;
             }
-            _ => None,
-        };
-        if let Some(cost_row) = cost_row {
-            ids.push((row.id, cost_row.id.clone()));
-            rows.push(cost_row);
+            durations.push(Measured {
+                row: cost_row.id.clone(),
+                memory_mb,
+                durations_ms: billed_ms.to_vec(),
+            });
         }
+        rows.push(cost_row);
     }
-    let outcome = PriceSheet::builtin(BuiltinSheet::Current)
-        .and_then(|sheet| price_measured(&sheet, &rows, &durations, &Options::default()))
-        .map_err(|err| err.to_string());
-    Priced { outcome, ids }
+    let outcome = price_measured(sheet, &rows, &durations, &Options::default());
+    Priced { outcome }
 }
 
-fn function_row(row: &Architecture, counter: CounterBackend, memory_mb: u32) -> Option<Row> {
-    let (store, read_modify_write) = match counter {
-        CounterBackend::S3 { read_modify_write } => (Store::S3, read_modify_write),
-        CounterBackend::DynamoDb { read_modify_write } => (Store::DynamoDb, read_modify_write),
-        _ => return None,
-    };
-    let mode = if read_modify_write {
-        StoreMode::ReadModifyWrite
-    } else {
-        StoreMode::Atomic
-    };
-    // The billed duration is replaced by the measured one when priced.
-    Some(Row::api_lambda(
-        row.id,
-        row.title,
-        store,
-        mode,
-        memory_mb,
-        1.0,
-        "measured by the lab",
-    ))
+/// The lab row's cost row: the architecture's own, with the lab's title, memory size and
+/// store mode. Every [`ArchitectureId`](latency_arch::ArchitectureId) has one (the cost
+/// catalogue's match is exhaustive), so no row can be left unpriced by a typo.
+fn cost_row(row: &Architecture, memory_mb: u32) -> Row {
+    let mut cost = catalogue_row(row.id);
+    cost.id = row.file_stem();
+    cost.label = row.title.to_owned();
+    if let (Kind::PerCall(function), Deployment::Function { .. }) =
+        (&mut cost.kind, &row.deployment)
+    {
+        function.memory_mb = memory_mb;
+        function.store_mode = match row.mode() {
+            Mode::Atomic => StoreMode::Atomic,
+            Mode::ReadModifyWrite => StoreMode::ReadModifyWrite,
+        };
+        // Replaced by the measured mean when priced.
+        function.duration_basis = "measured by the lab".to_owned();
+    }
+    cost
 }
 
 impl Priced {
-    /// The cost columns for the lab row `id`, if it was priced.
-    pub(crate) fn figures(&self, id: &str) -> Option<CostFigures> {
+    /// The cost columns for the lab row, if it was priced.
+    pub(crate) fn figures(&self, row: &Architecture) -> Option<CostFigures> {
         let report = self.outcome.as_ref().ok()?;
-        let (_, cost_id) = self.ids.iter().find(|(lab_id, _)| *lab_id == id)?;
-        let row = report.row(cost_id)?;
+        let row = report.row(&row.file_stem())?;
         let per_call = row.per_million > 0.0;
         Some(CostFigures {
             monthly_usd: (!per_call).then_some(row.monthly),
@@ -90,7 +87,7 @@ impl Priced {
     pub(crate) fn markdown_note(&self) -> String {
         let report = match &self.outcome {
             Ok(report) => report,
-            Err(reason) => return format!("\nCost columns unavailable: {reason}\n"),
+            Err(err) => return format!("\nCost columns unavailable: {err}\n"),
         };
         let unconfirmed = report
             .sheet
@@ -100,7 +97,7 @@ impl Priced {
             .count();
         let mut text = format!(
             "\nCosts: AWS {}, `{}` price sheet (as of {}; {unconfirmed} of {} figures unconfirmed, \
-             listed by `latency cost --sheet {}`). Provisioned rows as the original study priced \
+             listed by `latency cost --sheet {}`; choose another with --sheet). Provisioned rows as the original study priced \
              them (load balancers excluded); Lambda rows from the billed durations measured here. \
              Local durations are not cloud durations: the store is on this machine, not across a network.\n",
             report.sheet.region,
@@ -147,4 +144,53 @@ impl Priced {
 
 fn label<'a>(report: &'a CostReport, id: &'a str) -> &'a str {
     report.row(id).map_or(id, |row| row.label.as_str())
+}
+
+#[cfg(test)]
+mod tests {
+    use latency_cost::BuiltinSheet;
+
+    use super::*;
+    use crate::catalogue::catalogue;
+
+    /// Every lab row that can run gets cost columns: a row left unpriced would be a
+    /// silent gap in the table.
+    #[test]
+    fn every_runnable_row_is_priced() {
+        let rows: Vec<Architecture> = catalogue()
+            .into_iter()
+            .filter(|row| !matches!(row.deployment, Deployment::NotBuilt { .. }))
+            .collect();
+        let billed = [3.0, 4.0, 2.0];
+        let measured: Vec<(&Architecture, &[f64])> =
+            rows.iter().map(|row| (row, &billed[..])).collect();
+        let sheet = PriceSheet::builtin(BuiltinSheet::OriginalEra).expect("built-in sheet");
+        let priced = price_rows(&measured, 128, &sheet);
+        for row in &rows {
+            let figures = priced
+                .figures(row)
+                .unwrap_or_else(|| panic!("{} is not priced", row.selector()));
+            let function = matches!(row.deployment, Deployment::Function { .. });
+            assert_eq!(
+                figures.per_million_calls_usd.is_some(),
+                function,
+                "{}",
+                row.selector()
+            );
+            assert_eq!(
+                figures.monthly_usd.is_some(),
+                !function,
+                "{}",
+                row.selector()
+            );
+        }
+    }
+
+    #[test]
+    fn the_note_names_the_sheet_used() {
+        let row = catalogue().remove(0);
+        let sheet = PriceSheet::builtin(BuiltinSheet::Current).expect("built-in sheet");
+        let note = price_rows(&[(&row, &[])], 128, &sheet).markdown_note();
+        assert!(note.contains("`current` price sheet"), "{note}");
+    }
 }

@@ -5,7 +5,8 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use crate::catalogue::{Architecture, CounterBackend};
+use crate::catalogue::{Architecture, CounterBackend, Mode};
+use crate::error::Skip;
 use crate::process::Supervised;
 
 /// Where the lab finds (and, with the repository's script, installs) moto and dynalite.
@@ -31,14 +32,17 @@ impl EndpointTools {
     const INSTALL_DEADLINE: Duration = Duration::from_secs(900);
 
     /// Installs moto and dynalite with `scripts/services install` when one is missing.
-    async fn install(&self) -> Result<(), String> {
+    async fn install(&self) -> Result<(), Skip> {
         if self.moto_server().exists() && self.dynalite_js().exists() {
             return Ok(());
         }
         let Some(script) = &self.services_script else {
-            return Err(format!(
-                "moto and dynalite are not installed under {}; from the repository, run: scripts/services install",
-                self.cache_dir.display()
+            return Err(Skip::new(
+                format!(
+                    "moto and dynalite are not installed under {}",
+                    self.cache_dir.display()
+                ),
+                "scripts/services install (from the repository)",
             ));
         };
         tracing::info!("installing moto and dynalite (first run only)");
@@ -46,20 +50,21 @@ impl EndpointTools {
             .arg("install")
             .kill_on_drop(true)
             .output();
-        match tokio::time::timeout(Self::INSTALL_DEADLINE, run).await {
-            Ok(Ok(output)) if output.status.success() => Ok(()),
-            Ok(Ok(output)) => Err(format!(
+        let reason = match tokio::time::timeout(Self::INSTALL_DEADLINE, run).await {
+            Ok(Ok(output)) if output.status.success() => return Ok(()),
+            Ok(Ok(output)) => format!(
                 "`{} install` failed: {}",
                 script.display(),
                 String::from_utf8_lossy(&output.stderr).trim()
-            )),
-            Ok(Err(err)) => Err(format!("cannot run {}: {err}", script.display())),
-            Err(_) => Err(format!(
+            ),
+            Ok(Err(err)) => format!("cannot run {}: {err}", script.display()),
+            Err(_) => format!(
                 "`{} install` took longer than {:?}",
                 script.display(),
                 Self::INSTALL_DEADLINE
-            )),
-        }
+            ),
+        };
+        Err(Skip::new(reason, format!("{} install", script.display())))
     }
 }
 
@@ -67,7 +72,7 @@ impl EndpointTools {
 enum Slot {
     Untried,
     Up(Box<Supervised>),
-    Unavailable(String),
+    Unavailable(Skip),
 }
 
 /// The endpoints of one lab run.
@@ -75,7 +80,9 @@ pub(crate) struct Endpoints {
     run_id: String,
     state_dir: PathBuf,
     tools: EndpointTools,
-    redis: Option<Result<(), String>>,
+    redis: Option<Result<(), Skip>>,
+    /// The Redis keys handed out, deleted when the run ends.
+    redis_keys: Vec<String>,
     moto: Slot,
     dynalite: Slot,
 }
@@ -95,6 +102,7 @@ impl Endpoints {
             state_dir,
             tools,
             redis: None,
+            redis_keys: Vec::new(),
             moto: Slot::Untried,
             dynalite: Slot::Untried,
         }
@@ -106,42 +114,53 @@ impl Endpoints {
         &mut self,
         row: &Architecture,
         counter: CounterBackend,
-    ) -> Result<String, String> {
-        let name = format!("latency-lab-{}-{}", self.run_id, row.id);
+    ) -> Result<String, Skip> {
+        // The pid lets a later run tell a dead run's leftovers from a live run's.
+        let name = format!(
+            "{REDIS_KEY_PREFIX}{}-{}-{}",
+            std::process::id(),
+            self.run_id,
+            row.file_stem()
+        );
         match counter {
             CounterBackend::Memory => Ok("memory://".to_owned()),
             CounterBackend::File => Ok(format!(
                 "file://{}",
-                self.state_dir.join(format!("{}-hits", row.id)).display()
+                self.state_dir
+                    .join(format!("{}-hits", row.file_stem()))
+                    .display()
             )),
             CounterBackend::Redis => {
                 if self.redis.is_none() {
                     self.redis = Some(redis_reachable().await);
                 }
                 match &self.redis {
-                    Some(Ok(())) => Ok(format!("redis://127.0.0.1:6379/0?key={name}")),
-                    Some(Err(reason)) => Err(reason.clone()),
-                    None => Err("Redis was not checked".to_owned()),
+                    Some(Ok(())) => {
+                        self.redis_keys.push(name.clone());
+                        Ok(format!("redis://{REDIS_ADDRESS}/0?key={name}"))
+                    }
+                    Some(Err(skip)) => Err(skip.clone()),
+                    None => Err(Skip::new("Redis was not checked", "")),
                 }
             }
-            CounterBackend::S3 { read_modify_write } => {
+            CounterBackend::S3(mode) => {
                 let endpoint = self.moto().await?;
                 Ok(format!(
                     "s3://{name}/hits?endpoint={endpoint}&region={REGION}&create=true{}",
-                    mode_param(read_modify_write)
+                    mode_param(mode)
                 ))
             }
-            CounterBackend::DynamoDb { read_modify_write } => {
+            CounterBackend::DynamoDb(mode) => {
                 let endpoint = self.dynalite().await?;
                 Ok(format!(
                     "dynamodb://{name}?endpoint={endpoint}&region={REGION}&create=true{}",
-                    mode_param(read_modify_write)
+                    mode_param(mode)
                 ))
             }
         }
     }
 
-    async fn moto(&mut self) -> Result<String, String> {
+    async fn moto(&mut self) -> Result<String, Skip> {
         if matches!(self.moto, Slot::Untried) {
             self.moto = match self.tools.install().await {
                 Err(reason) => Slot::Unavailable(reason),
@@ -159,7 +178,7 @@ impl Endpoints {
         slot_address(&self.moto)
     }
 
-    async fn dynalite(&mut self) -> Result<String, String> {
+    async fn dynalite(&mut self) -> Result<String, Skip> {
         if matches!(self.dynalite, Slot::Untried) {
             self.dynalite = match self.tools.install().await {
                 Err(reason) => Slot::Unavailable(reason),
@@ -172,12 +191,17 @@ impl Endpoints {
         slot_address(&self.dynalite)
     }
 
-    /// Stops the endpoints this run started.
+    /// Stops the endpoints this run started and deletes the Redis keys it created.
     pub(crate) async fn stop(self) {
         for slot in [self.moto, self.dynalite] {
             if let Slot::Up(process) = slot {
                 process.stop().await;
             }
+        }
+        if !self.redis_keys.is_empty()
+            && let Err(err) = delete_redis_keys(&self.redis_keys).await
+        {
+            tracing::warn!(keys = ?self.redis_keys, %err, "could not delete the lab's Redis keys");
         }
     }
 }
@@ -186,38 +210,94 @@ async fn start_slot(what: &str, program: &Path, args: &[&str], on_stderr: bool) 
     let args: Vec<String> = args.iter().map(|a| (*a).to_owned()).collect();
     match Supervised::start(what, program, &args, &[], on_stderr).await {
         Ok(process) => Slot::Up(Box::new(process)),
-        Err(err) => Slot::Unavailable(err.to_string()),
+        Err(err) => Slot::Unavailable(Skip::new(err.to_string(), "scripts/services install")),
     }
 }
 
-fn slot_address(slot: &Slot) -> Result<String, String> {
+fn slot_address(slot: &Slot) -> Result<String, Skip> {
     match slot {
         Slot::Up(process) => Ok(process.base_url.clone()),
-        Slot::Unavailable(reason) => Err(reason.clone()),
-        Slot::Untried => Err("the endpoint was not started".to_owned()),
+        Slot::Unavailable(skip) => Err(skip.clone()),
+        Slot::Untried => Err(Skip::new("the endpoint was not started", "")),
     }
 }
 
-fn mode_param(read_modify_write: bool) -> &'static str {
-    if read_modify_write {
-        "&mode=read-modify-write"
-    } else {
-        ""
+fn mode_param(mode: Mode) -> &'static str {
+    match mode {
+        Mode::ReadModifyWrite => "&mode=read-modify-write",
+        Mode::Atomic => "",
     }
 }
+
+/// The machine's Redis, on its standard port.
+const REDIS_ADDRESS: &str = "127.0.0.1:6379";
+
+/// Every Redis key the lab creates starts with this, then `<pid>-`.
+pub(crate) const REDIS_KEY_PREFIX: &str = "latency-lab-";
 
 /// Redis on its standard port, as the machine's service.
-async fn redis_reachable() -> Result<(), String> {
-    let address = "127.0.0.1:6379";
+async fn redis_reachable() -> Result<(), Skip> {
     match tokio::time::timeout(
         Duration::from_secs(2),
-        tokio::net::TcpStream::connect(address),
+        tokio::net::TcpStream::connect(REDIS_ADDRESS),
     )
     .await
     {
         Ok(Ok(_)) => Ok(()),
-        _ => Err(format!(
-            "Redis is not answering on {address}; start it with: redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save ''"
+        _ => Err(Skip::new(
+            format!("Redis is not answering on {REDIS_ADDRESS}"),
+            "redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save ''",
         )),
     }
+}
+
+async fn redis_connection() -> redis::RedisResult<redis::aio::MultiplexedConnection> {
+    let client = redis::Client::open(format!("redis://{REDIS_ADDRESS}/0"))?;
+    let connect = client.get_multiplexed_async_connection();
+    tokio::time::timeout(Duration::from_secs(2), connect)
+        .await
+        .map_err(|_| {
+            redis::RedisError::from((redis::ErrorKind::IoError, "connecting to Redis timed out"))
+        })?
+}
+
+async fn delete_redis_keys(keys: &[String]) -> redis::RedisResult<()> {
+    let mut connection = redis_connection().await?;
+    redis::cmd("DEL")
+        .arg(keys)
+        .query_async::<()>(&mut connection)
+        .await
+}
+
+/// Deletes the `latency-lab-<pid>-…` keys of lab runs whose process is gone (killed
+/// before it could clean up), and returns how many. Keys of live runs are kept: several
+/// labs may share the machine's Redis. Without Redis there is nothing to sweep.
+pub(crate) async fn sweep_dead_redis_keys() -> usize {
+    let Ok(mut connection) = redis_connection().await else {
+        return 0;
+    };
+    let keys: Vec<String> = match redis::cmd("KEYS")
+        .arg(format!("{REDIS_KEY_PREFIX}*"))
+        .query_async(&mut connection)
+        .await
+    {
+        Ok(keys) => keys,
+        Err(_) => return 0,
+    };
+    let dead: Vec<String> = keys
+        .into_iter()
+        .filter(|key| {
+            crate::process::owner_pid(key, REDIS_KEY_PREFIX)
+                .is_some_and(|pid| !crate::process::is_alive(pid))
+        })
+        .collect();
+    if dead.is_empty() {
+        return 0;
+    }
+    // Another run may sweep the same keys at the same time: a failed DEL removed none.
+    redis::cmd("DEL")
+        .arg(&dead)
+        .query_async::<usize>(&mut connection)
+        .await
+        .unwrap_or_default()
 }

@@ -1,22 +1,34 @@
 //! The local lab: one command that stands up each architecture's local analogue, measures
 //! it with the bench engine, checks its counter, stops it, and compares them all.
 //!
-//! - [`catalogue`] lists the architectures (one [`Architecture`] per row of DESIGN.md's
-//!   table): how to start each, how to know it is ready, its bench plan, how to stop it.
+//! - [`catalogue`] lists the rows (one [`Architecture`] per row of DESIGN.md's table,
+//!   named by the shared [`ArchitectureId`](latency_arch::ArchitectureId)): how to start
+//!   each, its bench plan, how to stop it.
 //! - [`run`] executes a [`LabConfig`] and returns a [`LabOutcome`]: a
 //!   [`Comparison`](latency_bench::render::Comparison) with every row measured or
-//!   explicitly skipped (with the reason and the command that enables it), and every
-//!   Report written under the output directory.
+//!   explicitly skipped (with a [`Skip`]: the reason and the command that enables it),
+//!   and every Report written under the output directory. [`run_until`] stops early,
+//!   cleanly, when a future completes (a signal).
+//!
+//! Every process the lab starts dies with it, even on SIGKILL; the cgroups and Redis keys
+//! a killed run leaves are removed by the next run.
 
 pub mod catalogue;
 mod cost;
-mod deploy;
 mod endpoints;
 mod error;
+mod launch;
 mod process;
 mod runner;
+mod sweep;
 
-pub use catalogue::{Architecture, Deployment, catalogue};
+pub use catalogue::{
+    Architecture, BadSelector, Budget, CounterBackend, Deployment, Language, Mode, RowSelector,
+    catalogue, select,
+};
 pub use endpoints::EndpointTools;
-pub use error::LabError;
-pub use runner::{LabConfig, LabEvent, LabOutcome, Phase, run};
+pub use error::{LabError, Skip};
+pub use launch::FunctionRuntime;
+pub use process::{REAPER_ALL_CLEAN, REAPER_ARGS};
+pub use runner::{LabConfig, LabEvent, LabOutcome, Phase, run, run_until};
+pub use sweep::remove_leftovers_of_dead_runs;

@@ -40,6 +40,7 @@ impl Supervised {
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .kill_on_drop(true);
+        die_with_parent(&mut command);
         let mut child = command.spawn().map_err(|err| LabError::StartFailed {
             what: what.to_owned(),
             detail: format!("cannot run {}: {err}", program.display()),
@@ -114,10 +115,123 @@ impl Supervised {
         self.child.id()
     }
 
-    /// Stops the process (SIGKILL: the lab has finished measuring it) and reaps it.
+    /// Stops the process and anything it started (SIGKILL to its process group: the lab
+    /// has finished measuring it) and reaps it.
     pub(crate) async fn stop(mut self) {
+        if let Some(pid) = self.child.id().and_then(|pid| i32::try_from(pid).ok()) {
+            // The child leads its own group (see `die_with_parent`); a grandchild such as
+            // a server's helper goes with it.
+            let _ = nix::sys::signal::killpg(
+                nix::unistd::Pid::from_raw(pid),
+                nix::sys::signal::Signal::SIGKILL,
+            );
+        }
         if let Err(err) = self.child.kill().await {
             tracing::warn!(what = %self.what, %err, "could not stop process");
+        }
+    }
+}
+
+/// Makes the child die with the lab, even when the lab is killed with SIGKILL and runs
+/// no clean-up: the kernel sends the child SIGKILL when its parent exits
+/// (`PR_SET_PDEATHSIG`). The child also leads its own process group, so that a terminal's
+/// Ctrl-C reaches only the lab, which then stops its children in order and writes what
+/// it measured.
+///
+/// `PR_SET_PDEATHSIG` fires when the *thread* that spawned the child exits. The lab spawns
+/// from the runtime's worker threads, which live as long as the lab.
+pub(crate) fn die_with_parent(command: &mut Command) {
+    let lab = nix::unistd::getpid();
+    command.process_group(0);
+    // SAFETY: the closure runs between fork and exec and only makes two
+    // async-signal-safe system calls (prctl, getppid) and `_exit`-like error returns.
+    #[allow(unsafe_code)]
+    unsafe {
+        command.pre_exec(move || {
+            nix::sys::prctl::set_pdeathsig(nix::sys::signal::Signal::SIGKILL)
+                .map_err(std::io::Error::from)?;
+            // The lab may have died between fork and prctl: then no signal will come.
+            if nix::unistd::getppid() != lab {
+                return Err(std::io::Error::other(
+                    "the lab exited while starting a child",
+                ));
+            }
+            Ok(())
+        });
+    }
+}
+
+/// The pid in a name the lab gave a resource, `<prefix><pid>-…` (Redis keys, cgroup
+/// directories), if it has one.
+pub(crate) fn owner_pid(name: &str, prefix: &str) -> Option<u32> {
+    name.strip_prefix(prefix)?.split('-').next()?.parse().ok()
+}
+
+/// Whether process `pid` still exists (a zombie counts as gone: it runs nothing).
+pub(crate) fn is_alive(pid: u32) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        // The state follows the command name, which is in parentheses.
+        Ok(stat) => stat
+            .rsplit_once(')')
+            .is_some_and(|(_, rest)| !rest.trim_start().starts_with('Z')),
+        Err(_) => false,
+    }
+}
+
+/// The arguments of the `latency` binary that run the lab's reaper: it waits until its
+/// stdin closes (the lab exited, however: even SIGKILL closes a process's pipes). If the
+/// lab wrote [`REAPER_ALL_CLEAN`] first, it cleaned up itself and the reaper just exits;
+/// otherwise the reaper removes what the lab left
+/// ([`crate::remove_leftovers_of_dead_runs`]).
+pub const REAPER_ARGS: [&str; 2] = ["lab", "--reap"];
+
+/// What a lab that cleaned up after itself writes to its reaper before it exits.
+pub const REAPER_ALL_CLEAN: &[u8] = b"clean\n";
+
+/// The reaper of one lab run: a process that outlives the lab by a moment.
+pub(crate) struct Reaper {
+    child: Child,
+    /// Closing it (on drop, or when the lab dies) starts the clean-up.
+    lifeline: Option<tokio::process::ChildStdin>,
+}
+
+impl Reaper {
+    /// How long the reaper may take once the lab is done.
+    const DEADLINE: Duration = Duration::from_secs(15);
+
+    /// Starts `latency_exe lab --reap`. It is deliberately not tied to the lab's life
+    /// (no `die_with_parent`): its job starts when the lab's ends. Its own process group
+    /// keeps a terminal's Ctrl-C from ending it early.
+    pub(crate) fn start(latency_exe: &Path) -> Result<Reaper, LabError> {
+        let mut child = Command::new(latency_exe)
+            .args(REAPER_ARGS)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .process_group(0)
+            .spawn()
+            .map_err(|err| {
+                fail(
+                    "the lab's reaper",
+                    &format!("cannot run {}: {err}", latency_exe.display()),
+                )
+            })?;
+        let lifeline = child.stdin.take();
+        Ok(Reaper { child, lifeline })
+    }
+
+    /// Tells the reaper the lab cleaned up after itself, and waits for it, bounded.
+    pub(crate) async fn finish(mut self) {
+        if let Some(mut lifeline) = self.lifeline.take() {
+            use tokio::io::AsyncWriteExt;
+            // If this fails the reaper is gone or will sweep: both are fine.
+            let _ = lifeline.write_all(REAPER_ALL_CLEAN).await;
+        }
+        if tokio::time::timeout(Self::DEADLINE, self.child.wait())
+            .await
+            .is_err()
+        {
+            tracing::warn!("the lab's reaper did not finish in {:?}", Self::DEADLINE);
+            let _ = self.child.kill().await;
         }
     }
 }
@@ -167,7 +281,28 @@ fn http_address(line: &str) -> Option<String> {
 
 #[cfg(test)]
 mod tests {
-    use super::http_address;
+    use super::{http_address, is_alive, owner_pid};
+
+    #[test]
+    fn names_carry_their_owners_pid() {
+        assert_eq!(
+            owner_pid("latency-lab-4242-17-ec2", "latency-lab-"),
+            Some(4242)
+        );
+        assert_eq!(owner_pid("latency-lab-x-17", "latency-lab-"), None);
+        assert_eq!(owner_pid("hits", "latency-lab-"), None);
+    }
+
+    #[test]
+    fn this_process_is_alive_and_a_reaped_one_is_not() {
+        assert!(is_alive(std::process::id()));
+        let mut child = std::process::Command::new("true")
+            .spawn()
+            .expect("spawn true");
+        let pid = child.id();
+        child.wait().expect("reap");
+        assert!(!is_alive(pid));
+    }
 
     #[test]
     fn finds_the_address_in_announcements() {

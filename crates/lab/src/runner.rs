@@ -1,23 +1,30 @@
-//! The experiment runner: each selected row is deployed, measured twice (sequential like
-//! the original study, then concurrent), checked, stopped, and written out.
+//! The experiment runner, in five steps per run: launch each selected row, measure it
+//! twice (sequential like the original study, then concurrent), check its counter and
+//! errors, price the measured rows, and write every Report, `report.md` and
+//! `report.html`. Results are keyed by catalogue position, never by label.
 
+use std::future::Future;
 use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use latency_bench::render::Comparison;
-use latency_bench::{BenchConfig, Progress, Report, Stop, Verdict};
+use latency_bench::render::{Comparison, Row as TableRow};
+use latency_bench::{BenchConfig, FunctionFigures, Progress, Report, Stop, Verdict};
+use latency_cost::PriceSheet;
 
 use crate::LabError;
-use crate::catalogue::{Architecture, CounterBackend, Deployment, catalogue};
+use crate::catalogue::{Architecture, Mode, RowSelector, select};
 use crate::cost::{Priced, price_rows};
-use crate::deploy::{Deployed, deploy};
 use crate::endpoints::{EndpointTools, Endpoints};
+use crate::error::Skip;
+use crate::launch::{FunctionRuntime, Launched, Running, launch};
+use crate::process::Reaper;
 
-/// What to run and where to write it.
+/// What to run and where to write it. [`LabConfig::new`] holds every default; the CLI
+/// only overrides what the user gave.
 #[derive(Debug, Clone)]
 pub struct LabConfig {
-    /// Row ids to run (see [`catalogue`]); empty runs every default row.
-    pub only: Vec<String>,
+    /// Rows to run (see [`catalogue`](crate::catalogue)); empty runs every default row.
+    pub only: Vec<RowSelector>,
     /// Requests in the sequential run (one connection, one after another).
     pub sequential_requests: u64,
     /// Requests in the concurrent run.
@@ -26,12 +33,15 @@ pub struct LabConfig {
     pub concurrency: usize,
     /// The `latency` binary whose `serve` subcommand runs the server rows.
     pub latency_exe: PathBuf,
-    /// The Lambda binary (`latency-lambda`) the function rows run; `None` skips them.
-    pub lambda_exe: Option<PathBuf>,
+    /// How function rows run, per language; a row whose language has none is skipped
+    /// with the command that provides it.
+    pub runtimes: Vec<FunctionRuntime>,
     /// The function rows' memory size, MB (their CPU budget follows from it).
     pub function_memory_mb: u32,
     /// Apply the cloud's CPU and memory budgets through cgroups.
     pub cpu_limits: bool,
+    /// The prices the cost columns use.
+    pub sheet: PriceSheet,
     /// Where moto and dynalite are found or installed.
     pub tools: EndpointTools,
     /// Where the Reports, `report.md` and `report.html` go (created if missing).
@@ -39,28 +49,51 @@ pub struct LabConfig {
 }
 
 impl LabConfig {
-    /// The default matrix: 1000 sequential requests (as the original study sent) and
-    /// 2000 requests over 32 connections, for every default row.
-    pub fn new(latency_exe: PathBuf, tools: EndpointTools, out_dir: PathBuf) -> Self {
+    /// Requests in a default sequential run, as the original study sent.
+    pub const DEFAULT_REQUESTS: u64 = 1000;
+    /// Requests in a `--quick` sequential run.
+    pub const QUICK_REQUESTS: u64 = 100;
+    /// Connections in a default concurrent run.
+    pub const DEFAULT_CONCURRENCY: usize = 32;
+    /// The function rows' default memory size, Lambda's smallest (as the study).
+    pub const DEFAULT_MEMORY_MB: u32 = 128;
+
+    /// The default matrix: [`DEFAULT_REQUESTS`](Self::DEFAULT_REQUESTS) sequential
+    /// requests and twice as many over [`DEFAULT_CONCURRENCY`](Self::DEFAULT_CONCURRENCY)
+    /// connections, for every default row, priced on `sheet`.
+    pub fn new(
+        latency_exe: PathBuf,
+        tools: EndpointTools,
+        out_dir: PathBuf,
+        sheet: PriceSheet,
+    ) -> Self {
         Self {
             only: Vec::new(),
-            sequential_requests: 1000,
-            concurrent_requests: 2000,
-            concurrency: 32,
+            sequential_requests: 0,
+            concurrent_requests: 0,
+            concurrency: Self::DEFAULT_CONCURRENCY,
             latency_exe,
-            lambda_exe: None,
-            function_memory_mb: 128,
+            runtimes: Vec::new(),
+            function_memory_mb: Self::DEFAULT_MEMORY_MB,
             cpu_limits: true,
+            sheet,
             tools,
             out_dir,
         }
+        .with_requests(Self::DEFAULT_REQUESTS)
     }
 
-    /// A first look: 100 sequential and 400 concurrent requests per row.
-    pub fn quick(mut self) -> Self {
-        self.sequential_requests = 100;
-        self.concurrent_requests = 400;
+    /// `n` sequential requests and `2 × n` concurrent ones per row.
+    pub fn with_requests(mut self, n: u64) -> Self {
+        self.sequential_requests = n;
+        self.concurrent_requests = n.saturating_mul(2);
         self
+    }
+
+    /// A first look: [`QUICK_REQUESTS`](Self::QUICK_REQUESTS) sequential requests and
+    /// twice as many concurrent ones per row.
+    pub fn quick(self) -> Self {
+        self.with_requests(Self::QUICK_REQUESTS)
     }
 }
 
@@ -75,12 +108,9 @@ pub enum Phase {
     Concurrent,
 }
 
-/// A measured row: its billed durations (function rows only) and its runs.
-type MeasuredRow = (Architecture, Vec<f64>, Vec<(Phase, Report)>);
-
 impl Phase {
-    /// The name of a measuring phase's Report file: `ID-sequential.json`,
-    /// `ID-concurrent.json`.
+    /// The name of a measuring phase's Report file: `STEM-sequential.json`,
+    /// `STEM-concurrent.json`.
     fn file_stem(self) -> &'static str {
         match self {
             Phase::Concurrent => "concurrent",
@@ -96,6 +126,10 @@ pub enum LabEvent<'a> {
     Phase {
         /// The row.
         row: &'a Architecture,
+        /// Its place in this run, from 1.
+        index: usize,
+        /// Rows in this run.
+        rows: usize,
         /// The phase.
         phase: Phase,
         /// Requests planned in this phase, if it measures.
@@ -108,12 +142,21 @@ pub enum LabEvent<'a> {
         /// The row.
         row: &'a Architecture,
         /// Why, and how to enable it.
-        reason: &'a str,
+        skip: &'a Skip,
+    },
+    /// A row could not be started or measured.
+    Failed {
+        /// The row.
+        row: &'a Architecture,
+        /// What went wrong.
+        error: &'a LabError,
     },
     /// A row is done.
     Finished {
         /// The row.
         row: &'a Architecture,
+        /// For function rows, what the platform measured over both runs.
+        function: Option<&'a FunctionFigures>,
     },
 }
 
@@ -133,18 +176,51 @@ pub struct LabOutcome {
     /// What the runs showed that is a property of the architecture under this load:
     /// lost updates in the read-modify-write rows, some requests failing.
     pub findings: Vec<String>,
+    /// Whether the run was interrupted: the rows finished before it are written, the
+    /// rest are listed as skipped.
+    pub interrupted: bool,
 }
 
-/// Runs the selected rows one after another and writes every Report (`ID-sequential.json`,
-/// `ID-concurrent.json`), `report.md` and `report.html` under `config.out_dir`.
+/// What became of one selected row.
+enum RowOutcome {
+    /// Both runs measured; `billed_ms` holds every invocation's billed duration (function
+    /// rows only).
+    Measured {
+        runs: Vec<(Phase, Report)>,
+        billed_ms: Vec<f64>,
+    },
+    /// Not measured, on purpose.
+    Skipped(Skip),
+    /// Could not be started or measured.
+    Failed(LabError),
+}
+
+/// One selected row and what became of it, at its catalogue position.
+struct RowResult {
+    row: Architecture,
+    outcome: RowOutcome,
+}
+
+/// Runs the selected rows one after another and writes every Report (`STEM-sequential.json`,
+/// `STEM-concurrent.json`), `report.md` and `report.html` under `config.out_dir`.
 ///
 /// A row that cannot be started is skipped with the reason, never dropped; only an
-/// unknown `--only` name or an unwritable output directory fails the whole run.
+/// unwritable output directory fails the whole run.
 pub async fn run(
     config: &LabConfig,
-    mut on_event: impl FnMut(LabEvent<'_>) + Send,
+    on_event: impl FnMut(LabEvent<'_>) + Send,
 ) -> Result<LabOutcome, LabError> {
-    let rows = select(&config.only)?;
+    run_until(config, on_event, std::future::pending()).await
+}
+
+/// [`run`], until `interrupt` completes (on SIGINT or SIGTERM, say). Then the row in
+/// progress is stopped, every process and cgroup of the lab is removed, the rows not yet
+/// run are listed as skipped, and what was measured is written as usual.
+pub async fn run_until(
+    config: &LabConfig,
+    mut on_event: impl FnMut(LabEvent<'_>) + Send,
+    interrupt: impl Future<Output = ()> + Send,
+) -> Result<LabOutcome, LabError> {
     let state_dir = config.out_dir.join("state");
     create_dir(&state_dir)?;
     // Store URLs need absolute paths (`file:///abs/path`).
@@ -152,121 +228,241 @@ pub async fn run(
         path: state_dir.clone(),
         source,
     })?;
+    crate::sweep::remove_leftovers_of_dead_runs().await;
+    // Started before any other child, so that whatever this run leaves if it is killed
+    // is removed as soon as it dies.
+    // Without it the run still works; only a SIGKILL of the lab would leave its cgroups
+    // and Redis keys to the next run's sweep.
+    let reaper = match Reaper::start(&config.latency_exe) {
+        Ok(reaper) => Some(reaper),
+        Err(err) => {
+            tracing::warn!(%err, "no reaper: a killed lab's leftovers wait for the next run");
+            None
+        }
+    };
     let run_id = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_secs())
         .to_string();
     let mut endpoints = Endpoints::new(run_id, state_dir, config.tools.clone());
-    let mut comparison = Comparison::new([]);
-    comparison.title = "latency lab: every architecture on one machine".to_owned();
-    let mut verdicts = Verdicts::default();
-    let mut measured_rows: Vec<MeasuredRow> = Vec::new();
 
-    for row in &rows {
-        on_event(LabEvent::Phase {
-            row,
-            phase: Phase::Starting,
-            requests: None,
-        });
-        let running = match deploy(row, config, &mut endpoints).await {
-            Ok(Deployed::Running(running)) => running,
-            Ok(Deployed::Skipped(reason)) => {
-                on_event(LabEvent::Skipped {
-                    row,
-                    reason: &reason,
-                });
-                comparison.skip(row.title, reason);
-                continue;
-            }
-            Err(err) => {
-                let reason = err.to_string();
-                on_event(LabEvent::Skipped {
-                    row,
-                    reason: &reason,
-                });
-                verdicts.problems.push(format!("{}: {reason}", row.id));
-                comparison.skip(row.title, reason);
-                continue;
+    let selected = select(&config.only);
+    let total = selected.len();
+    let mut results = Vec::with_capacity(total);
+    let mut interrupt = std::pin::pin!(interrupt);
+    let mut interrupted = false;
+    for (index, (_, row)) in selected.into_iter().enumerate() {
+        let outcome = if interrupted {
+            RowOutcome::Skipped(Skip::new(
+                "the run was interrupted before this row",
+                "run it again",
+            ))
+        } else {
+            let place = (index + 1, total);
+            tokio::select! {
+                outcome = run_row(&row, place, config, &mut endpoints, &mut on_event) => outcome,
+                () = &mut interrupt => {
+                    interrupted = true;
+                    RowOutcome::Failed(LabError::Interrupted)
+                }
             }
         };
-        let url = format!("{}/hits", running.base_url);
-        let plans = [
-            (
-                Phase::Sequential,
-                1,
-                config.sequential_requests,
-                row.title.to_owned(),
-            ),
-            (
-                Phase::Concurrent,
-                config.concurrency,
-                config.concurrent_requests,
-                format!("{}, {} concurrent", row.title, config.concurrency),
-            ),
-        ];
-        let mut measured: Vec<(Phase, Report)> = Vec::new();
-        let mut billed_ms = Vec::new();
-        let mut failure = None;
-        for (phase, connections, requests, label) in plans {
-            on_event(LabEvent::Phase {
-                row,
-                phase,
-                requests: Some(requests),
-            });
-            match measure(&url, connections, requests, label, &mut on_event).await {
-                Ok(mut report) => {
-                    report.notes.extend(running.notes.iter().cloned());
-                    if let Some(run) = running.take_function_run() {
-                        billed_ms.extend(run.billed_ms);
-                        report.function = Some(run.figures);
-                    }
-                    measured.push((phase, report));
-                }
-                Err(source) => {
-                    failure = Some(LabError::Bench {
-                        architecture: row.title.to_owned(),
-                        source,
-                    });
-                    break;
-                }
-            }
+        // A row cut short by the interrupt left its processes to `kill_on_drop` and its
+        // cgroups to their `Drop`; both ran when `run_row`'s future was dropped.
+        match &outcome {
+            RowOutcome::Skipped(skip) => on_event(LabEvent::Skipped { row: &row, skip }),
+            RowOutcome::Failed(error) => on_event(LabEvent::Failed { row: &row, error }),
+            RowOutcome::Measured { .. } => {}
         }
-        running.stop().await;
-        if let Some(err) = failure {
-            let reason = err.to_string();
-            verdicts.problems.push(format!("{}: {reason}", row.id));
-            comparison.skip(row.title, reason);
-            continue;
-        }
-        for (_, report) in &measured {
-            check(row, report, &mut verdicts);
-        }
-        measured_rows.push((row.clone(), billed_ms, measured));
-        on_event(LabEvent::Finished { row });
+        results.push(RowResult { row, outcome });
     }
     endpoints.stop().await;
+    let written = write_results(config, results, interrupted);
+    if let Some(reaper) = reaper {
+        reaper.finish().await;
+    }
+    written
+}
 
-    let billed: Vec<(&Architecture, &[f64])> = measured_rows
-        .iter()
-        .map(|(row, billed_ms, _)| (row, billed_ms.as_slice()))
-        .collect();
-    let priced = price_rows(&billed, config.function_memory_mb);
-    for (row, _, runs) in measured_rows {
-        for (phase, mut report) in runs {
-            report.cost = priced.figures(row.id);
-            write_json(
-                &config
-                    .out_dir
-                    .join(format!("{}-{}.json", row.id, phase.file_stem())),
-                &report,
-            )?;
-            comparison
-                .rows
-                .push(latency_bench::render::Row::Measured(Box::new(report)));
+/// Launch, measure, stop one row.
+async fn run_row(
+    row: &Architecture,
+    (index, rows): (usize, usize),
+    config: &LabConfig,
+    endpoints: &mut Endpoints,
+    on_event: &mut (impl FnMut(LabEvent<'_>) + Send),
+) -> RowOutcome {
+    on_event(LabEvent::Phase {
+        row,
+        index,
+        rows,
+        phase: Phase::Starting,
+        requests: None,
+    });
+    let running = match launch(row, config, endpoints).await {
+        Ok(Launched::Up(running)) => running,
+        Ok(Launched::Skipped(skip)) => return RowOutcome::Skipped(skip),
+        Err(err) => return RowOutcome::Failed(err),
+    };
+    let measured = measure_row(row, (index, rows), config, &running, on_event).await;
+    running.stop().await;
+    match measured {
+        Ok((runs, billed_ms, function)) => {
+            on_event(LabEvent::Finished {
+                row,
+                function: function.as_ref(),
+            });
+            RowOutcome::Measured { runs, billed_ms }
+        }
+        Err(err) => RowOutcome::Failed(err),
+    }
+}
+
+type MeasuredRuns = (Vec<(Phase, Report)>, Vec<f64>, Option<FunctionFigures>);
+
+/// The sequential and the concurrent run of a row that is up.
+async fn measure_row(
+    row: &Architecture,
+    (index, rows): (usize, usize),
+    config: &LabConfig,
+    running: &Running,
+    on_event: &mut (impl FnMut(LabEvent<'_>) + Send),
+) -> Result<MeasuredRuns, LabError> {
+    let url = format!("{}/hits", running.base_url());
+    let plans = [
+        (
+            Phase::Sequential,
+            1,
+            config.sequential_requests,
+            row.title.to_owned(),
+        ),
+        (
+            Phase::Concurrent,
+            config.concurrency,
+            config.concurrent_requests,
+            format!("{}, {} concurrent", row.title, config.concurrency),
+        ),
+    ];
+    let mut runs = Vec::new();
+    let mut billed_ms = Vec::new();
+    let mut function: Option<FunctionFigures> = None;
+    for (phase, connections, requests, label) in plans {
+        on_event(LabEvent::Phase {
+            row,
+            index,
+            rows,
+            phase,
+            requests: Some(requests),
+        });
+        let mut report = measure(&url, connections, requests, label, on_event)
+            .await
+            .map_err(|source| LabError::Bench {
+                architecture: row.title.to_owned(),
+                source,
+            })?;
+        report.notes.extend(running.notes().iter().cloned());
+        if let Some(run) = running.take_function_run() {
+            billed_ms.extend(run.billed_ms);
+            function = Some(match function {
+                None => run.figures.clone(),
+                Some(so_far) => combine(&so_far, &run.figures),
+            });
+            report.function = Some(run.figures);
+        }
+        runs.push((phase, report));
+    }
+    if let Some(figures) = &mut function {
+        figures.billed_duration_ms =
+            (!billed_ms.is_empty()).then(|| billed_ms.iter().sum::<f64>() / billed_ms.len() as f64);
+    }
+    Ok((runs, billed_ms, function))
+}
+
+/// Two runs' function figures as one: counts added, the largest memory kept. Means are
+/// weighted by invocations (the caller recomputes the billed mean from every duration).
+fn combine(a: &FunctionFigures, b: &FunctionFigures) -> FunctionFigures {
+    let weighted = |x: Option<f64>, nx: u64, y: Option<f64>, ny: u64| match (x, y) {
+        (Some(x), Some(y)) if nx + ny > 0 => {
+            Some((x * nx as f64 + y * ny as f64) / (nx + ny) as f64)
+        }
+        (x, y) => x.or(y),
+    };
+    FunctionFigures {
+        invocations: a.invocations + b.invocations,
+        cold_starts: a.cold_starts + b.cold_starts,
+        init_duration_ms: weighted(
+            a.init_duration_ms,
+            a.cold_starts,
+            b.init_duration_ms,
+            b.cold_starts,
+        ),
+        duration_ms: weighted(a.duration_ms, a.invocations, b.duration_ms, b.invocations),
+        billed_duration_ms: weighted(
+            a.billed_duration_ms,
+            a.invocations,
+            b.billed_duration_ms,
+            b.invocations,
+        ),
+        max_memory_used_mb: match (a.max_memory_used_mb, b.max_memory_used_mb) {
+            (Some(x), Some(y)) => Some(x.max(y)),
+            (x, y) => x.or(y),
+        },
+        memory_size_mb: a.memory_size_mb.or(b.memory_size_mb),
+    }
+}
+
+/// Check, price and write: the steps after every row has run.
+fn write_results(
+    config: &LabConfig,
+    results: Vec<RowResult>,
+    interrupted: bool,
+) -> Result<LabOutcome, LabError> {
+    let mut verdicts = Verdicts::default();
+    for result in &results {
+        match &result.outcome {
+            RowOutcome::Measured { runs, .. } => {
+                for (_, report) in runs {
+                    check(&result.row, report, &mut verdicts);
+                }
+            }
+            RowOutcome::Failed(LabError::Interrupted) | RowOutcome::Skipped(_) => {}
+            RowOutcome::Failed(err) => verdicts
+                .problems
+                .push(format!("{}: {err}", result.row.selector())),
         }
     }
-    // Keep catalogue order: skipped rows were pushed as they came, measured ones now.
-    comparison.rows.sort_by_key(|entry| position(&rows, entry));
+
+    let billed: Vec<(&Architecture, &[f64])> = results
+        .iter()
+        .filter_map(|result| match &result.outcome {
+            RowOutcome::Measured { billed_ms, .. } => Some((&result.row, billed_ms.as_slice())),
+            _ => None,
+        })
+        .collect();
+    let priced = price_rows(&billed, config.function_memory_mb, &config.sheet);
+
+    let mut comparison = Comparison::new([]);
+    comparison.title = "latency lab: every architecture on one machine".to_owned();
+    for RowResult { row, outcome } in results {
+        match outcome {
+            RowOutcome::Measured { runs, .. } => {
+                for (phase, mut report) in runs {
+                    report.cost = priced.figures(&row);
+                    write_json(
+                        &config.out_dir.join(format!(
+                            "{}-{}.json",
+                            row.file_stem(),
+                            phase.file_stem()
+                        )),
+                        &report,
+                    )?;
+                    comparison.rows.push(TableRow::Measured(Box::new(report)));
+                }
+            }
+            RowOutcome::Skipped(skip) => comparison.skip(row.title, skip.to_string()),
+            RowOutcome::Failed(err) => comparison.skip(row.title, err.to_string()),
+        }
+    }
 
     let mut markdown = comparison.markdown();
     markdown.push_str(&priced.markdown_note());
@@ -281,20 +477,8 @@ pub async fn run(
         out_dir: config.out_dir.clone(),
         problems: verdicts.problems,
         findings: verdicts.findings,
+        interrupted,
     })
-}
-
-/// Where a table entry's row stands in the catalogue selection.
-fn position(rows: &[Architecture], entry: &latency_bench::render::Row) -> usize {
-    let title = match entry {
-        latency_bench::render::Row::Measured(report) => {
-            report.target.label.clone().unwrap_or_default()
-        }
-        latency_bench::render::Row::Skipped { architecture, .. } => architecture.clone(),
-    };
-    rows.iter()
-        .position(|row| title == row.title || title.starts_with(&format!("{}, ", row.title)))
-        .unwrap_or(usize::MAX)
 }
 
 /// `report.html` with the break-even chart before its closing `</body>`.
@@ -322,43 +506,10 @@ async fn measure(
     latency_bench::run_with_progress(plan, |progress| on_event(LabEvent::Progress(progress))).await
 }
 
-/// The rows `only` names, or every default row.
-fn select(only: &[String]) -> Result<Vec<Architecture>, LabError> {
-    let all = catalogue();
-    if only.is_empty() {
-        return Ok(all.into_iter().filter(|row| row.default).collect());
-    }
-    for name in only {
-        if !all.iter().any(|row| row.id == name) {
-            return Err(LabError::UnknownArchitecture {
-                name: name.clone(),
-                known: all.iter().map(|row| row.id).collect::<Vec<_>>().join(", "),
-            });
-        }
-    }
-    Ok(all
-        .into_iter()
-        .filter(|row| only.iter().any(|name| name == row.id))
-        .collect())
-}
-
 /// Whether lost or repeated updates are this row's point (the original study's
 /// read-modify-write stores) rather than a bug.
 fn expects_lost_updates(row: &Architecture) -> bool {
-    let counter = match &row.deployment {
-        Deployment::Server { counter }
-        | Deployment::Balanced { counter, .. }
-        | Deployment::Function { counter } => *counter,
-        Deployment::NotBuilt { .. } => return false,
-    };
-    matches!(
-        counter,
-        CounterBackend::S3 {
-            read_modify_write: true
-        } | CounterBackend::DynamoDb {
-            read_modify_write: true
-        }
-    )
+    row.mode() == Mode::ReadModifyWrite
 }
 
 /// What a measured run says about its row.
@@ -426,59 +577,4 @@ fn write_json(path: &Path, report: &Report) -> Result<(), LabError> {
         source: std::io::Error::other(err),
     })?;
     write(path, &text)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// A real Report (the bench crate's committed fixture) with the given outcome.
-    fn report(requests: u64, failed: u64, counter: Verdict) -> Report {
-        let text = include_str!("../../bench/tests/fixtures/server-vm.json");
-        let mut report: Report = serde_json::from_str(text).expect("fixture is a Report");
-        report.results.requests = requests;
-        report.results.errors.clear();
-        if failed > 0 {
-            report.results.errors.insert("http_5xx".to_owned(), failed);
-        }
-        report.results.counter.verdict = counter;
-        report
-    }
-
-    fn row(id: &str) -> Architecture {
-        catalogue()
-            .into_iter()
-            .find(|row| row.id == id)
-            .expect("catalogue row")
-    }
-
-    fn verdicts(id: &str, report: &Report) -> Verdicts {
-        let mut verdicts = Verdicts::default();
-        check(&row(id), report, &mut verdicts);
-        verdicts
-    }
-
-    #[test]
-    fn a_sound_run_says_nothing() {
-        let v = verdicts("ec2", &report(100, 0, Verdict::Pass));
-        assert!(v.problems.is_empty() && v.findings.is_empty());
-    }
-
-    #[test]
-    fn lost_updates_are_a_problem_for_atomic_rows_and_a_finding_for_rmw_rows() {
-        let failed = report(100, 0, Verdict::Fail);
-        let atomic = verdicts("lambda-dynamodb", &failed);
-        assert_eq!((atomic.problems.len(), atomic.findings.len()), (1, 0));
-        let rmw = verdicts("lambda-dynamodb-rmw", &failed);
-        assert_eq!((rmw.problems.len(), rmw.findings.len()), (0, 1));
-    }
-
-    #[test]
-    fn some_failed_requests_are_a_finding_and_all_failed_a_problem() {
-        let some = verdicts("lambda-s3", &report(100, 15, Verdict::Pass));
-        assert_eq!((some.problems.len(), some.findings.len()), (0, 1));
-        assert!(some.findings[0].contains("15 of 100 requests failed (15 http_5xx)"));
-        let all = verdicts("lambda-s3", &report(100, 100, Verdict::NotApplicable));
-        assert_eq!((all.problems.len(), all.findings.len()), (1, 0));
-    }
 }

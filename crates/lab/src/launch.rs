@@ -1,34 +1,98 @@
-//! Standing up one architecture: its store, its processes (with the cloud's CPU budget),
-//! its front door; and reading back what the function platform measured.
+//! Standing up one row on this machine: its store, its processes (with the cloud's CPU
+//! budget), its front door; and reading back what the function platform measured.
+//!
+//! ("Deploy" means Terraform and Kubernetes elsewhere in the project; launching is local.)
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 
 use latency_balancer::Balancer;
 use latency_bench::FunctionFigures;
-use latency_platform::cgroup::{CgroupParent, CpuQuota, Limits};
+use latency_platform::cgroup::{Cgroup, CgroupParent, CpuQuota, Limits};
 use latency_platform::{FrontServer, FunctionSpec, Platform, Throttling};
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 
-use crate::catalogue::{Architecture, Budget, Deployment};
+use crate::catalogue::{Architecture, Budget, Deployment, Language};
 use crate::endpoints::{Endpoints, LOCAL_AWS_CREDENTIALS};
+use crate::error::Skip;
 use crate::process::Supervised;
 use crate::{LabConfig, LabError};
 
 /// The function's name on the platform.
 const FUNCTION: &str = "hits";
 
-/// A row that is up: where to send requests, and what to stop afterwards.
-pub(crate) struct Running {
-    /// The URL requests go to (`…/hits` is appended by the runner).
-    pub(crate) base_url: String,
-    /// Lines for every Report of this row (the CPU budget applied, or why not).
-    pub(crate) notes: Vec<String>,
+/// How the function rows of one language are run: the data the platform needs to start
+/// an instance. The Rust row runs the `latency-lambda` binary; other languages name an
+/// interpreter, its arguments and the handler.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FunctionRuntime {
+    /// The language whose rows this runs.
+    pub language: Language,
+    /// The program each instance runs.
+    pub command: PathBuf,
+    /// Its arguments.
+    pub args: Vec<String>,
+    /// The handler (`_HANDLER`), for runtimes that load one.
+    pub handler: Option<String>,
+    /// Extra environment for every instance (the store URL and local credentials are
+    /// added by the lab).
+    pub env: Vec<(String, String)>,
+}
+
+impl FunctionRuntime {
+    /// The Rust row's runtime: the `latency-lambda` binary at `exe`, run as is.
+    pub fn rust(exe: impl Into<PathBuf>) -> FunctionRuntime {
+        FunctionRuntime {
+            language: Language::Rust,
+            command: exe.into(),
+            args: Vec::new(),
+            handler: None,
+            env: Vec::new(),
+        }
+    }
+}
+
+/// A row that is up: where to send requests, and what to stop afterwards. One variant
+/// per kind of row, so that queue rows and worker pools become new variants.
+pub(crate) enum Running {
+    /// Server processes, behind the lab's load balancer or not.
+    Servers(ServerPool),
+    /// A handler on the local function platform, behind its API Gateway front.
+    Function(FunctionHost),
+}
+
+/// Server processes, their cgroups and their optional balancer.
+pub(crate) struct ServerPool {
+    base_url: String,
+    notes: Vec<String>,
     servers: Vec<Supervised>,
     balancer: Option<oneshot::Sender<()>>,
-    function: Option<(Platform, FrontServer)>,
-    // Dropped after the servers are stopped, so the directories can be removed.
-    _cgroups: Option<(CgroupParent, Vec<latency_platform::cgroup::Cgroup>)>,
+    cgroups: Option<RowCgroups>,
+}
+
+/// A row's cgroups. Field order is drop order: the children must go before their parent,
+/// or the parent's removal fails ("still busy") and it is left behind.
+struct RowCgroups {
+    children: Vec<Cgroup>,
+    parent: CgroupParent,
+}
+
+impl RowCgroups {
+    /// Removes the children, then the parent (the order the kernel requires).
+    fn remove(self) {
+        let RowCgroups { children, parent } = self;
+        drop(children);
+        drop(parent);
+    }
+}
+
+/// The function platform and its front for one row.
+pub(crate) struct FunctionHost {
+    base_url: String,
+    notes: Vec<String>,
+    platform: Platform,
+    front: FrontServer,
 }
 
 /// What the function platform measured since the last call, for one run.
@@ -39,11 +103,28 @@ pub(crate) struct FunctionRun {
 }
 
 impl Running {
+    /// The URL requests go to (`…/hits` is appended by the runner).
+    pub(crate) fn base_url(&self) -> &str {
+        match self {
+            Running::Servers(pool) => &pool.base_url,
+            Running::Function(host) => &host.base_url,
+        }
+    }
+
+    /// Lines for every Report of this row (the CPU budget applied, or why not).
+    pub(crate) fn notes(&self) -> &[String] {
+        match self {
+            Running::Servers(pool) => &pool.notes,
+            Running::Function(host) => &host.notes,
+        }
+    }
+
     /// The platform's REPORT figures since the last call; `None` for server rows.
     pub(crate) fn take_function_run(&self) -> Option<FunctionRun> {
-        let (platform, _) = self.function.as_ref()?;
-        let reports = platform.drain_reports();
-        let count = reports.len();
+        let Running::Function(host) = self else {
+            return None;
+        };
+        let reports = host.platform.drain_reports();
         let mean = |values: Vec<f64>| {
             (!values.is_empty()).then(|| values.iter().sum::<f64>() / values.len() as f64)
         };
@@ -53,7 +134,7 @@ impl Running {
             .map(|r| r.billed_duration_ms as f64)
             .collect();
         let figures = FunctionFigures {
-            invocations: count as u64,
+            invocations: reports.len() as u64,
             cold_starts: reports.iter().filter(|r| r.cold_start).count() as u64,
             init_duration_ms: mean(
                 reports
@@ -73,77 +154,86 @@ impl Running {
         Some(FunctionRun { figures, billed_ms })
     }
 
-    /// Stops everything this row started.
+    /// Stops everything this row started: front doors first (no new work), then the
+    /// processes, then their cgroups, children before parents.
     pub(crate) async fn stop(self) {
-        if let Some(stop) = self.balancer {
-            let _ = stop.send(());
-        }
-        if let Some((platform, front)) = self.function {
-            front.shutdown().await;
-            platform.shutdown().await;
-        }
-        for server in self.servers {
-            server.stop().await;
+        match self {
+            Running::Servers(pool) => {
+                if let Some(stop) = pool.balancer {
+                    let _ = stop.send(());
+                }
+                for server in pool.servers {
+                    server.stop().await;
+                }
+                if let Some(cgroups) = pool.cgroups {
+                    cgroups.remove();
+                }
+            }
+            Running::Function(host) => {
+                host.front.shutdown().await;
+                host.platform.shutdown().await;
+            }
         }
     }
 }
 
-/// What deploying a row came to.
-pub(crate) enum Deployed {
-    Running(Box<Running>),
+/// What launching a row came to.
+pub(crate) enum Launched {
+    Up(Running),
     /// Not measured: why, and the command that enables it.
-    Skipped(String),
+    Skipped(Skip),
 }
 
 /// Starts `row`; the caller measures it and then calls [`Running::stop`].
-pub(crate) async fn deploy(
+pub(crate) async fn launch(
     row: &Architecture,
     config: &LabConfig,
     endpoints: &mut Endpoints,
-) -> Result<Deployed, LabError> {
-    let (counter, shape) = match &row.deployment {
-        Deployment::NotBuilt { reason } => return Ok(Deployed::Skipped((*reason).to_owned())),
-        Deployment::Server { counter } => (*counter, Shape::Servers(1, false)),
-        Deployment::Balanced { replicas, counter } => (*counter, Shape::Servers(*replicas, true)),
-        Deployment::Function { counter } => match &config.lambda_exe {
-            Some(exe) => (*counter, Shape::Function(exe)),
-            None => {
-                return Ok(Deployed::Skipped(
-                    "the Lambda binary is missing; build it with: cargo build --release -p latency-lambda"
-                        .to_owned(),
-                ));
-            }
-        },
-    };
-    let store = match endpoints.store_url(row, counter).await {
-        Ok(url) => url,
-        Err(reason) => return Ok(Deployed::Skipped(reason)),
-    };
-    match shape {
-        Shape::Function(exe) => deploy_function(config, exe, &store).await,
-        Shape::Servers(replicas, balanced) => {
-            deploy_servers(row, config, &store, replicas, balanced).await
+) -> Result<Launched, LabError> {
+    let running = match &row.deployment {
+        Deployment::NotBuilt { skip } => return Ok(Launched::Skipped(skip.clone())),
+        Deployment::Servers {
+            replicas,
+            balanced,
+            counter,
+        } => {
+            let store = match endpoints.store_url(row, *counter).await {
+                Ok(url) => url,
+                Err(skip) => return Ok(Launched::Skipped(skip)),
+            };
+            launch_servers(row, config, &store, *replicas, *balanced).await?
         }
-    }
+        Deployment::Function { language, counter } => {
+            let Some(runtime) = config.runtimes.iter().find(|r| r.language == *language) else {
+                return Ok(Launched::Skipped(language.missing_runtime()));
+            };
+            let store = match endpoints.store_url(row, *counter).await {
+                Ok(url) => url,
+                Err(skip) => return Ok(Launched::Skipped(skip)),
+            };
+            launch_function(config, runtime, &store).await?
+        }
+    };
+    Ok(Launched::Up(running))
 }
 
-/// What runs a row: server processes (how many, behind a balancer or not), or the
-/// function platform with this binary.
-enum Shape<'a> {
-    Servers(usize, bool),
-    Function(&'a std::path::Path),
-}
-
-async fn deploy_function(
+async fn launch_function(
     config: &LabConfig,
-    lambda_exe: &std::path::Path,
+    runtime: &FunctionRuntime,
     store: &str,
-) -> Result<Deployed, LabError> {
-    let mut spec = FunctionSpec::new(FUNCTION, lambda_exe)
-        .env("LATENCY_STORE", store)
+) -> Result<Running, LabError> {
+    let mut spec = FunctionSpec::new(FUNCTION, &runtime.command)
         .memory_mb(config.function_memory_mb)
         .max_concurrency(config.concurrency.max(1));
-    for (key, value) in LOCAL_AWS_CREDENTIALS {
+    spec.args = runtime.args.clone();
+    spec.handler = runtime.handler.clone();
+    let env = runtime
+        .env
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .chain([("LATENCY_STORE", store)])
+        .chain(LOCAL_AWS_CREDENTIALS);
+    for (key, value) in env {
         spec = spec.env(key, value);
     }
     if !config.cpu_limits {
@@ -165,27 +255,25 @@ async fn deploy_function(
         Throttling::Applied => "function: CPU budget off (--no-cpu-limits)".to_owned(),
         Throttling::Unavailable(reason) => format!("function: unthrottled, {reason}"),
     }];
-    Ok(Deployed::Running(Box::new(Running {
+    Ok(Running::Function(FunctionHost {
         base_url: front.url(),
         notes,
-        servers: Vec::new(),
-        balancer: None,
-        function: Some((platform, front)),
-        _cgroups: None,
-    })))
+        platform,
+        front,
+    }))
 }
 
-async fn deploy_servers(
+async fn launch_servers(
     row: &Architecture,
     config: &LabConfig,
     store: &str,
     replicas: usize,
     balanced: bool,
-) -> Result<Deployed, LabError> {
+) -> Result<Running, LabError> {
     let args = ["serve", "--listen", "127.0.0.1:0", "--store", store].map(str::to_owned);
     let mut servers = Vec::with_capacity(replicas);
-    for replica in 1..=replicas {
-        let what = format!("{} server #{replica}", row.id);
+    for replica in 1..=replicas.max(1) {
+        let what = format!("{} server #{replica}", row.selector());
         servers.push(Supervised::start(&what, &config.latency_exe, &args, &[], false).await?);
     }
     let (cgroups, note) = apply_budget(row.budget, config.cpu_limits, &servers);
@@ -199,17 +287,17 @@ async fn deploy_servers(
     } else {
         (servers[0].base_url.clone(), None)
     };
-    Ok(Deployed::Running(Box::new(Running {
+    Ok(Running::Servers(ServerPool {
         base_url,
         notes: vec![note],
         servers,
         balancer,
-        function: None,
-        _cgroups: cgroups,
-    })))
+        cgroups,
+    }))
 }
 
-type Cgroups = Option<(CgroupParent, Vec<latency_platform::cgroup::Cgroup>)>;
+/// The prefix of the lab's cgroup directories (`latency-lab-<pid>-<n>`).
+pub(crate) const CGROUP_PREFIX: &str = "latency-lab";
 
 /// Puts each server in a cgroup with the row's CPU and memory budget. Where cgroups are
 /// not writable the servers run unthrottled, and the note says so.
@@ -217,14 +305,14 @@ fn apply_budget(
     budget: Option<Budget>,
     enabled: bool,
     servers: &[Supervised],
-) -> (Cgroups, String) {
+) -> (Option<RowCgroups>, String) {
     let Some(budget) = budget else {
         return (None, "no CPU budget for this row".to_owned());
     };
     if !enabled {
         return (None, "CPU budget off (--no-cpu-limits)".to_owned());
     }
-    let parent = match CgroupParent::create("latency-lab") {
+    let parent = match CgroupParent::create(CGROUP_PREFIX) {
         Ok(parent) => parent,
         Err(err) => {
             return (
@@ -237,7 +325,7 @@ fn apply_budget(
         cpu: Some(CpuQuota::from_vcpu(budget.vcpu)),
         memory_bytes: Some(u64::from(budget.memory_mb) * 1024 * 1024),
     };
-    let mut groups = Vec::new();
+    let mut children = Vec::new();
     for (index, server) in servers.iter().enumerate() {
         let applied = server
             .pid()
@@ -250,8 +338,13 @@ fn apply_budget(
                 Ok(group)
             });
         match applied {
-            Ok(group) => groups.push(group),
-            Err(reason) => return (None, format!("unthrottled: {reason}")),
+            Ok(group) => children.push(group),
+            Err(reason) => {
+                // The servers already moved stay in their groups until they are stopped;
+                // the groups go with this row.
+                RowCgroups { children, parent }.remove();
+                return (None, format!("unthrottled: {reason}"));
+            }
         }
     }
     let note = format!(
@@ -260,7 +353,7 @@ fn apply_budget(
         budget.vcpu,
         budget.memory_mb
     );
-    (Some((parent, groups)), note)
+    (Some(RowCgroups { children, parent }), note)
 }
 
 async fn bind() -> Result<TcpListener, LabError> {

@@ -1,0 +1,176 @@
+//! The lab crate on its own: its catalogue, and its runner and launcher with real
+//! processes (the workspace's `latency` binary serves the server rows; build it with
+//! `cargo build --bin latency`).
+
+use std::path::PathBuf;
+
+use latency_arch::ArchitectureId;
+use latency_bench::render::Row;
+use latency_cost::{BuiltinSheet, PriceSheet};
+use latency_lab::{
+    Deployment, EndpointTools, LabConfig, LabEvent, Language, RowSelector, catalogue, select,
+};
+
+#[test]
+fn every_architecture_has_a_row_and_every_row_a_unique_name() {
+    let rows = catalogue();
+    for id in ArchitectureId::ALL {
+        assert!(rows.iter().any(|row| row.id == *id), "no row for {id}");
+    }
+    let mut selectors: Vec<String> = rows.iter().map(|row| row.selector()).collect();
+    let mut stems: Vec<String> = rows.iter().map(|row| row.file_stem()).collect();
+    selectors.sort();
+    selectors.dedup();
+    stems.sort();
+    stems.dedup();
+    assert_eq!(selectors.len(), rows.len(), "selectors must be unique");
+    assert_eq!(stems.len(), rows.len(), "file stems must be unique");
+}
+
+#[test]
+fn each_rows_selector_selects_exactly_that_row() {
+    for (position, row) in catalogue().iter().enumerate() {
+        let selector: RowSelector = row.selector().parse().expect("a valid selector");
+        let selected = select(&[selector]);
+        assert_eq!(selected.len(), 1, "{}", row.selector());
+        assert_eq!(selected[0].0, position, "keyed by catalogue position");
+    }
+}
+
+#[test]
+fn an_id_alone_selects_the_atomic_row_and_bad_selectors_are_clear() {
+    let plain: RowSelector = "lambda-dynamodb".parse().expect("an id");
+    let atomic: RowSelector = "lambda-dynamodb?mode=atomic".parse().expect("an id");
+    assert_eq!(plain, atomic);
+    let rmw: RowSelector = "lambda-dynamodb?mode=read-modify-write"
+        .parse()
+        .expect("an id");
+    let rows = select(&[plain, rmw]);
+    assert_eq!(rows.len(), 2);
+    assert_eq!(rows[0].1.title, "Lambda + DynamoDB");
+    assert_eq!(rows[1].1.title, "Lambda + DynamoDB, read-modify-write");
+    let err = "lambda-dynamodb?mode=eventual"
+        .parse::<RowSelector>()
+        .expect_err("not a mode");
+    assert!(err.to_string().contains("mode=read-modify-write"), "{err}");
+    let err = "lambda-cobol"
+        .parse::<RowSelector>()
+        .expect_err("not an id");
+    assert!(err.to_string().contains("lambda-dynamodb"), "{err}");
+}
+
+#[test]
+fn the_default_selection_leaves_out_only_the_rows_marked_so() {
+    let defaults = select(&[]);
+    let all = catalogue();
+    assert_eq!(defaults.len(), all.iter().filter(|row| row.default).count());
+    assert!(
+        all.iter()
+            .filter(|row| !row.default)
+            .all(|row| matches!(row.deployment, Deployment::NotBuilt { .. }))
+    );
+}
+
+/// The workspace's `latency` binary (the server rows run `latency serve`).
+fn latency_exe() -> PathBuf {
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target"));
+    let exe = target.join("debug/latency");
+    assert!(
+        exe.is_file(),
+        "{} is missing; build it with: cargo build --bin latency",
+        exe.display()
+    );
+    exe
+}
+
+fn config(only: &str, out: &std::path::Path) -> LabConfig {
+    let tools = EndpointTools {
+        cache_dir: out.join("no-cache"),
+        services_script: None,
+    };
+    let sheet = PriceSheet::builtin(BuiltinSheet::OriginalEra).expect("built-in sheet");
+    let mut config = LabConfig::new(latency_exe(), tools, out.to_owned(), sheet).with_requests(40);
+    config.only = only
+        .split(',')
+        .map(|s| s.parse().expect("a selector"))
+        .collect();
+    config.concurrency = 4;
+    config
+}
+
+fn block_on<T>(future: impl std::future::Future<Output = T>) -> T {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("runtime")
+        .block_on(future)
+}
+
+/// ec2 is launched (a real `latency serve`), measured twice, checked, priced and
+/// written; a function row without a runtime is skipped with the command that builds
+/// one; the table keeps catalogue order.
+#[test]
+fn the_runner_measures_a_server_row_and_skips_a_row_without_a_runtime() {
+    let out = tempfile::tempdir().expect("temp dir");
+    let config = config("lambda-s3,ec2", out.path());
+    let mut finished = Vec::new();
+    let mut skipped = Vec::new();
+    let outcome = block_on(latency_lab::run(&config, |event| match event {
+        LabEvent::Finished { row, function } => {
+            assert!(function.is_none(), "a server row has no function figures");
+            finished.push(row.selector());
+        }
+        LabEvent::Skipped { row, skip } => skipped.push((row.selector(), skip.clone())),
+        _ => {}
+    }))
+    .expect("the lab runs");
+    assert!(outcome.problems.is_empty(), "{:?}", outcome.problems);
+    assert!(!outcome.interrupted);
+    assert_eq!(finished, ["ec2"]);
+    assert_eq!(skipped.len(), 1);
+    assert_eq!(skipped[0].0, "lambda-s3");
+    assert_eq!(skipped[0].1, Language::Rust.missing_runtime());
+    assert!(skipped[0].1.enable.contains("cargo build"));
+
+    // Catalogue order: ec2 (position 0) before lambda-s3.
+    let kinds: Vec<&str> = outcome
+        .comparison
+        .rows
+        .iter()
+        .map(|row| match row {
+            Row::Measured(_) => "measured",
+            Row::Skipped { .. } => "skipped",
+        })
+        .collect();
+    assert_eq!(kinds, ["measured", "measured", "skipped"]);
+    for phase in ["sequential", "concurrent"] {
+        let path = out.path().join(format!("ec2-{phase}.json"));
+        let report: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&path).expect("Report written"))
+                .expect("JSON");
+        assert_eq!(report["results"]["counter"]["verdict"], "pass");
+        assert!(report["cost"]["monthly_usd"].as_f64().expect("priced") > 0.0);
+    }
+    assert!(out.path().join("report.md").is_file());
+}
+
+/// An interrupt before the first row: nothing is measured, the rows are listed as
+/// interrupted or skipped, and the report is still written.
+#[test]
+fn an_interrupted_run_writes_what_it_has() {
+    let out = tempfile::tempdir().expect("temp dir");
+    let config = config("ec2,fargate-efs", out.path());
+    let outcome = block_on(latency_lab::run_until(
+        &config,
+        |_| {},
+        std::future::ready(()),
+    ))
+    .expect("the lab runs");
+    assert!(outcome.interrupted);
+    assert!(outcome.problems.is_empty(), "{:?}", outcome.problems);
+    let markdown = std::fs::read_to_string(out.path().join("report.md")).expect("report.md");
+    assert!(markdown.contains("interrupted"), "{markdown}");
+    assert!(!out.path().join("ec2-sequential.json").exists());
+}
