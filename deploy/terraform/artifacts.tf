@@ -6,8 +6,8 @@ locals {
   artifacts_dir = coalesce(var.artifacts_dir, "${path.root}/../../target/lambda")
 
   artifacts = {
-    # The `latency` server for EC2: cargo lambda's zig linker targets glibc 2.17, so it runs
-    # on Amazon Linux 2023 without a musl toolchain.
+    # The `latency` server for EC2: cargo lambda's zig linker targets an older glibc than
+    # Amazon Linux 2023's 2.34, so the binary runs there without a musl toolchain.
     server_x86_64 = "${local.artifacts_dir}/x86_64/latency/bootstrap"
     # The study's FastAPI server (variants/python-fastapi), for ec2-fastapi.
     fastapi = "${local.artifacts_dir}/variants/python-fastapi.zip"

@@ -6,6 +6,8 @@
 
 mod bench_cmd;
 mod cost_cmd;
+#[cfg(feature = "lambda-bench")]
+mod fanout;
 mod lab_cmd;
 mod logging;
 mod report_cmd;

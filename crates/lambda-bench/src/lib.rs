@@ -48,6 +48,9 @@ pub struct BenchPlan {
     /// Warm-up requests before measuring. Default 0.
     #[serde(default)]
     pub warmup_requests: u64,
+    /// Warm-up time before measuring, in seconds, instead of `warmup_requests`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub warmup_s: Option<f64>,
     /// Per-request timeout in seconds. Default 10.
     #[serde(default = "ten")]
     pub timeout_s: f64,
@@ -83,6 +86,7 @@ impl BenchPlan {
             concurrency: 1,
             rate: None,
             warmup_requests: 0,
+            warmup_s: None,
             timeout_s: 10.0,
             keepalive: true,
             counter_check: true,
@@ -119,9 +123,18 @@ impl BenchPlan {
                 Stop::Requests(n)
             }
         };
-        config.warmup = match self.warmup_requests {
-            0 => Warmup::None,
-            n => Warmup::Requests(n),
+        config.warmup = match (self.warmup_s, self.warmup_requests) {
+            (Some(s), _) => {
+                if !(s.is_finite() && (0.0..=MAX_DURATION_S).contains(&s)) {
+                    return Err(PlanError::Field {
+                        field: "warmup_s",
+                        reason: format!("{s} is not a number of seconds in [0, {MAX_DURATION_S}]"),
+                    });
+                }
+                Warmup::Duration(Duration::from_secs_f64(s))
+            }
+            (None, 0) => Warmup::None,
+            (None, n) => Warmup::Requests(n),
         };
         if !(self.timeout_s.is_finite() && self.timeout_s > 0.0 && self.timeout_s <= 900.0) {
             return Err(PlanError::Field {
