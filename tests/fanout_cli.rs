@@ -62,41 +62,39 @@ async fn platform_with_bench_lambda() -> (Platform, latency_platform::FrontServe
     (platform, front)
 }
 
-fn report_of(path: &std::path::Path) -> serde_json::Value {
-    serde_json::from_str(&std::fs::read_to_string(path).expect("Report written")).expect("JSON")
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn fanout_4_merges_four_bench_lambda_reports_into_one() {
-    let server = Server::start("memory://", &[]);
-    let (platform, front) = platform_with_bench_lambda().await;
+/// Runs `latency bench URL ARGS --json FILE` through the bench Lambda, requires exit 0,
+/// and returns stdout and the Report.
+async fn bench_ok(endpoint: &str, url: String, args: &[&str]) -> (String, serde_json::Value) {
     let dir = tempfile::tempdir().expect("tempdir");
-    let json = dir.path().join("fanout.json");
-
-    let output = bench_via(
-        &front.url(),
-        vec![
-            format!("{}/hits", server.base_url),
-            "400".into(),
-            "-c".into(),
-            "8".into(),
-            "--via-lambda".into(),
-            "bench".into(),
-            "--fanout".into(),
-            "4".into(),
-            "--json".into(),
-            json.display().to_string(),
-        ],
-    )
-    .await;
+    let json = dir.path().join("report.json");
+    let mut all = vec![url];
+    all.extend(args.iter().map(|a| a.to_string()));
+    all.extend(["--json".to_owned(), json.display().to_string()]);
+    let output = bench_via(endpoint, all).await;
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(
         output.status.success(),
         "exit {:?}: {stderr}",
         output.status
     );
+    let report = std::fs::read_to_string(&json).expect("Report written");
+    (
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        serde_json::from_str(&report).expect("JSON"),
+    )
+}
 
-    let report = report_of(&json);
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fanout_4_merges_four_bench_lambda_reports_into_one() {
+    let server = Server::start("memory://", &[]);
+    let (platform, front) = platform_with_bench_lambda().await;
+    let (_, report) = bench_ok(
+        &front.url(),
+        format!("{}/hits", server.base_url),
+        &["400", "-c", "8", "--via-lambda", "bench", "--fanout", "4"],
+    )
+    .await;
+
     let results = &report["results"];
     assert_eq!(results["requests"], 400);
     assert_eq!(results["status_codes"]["200"], 400);
@@ -135,36 +133,17 @@ async fn fanout_4_merges_four_bench_lambda_reports_into_one() {
 async fn via_lambda_runs_the_same_engine_in_the_function() {
     let server = Server::start("memory://", &[]);
     let (platform, front) = platform_with_bench_lambda().await;
-    let dir = tempfile::tempdir().expect("tempdir");
-    let json = dir.path().join("one.json");
-
-    let output = bench_via(
+    let (stdout, report) = bench_ok(
         &front.url(),
-        vec![
-            format!("{}/hits", server.base_url),
-            "50".into(),
-            "--via-lambda".into(),
-            "bench".into(),
-            "--label".into(),
-            "in-region".into(),
-            "--json".into(),
-            json.display().to_string(),
-        ],
+        format!("{}/hits", server.base_url),
+        &["50", "--via-lambda", "bench", "--label", "in-region"],
     )
     .await;
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(
-        output.status.success(),
-        "exit {:?}: {stderr}",
-        output.status
-    );
-    let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(
         stdout.lines().next().is_some_and(|l| l.ends_with("ms")),
         "{stdout}"
     );
 
-    let report = report_of(&json);
     assert_eq!(report["target"]["label"], "in-region");
     assert_eq!(report["results"]["requests"], 50);
     // One load generator: the engine's own counter check, values 1..=50.
