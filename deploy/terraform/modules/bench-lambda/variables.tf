@@ -9,14 +9,9 @@ variable "package" {
 }
 
 variable "architecture" {
-  description = "arm64 (default) or x86_64; must match the package."
+  description = "arm64 (default) or x86_64; must match the package (validated by modules/function)."
   type        = string
   default     = "arm64"
-
-  validation {
-    condition     = contains(["arm64", "x86_64"], var.architecture)
-    error_message = "architecture must be arm64 or x86_64."
-  }
 }
 
 variable "memory_mb" {

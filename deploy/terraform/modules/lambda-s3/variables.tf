@@ -7,11 +7,6 @@ variable "runtime" {
   description = "The function's language: rust (the primary), or the study's python, js or cpp variants."
   type        = string
   default     = "rust"
-
-  validation {
-    condition     = contains(["rust", "python", "js", "cpp"], var.runtime)
-    error_message = "runtime must be rust, python, js or cpp."
-  }
 }
 
 variable "package" {
@@ -20,25 +15,15 @@ variable "package" {
 }
 
 variable "memory_mb" {
-  description = "Memory of the function in MB; the study used 128."
+  description = "Memory of the function in MB; the study used 128 (validated by modules/function)."
   type        = number
   default     = 128
-
-  validation {
-    condition     = var.memory_mb >= 128 && var.memory_mb <= 10240
-    error_message = "memory_mb must be from 128 to 10240."
-  }
 }
 
 variable "architecture" {
-  description = "arm64 (default) or x86_64; must match the package."
+  description = "arm64 (default) or x86_64; must match the package (validated by modules/function)."
   type        = string
   default     = "arm64"
-
-  validation {
-    condition     = contains(["arm64", "x86_64"], var.architecture)
-    error_message = "architecture must be arm64 or x86_64."
-  }
 }
 
 variable "log_retention_days" {

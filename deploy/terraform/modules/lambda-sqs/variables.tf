@@ -9,25 +9,15 @@ variable "package" {
 }
 
 variable "architecture" {
-  description = "arm64 (default) or x86_64; must match the package."
+  description = "arm64 (default) or x86_64; must match the package (validated by modules/function)."
   type        = string
   default     = "arm64"
-
-  validation {
-    condition     = contains(["arm64", "x86_64"], var.architecture)
-    error_message = "architecture must be arm64 or x86_64."
-  }
 }
 
 variable "memory_mb" {
-  description = "Memory of the calc function in MB."
+  description = "Memory of the calc function in MB (validated by modules/function)."
   type        = number
   default     = 128
-
-  validation {
-    condition     = var.memory_mb >= 128 && var.memory_mb <= 10240
-    error_message = "memory_mb must be from 128 to 10240."
-  }
 }
 
 variable "max_x_s" {
