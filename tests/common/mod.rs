@@ -28,21 +28,7 @@ impl Server {
             .stderr(Stdio::null())
             .spawn()
             .expect("spawn latency serve");
-        let stdout = child.stdout.take().expect("piped stdout");
-        let (tx, rx) = mpsc::channel();
-        std::thread::spawn(move || {
-            let mut line = String::new();
-            let _ = BufReader::new(stdout).read_line(&mut line);
-            let _ = tx.send(line);
-        });
-        let line = rx
-            .recv_timeout(STARTUP_DEADLINE)
-            .expect("latency serve printed its address");
-        let base_url = line
-            .trim()
-            .strip_prefix("listening on ")
-            .unwrap_or_else(|| panic!("unexpected first line: {line:?}"))
-            .to_owned();
+        let base_url = read_address(&mut child, "latency serve");
         Server { child, base_url }
     }
 
@@ -77,6 +63,25 @@ pub fn wait_bounded(child: &mut Child, limit: Duration) -> ExitStatus {
         );
         std::thread::sleep(Duration::from_millis(20));
     }
+}
+
+/// Waits (at most [`STARTUP_DEADLINE`]) for the `listening on URL` line that `what` prints
+/// first on its piped stdout, and returns the URL.
+pub fn read_address(child: &mut Child, what: &str) -> String {
+    let stdout = child.stdout.take().expect("piped stdout");
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        let mut line = String::new();
+        let _ = BufReader::new(stdout).read_line(&mut line);
+        let _ = tx.send(line);
+    });
+    let line = rx
+        .recv_timeout(STARTUP_DEADLINE)
+        .unwrap_or_else(|_| panic!("{what} printed its address"));
+    line.trim()
+        .strip_prefix("listening on ")
+        .unwrap_or_else(|| panic!("unexpected first line: {line:?}"))
+        .to_owned()
 }
 
 /// A command for the `latency` binary under test.

@@ -1,11 +1,62 @@
 //! Renderers: the human summary and CSV of one Report, and the comparison of several
-//! Reports as a Markdown table (the original study's form) and a self-contained HTML page.
+//! Reports as aligned terminal tables, a Markdown table (the original study's form) and a
+//! self-contained HTML page.
+//!
+//! Every duration in text meant for people goes through [`format_duration_ms`], so a
+//! page or a terminal never shows `0.02ms` for 19 µs. Machine formats (JSON, CSV) keep
+//! fixed milliseconds.
 
 mod html;
+mod table;
 
 use std::fmt::Write as _;
 
+pub use html::{Page, Section};
+pub use table::TextOptions;
+
 use crate::{Report, Summary, Verdict};
+
+/// A duration given in milliseconds, in the unit that suits its size: `19.21µs`,
+/// `13.02ms`, `123.4ms`, `1.23s`. Two decimals below 100 of the unit, one below 1000
+/// (so three to four significant digits); `n/a` for NaN or infinity.
+///
+/// ```
+/// use latency_bench::render::format_duration_ms;
+/// assert_eq!(format_duration_ms(0.019_21), "19.21µs");
+/// assert_eq!(format_duration_ms(13.02), "13.02ms");
+/// assert_eq!(format_duration_ms(1234.0), "1.23s");
+/// ```
+pub fn format_duration_ms(ms: f64) -> String {
+    if !ms.is_finite() {
+        return "n/a".to_owned();
+    }
+    let sign = if ms < 0.0 { "-" } else { "" };
+    let ms = ms.abs();
+    // Pick the unit from the value as it will be printed, so 999.96 µs becomes
+    // `1.00ms` rather than `1000.0µs`.
+    let (value, unit) = if round_for_display(ms * 1000.0) < 1000.0 {
+        (ms * 1000.0, "µs")
+    } else if round_for_display(ms) < 1000.0 {
+        (ms, "ms")
+    } else {
+        (ms / 1000.0, "s")
+    };
+    let digits = if round_for_display(value) < 100.0 {
+        2
+    } else {
+        1
+    };
+    format!("{sign}{value:.digits$}{unit}")
+}
+
+/// `value` rounded as [`format_duration_ms`] would print it.
+fn round_for_display(value: f64) -> f64 {
+    if value < 99.995 {
+        (value * 100.0).round() / 100.0
+    } else {
+        (value * 10.0).round() / 10.0
+    }
+}
 
 /// The original study's one line: the mean of every measured request that got an
 /// answer, cold start included, in ms with two decimals (`13.02ms`). `n/a` when no
@@ -222,6 +273,35 @@ pub enum Row {
     },
 }
 
+/// Which architecture a measured Report belongs to, and in which phase.
+///
+/// Rows named `"X"` and `"X, 4 concurrent"` (the lab's labels) are the sequential and
+/// the concurrent phase of one architecture `X`: notes are printed once for `X`, and the
+/// HTML charts give both one colour, solid for sequential and dashed for concurrent.
+/// A row is concurrent when it ran with more than one connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Phase<'a> {
+    /// The row's name without a trailing `, … concurrent`.
+    pub architecture: &'a str,
+    /// More than one connection.
+    pub concurrent: bool,
+}
+
+impl<'a> Phase<'a> {
+    /// The phase of `report`, from its name and connection count.
+    pub fn of(report: &'a Report) -> Self {
+        let name = report.name();
+        let architecture = match name.rsplit_once(", ") {
+            Some((head, tail)) if tail.ends_with("concurrent") && !head.is_empty() => head,
+            _ => name,
+        };
+        Self {
+            architecture,
+            concurrent: report.plan.connections > 1,
+        }
+    }
+}
+
 /// Several runs side by side, in the order given.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Comparison {
@@ -230,6 +310,37 @@ pub struct Comparison {
     /// The rows.
     pub rows: Vec<Row>,
 }
+
+/// How durations are written in table cells.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Units {
+    /// Milliseconds with the unit in the header: the study's Markdown form.
+    FixedMs,
+    /// Each value in its own unit ([`format_duration_ms`]).
+    Auto,
+}
+
+/// The table's columns: (header with fixed units, header with auto units).
+const COLUMNS: [(&str, &str); 11] = [
+    ("Architecture", "Architecture"),
+    ("Average latency (ms)", "Average latency"),
+    ("Monthly cost ($)", "Monthly cost ($)"),
+    ("Cost per million calls ($)", "Cost per million calls ($)"),
+    ("p50 (ms)", "p50"),
+    ("p99 (ms)", "p99"),
+    ("Cold start (ms)", "Cold start"),
+    ("Throughput (req/s)", "Throughput (req/s)"),
+    ("Load", "Load"),
+    ("Errors", "Errors"),
+    ("Counter check", "Counter check"),
+];
+
+/// The original study's columns, which come first (Architecture, Average latency,
+/// Monthly cost, Cost per million calls).
+const STUDY_COLUMNS: usize = 4;
+
+/// The index of the free-text "Load" column (left-aligned, may wrap).
+const LOAD_COLUMN: usize = 8;
 
 impl Comparison {
     /// A comparison of these Reports, titled "Latency comparison".
@@ -258,21 +369,19 @@ impl Comparison {
         })
     }
 
-    /// The table's cells: header, then one row per entry. Shared by Markdown and HTML.
-    fn cells(&self) -> (Vec<&'static str>, Vec<Vec<String>>) {
-        let header = vec![
-            "Architecture",
-            "Average latency (ms)",
-            "Monthly cost ($)",
-            "Cost per million calls ($)",
-            "p50 (ms)",
-            "p99 (ms)",
-            "Cold start (ms)",
-            "Throughput (req/s)",
-            "Load",
-            "Errors",
-            "Counter check",
-        ];
+    /// The table's cells: header, then one row per entry. Shared by every renderer.
+    fn cells(&self, units: Units) -> (Vec<&'static str>, Vec<Vec<String>>) {
+        let header: Vec<&'static str> = COLUMNS
+            .iter()
+            .map(|(fixed, auto)| match units {
+                Units::FixedMs => *fixed,
+                Units::Auto => *auto,
+            })
+            .collect();
+        let duration = |ms: f64| match units {
+            Units::FixedMs => fmt_ms(ms),
+            Units::Auto => format_duration_ms(ms),
+        };
         let dash = || "–".to_owned();
         let money = |cost: Option<&crate::CostFigures>,
                      f: fn(&crate::CostFigures) -> Option<f64>| {
@@ -293,7 +402,7 @@ impl Comparison {
                 Row::Measured(rep) => {
                     let r = &rep.results;
                     let lat = |f: fn(&Summary) -> f64| {
-                        r.latency.as_ref().map_or_else(dash, |s| fmt_ms(f(s)))
+                        r.latency.as_ref().map_or_else(dash, |s| duration(f(s)))
                     };
                     let counter = match r.counter.verdict {
                         Verdict::Fail => format!(
@@ -304,7 +413,11 @@ impl Comparison {
                     };
                     vec![
                         rep.name().to_owned(),
-                        r.mean_all_ms.map_or_else(dash, |m| format!("{m:.2}")),
+                        r.mean_all_ms.map_or_else(dash, |m| match units {
+                            // The study's own precision.
+                            Units::FixedMs => format!("{m:.2}"),
+                            Units::Auto => format_duration_ms(m),
+                        }),
                         money(rep.cost.as_ref(), |c| c.monthly_usd),
                         money(rep.cost.as_ref(), |c| c.per_million_calls_usd),
                         lat(|s| s.p50_ms),
@@ -312,7 +425,7 @@ impl Comparison {
                         r.cold_start
                             .as_ref()
                             .and_then(|c| c.latency_ms)
-                            .map_or_else(dash, fmt_ms),
+                            .map_or_else(dash, duration),
                         fmt_rate(r.throughput_rps),
                         rep.plan.load_description(),
                         if r.errors.is_empty() {
@@ -328,35 +441,51 @@ impl Comparison {
         (header, rows)
     }
 
-    /// Footnotes: skipped rows' reasons, failed counter checks, notes, and where the
-    /// runs were measured.
+    /// Footnotes: skipped rows' reasons, failed counter checks, notes, explanations of
+    /// a second latency mode, and where the runs were measured. A note shared by the
+    /// phases of one architecture ([`Phase`]) is given once, under the architecture.
     fn footnotes(&self) -> Vec<String> {
-        let mut notes = Vec::new();
+        let mut notes: Vec<String> = Vec::new();
+        let mut add = |note: String| {
+            if !notes.contains(&note) {
+                notes.push(note);
+            }
+        };
         for row in &self.rows {
             match row {
                 Row::Skipped {
                     architecture,
                     reason,
-                } => {
-                    notes.push(format!("{architecture}: skipped — {reason}"));
-                }
+                } => add(format!("{architecture}: skipped — {reason}")),
                 Row::Measured(rep) => {
+                    let arch = Phase::of(rep).architecture;
                     if rep.results.counter.verdict == Verdict::Fail {
-                        notes.push(format!(
+                        add(format!(
                             "{}: counter check failed — {}",
                             rep.name(),
                             rep.results.counter.note
                         ));
                     }
                     for n in &rep.notes {
-                        notes.push(format!("{}: {n}", rep.name()));
+                        add(format!("{arch}: {n}"));
                     }
                     if let Some(c) = rep.cost.as_ref().and_then(|c| c.note.as_ref()) {
-                        notes.push(format!("{}: cost — {c}", rep.name()));
+                        add(format!("{arch}: cost — {c}"));
+                    }
+                    if let Some(mode) = second_mode(rep) {
+                        add(mode.explanation(rep.name()));
                     }
                 }
             }
         }
+        if let Some(line) = self.measured_on() {
+            notes.push(line);
+        }
+        notes
+    }
+
+    /// "Measured on HOST (…) between FIRST and LAST.", if anything was measured.
+    fn measured_on(&self) -> Option<String> {
         let mut machines: Vec<String> = self
             .measured()
             .map(|r| {
@@ -375,55 +504,237 @@ impl Comparison {
             })
             .collect();
         machines.dedup();
-        let (first, last) = (
-            self.measured()
-                .map(|r| r.environment.started_at.clone())
-                .min(),
-            self.measured()
-                .map(|r| r.environment.finished_at.clone())
-                .max(),
-        );
-        if let (Some(first), Some(last)) = (first, last) {
-            notes.push(format!(
-                "Measured on {} between {first} and {last}.",
-                machines.join("; ")
-            ));
-        }
-        notes
+        let first = self
+            .measured()
+            .map(|r| r.environment.started_at.clone())
+            .min()?;
+        let last = self
+            .measured()
+            .map(|r| r.environment.finished_at.clone())
+            .max()?;
+        Some(format!(
+            "Measured on {} between {first} and {last}.",
+            machines.join("; ")
+        ))
     }
 
     /// The comparison table in the original study's form (`Architecture | Average
     /// latency (ms) | Monthly cost ($) | Cost per million calls ($)`) with p50, p99, cold
     /// start, throughput, load, errors and counter-check columns added, then footnotes.
     /// "Average latency" is [`mean_line`]'s figure. A cost cell is `N/A` when not
-    /// applicable and `–` when unknown.
+    /// applicable and `–` when unknown. Durations are in fixed milliseconds, as in the
+    /// study; `|` in a cell is escaped and a line break becomes `<br>`, so a label
+    /// cannot break the table.
     pub fn markdown(&self) -> String {
-        let (header, rows) = self.cells();
+        let (header, rows) = self.cells(Units::FixedMs);
         let mut out = String::new();
         let _ = writeln!(out, "| {} |", header.join(" | "));
         let align: Vec<&str> = header
             .iter()
             .enumerate()
-            .map(|(i, _)| if i == 0 || i == 8 { "---" } else { ":---:" })
+            .map(|(i, _)| {
+                if i == 0 || i == LOAD_COLUMN {
+                    "---"
+                } else {
+                    ":---:"
+                }
+            })
             .collect();
         let _ = writeln!(out, "|{}|", align.join("|"));
         for row in rows {
-            let cells: Vec<String> = row.iter().map(|c| c.replace('|', "\\|")).collect();
+            let cells: Vec<String> = row.iter().map(|c| markdown_cell(c)).collect();
             let _ = writeln!(out, "| {} |", cells.join(" | "));
         }
         let notes = self.footnotes();
         if !notes.is_empty() {
             out.push('\n');
             for n in notes {
-                let _ = writeln!(out, "- {n}");
+                let _ = writeln!(out, "- {}", one_line(&n));
             }
         }
         out
     }
 
-    /// A self-contained HTML page (no scripts, no external resources): the table, a
-    /// latency CDF of every measured row, a histogram per row, and each run's details.
+    /// The comparison for a terminal: aligned tables that fit `options.width` columns
+    /// (the study's columns first, the rest in a second table) or one wide table, then
+    /// the notes. Durations are auto-scaled ([`format_duration_ms`]).
+    pub fn text(&self, options: &TextOptions) -> String {
+        table::text(self, options)
+    }
+
+    /// A self-contained HTML page (no scripts, no external resources) with the default
+    /// sections; [`Comparison::page`] adds more.
     pub fn html(&self) -> String {
-        html::page(self)
+        self.page().render()
+    }
+
+    /// The HTML page as a builder, to add [`Section`]s (e.g. the cost model's) inside
+    /// its `<main>` before rendering.
+    pub fn page(&self) -> Page<'_> {
+        Page::new(self)
+    }
+}
+
+/// A table cell made safe for Markdown: `|` escaped, line breaks as `<br>`.
+fn markdown_cell(cell: &str) -> String {
+    cell.replace('|', "\\|")
+        .replace("\r\n", "<br>")
+        .replace(['\n', '\r'], "<br>")
+}
+
+/// Text on one line: line breaks become spaces (for bullet notes).
+fn one_line(text: &str) -> String {
+    text.replace("\r\n", " ").replace(['\n', '\r'], " ")
+}
+
+/// Two peaks in a function row's warm latencies: the slower one is what a CPU quota
+/// period adds.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct SecondMode {
+    /// Middle of the faster peak's bin, ms.
+    pub(crate) fast_ms: f64,
+    /// Middle of the slower peak's bin, ms.
+    pub(crate) slow_ms: f64,
+    /// Share of warm requests above the dip between the peaks, 0 to 1.
+    pub(crate) share: f64,
+}
+
+impl SecondMode {
+    fn explanation(&self, name: &str) -> String {
+        format!(
+            "{name}: warm latencies have two modes, near {} and {} ({:.0}% in the slower). \
+             The function's CPU is capped in proportion to its memory size (a CFS quota per \
+             period, as Lambda scales CPU with memory): a request that uses up the quota \
+             waits for the next period, which adds about one period. More memory, or less \
+             CPU per request, removes the slower mode.",
+            format_duration_ms(self.fast_ms),
+            format_duration_ms(self.slow_ms),
+            self.share * 100.0,
+        )
+    }
+}
+
+/// The second latency mode of a function row (a Report with `function` figures): the
+/// two biggest histogram peaks at least half a decade apart (five bins at ten a decade),
+/// with a dip under half the smaller between them, the slower holding at least 0.5% of
+/// warm requests, and the two 20 ms to 1 s apart — the delay a CPU quota period adds.
+/// Wider gaps (seconds of queueing under concurrency) and server rows are not flagged:
+/// the explanation would be wrong for them.
+pub(crate) fn second_mode(report: &Report) -> Option<SecondMode> {
+    report.function.as_ref()?;
+    let bins = &report.results.distribution.bins;
+    let total: u64 = bins.iter().map(|b| b.count).sum();
+    if total == 0 {
+        return None;
+    }
+    let (main, _) = bins.iter().enumerate().max_by_key(|(_, b)| b.count)?;
+    let (other, _) = bins
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| i.abs_diff(main) >= 5)
+        .max_by_key(|(_, b)| b.count)?;
+    let (fast, slow) = (main.min(other), main.max(other));
+    let (dip_at, dip) = bins[fast + 1..slow]
+        .iter()
+        .enumerate()
+        .min_by_key(|(_, b)| b.count)?;
+    let smaller = bins[fast].count.min(bins[slow].count);
+    let middle = |i: usize| (bins[i].from_ms * bins[i].to_ms).sqrt();
+    let slower: u64 = bins[fast + 1 + dip_at + 1..].iter().map(|b| b.count).sum();
+    let share = slower as f64 / total as f64;
+    let gap_ms = middle(slow) - middle(fast);
+    (share >= 0.005 && dip.count * 2 < smaller && (20.0..=1000.0).contains(&gap_ms)).then_some(
+        SecondMode {
+            fast_ms: middle(fast),
+            slow_ms: middle(slow),
+            share,
+        },
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{Bin, FunctionFigures};
+
+    fn function_report(counts: &[u64]) -> Report {
+        let path = format!(
+            "{}/tests/fixtures/server-vm.json",
+            env!("CARGO_MANIFEST_DIR")
+        );
+        let mut r = Report::read(std::path::Path::new(&path)).expect("fixture");
+        r.results.distribution.bins = counts
+            .iter()
+            .enumerate()
+            .map(|(i, &count)| Bin {
+                from_ms: 10f64.powf(i as f64 / 10.0),
+                to_ms: 10f64.powf((i + 1) as f64 / 10.0),
+                count,
+            })
+            .collect();
+        r.function = Some(FunctionFigures {
+            invocations: counts.iter().sum(),
+            cold_starts: 1,
+            init_duration_ms: None,
+            duration_ms: None,
+            billed_duration_ms: None,
+            max_memory_used_mb: None,
+            memory_size_mb: Some(128),
+        });
+        r
+    }
+
+    #[test]
+    fn units_scale_with_the_value_and_round_up_into_the_next_unit() {
+        assert_eq!(format_duration_ms(0.019_211), "19.21µs");
+        assert_eq!(format_duration_ms(0.123_45), "123.5µs");
+        assert_eq!(format_duration_ms(0.999_999), "1.00ms");
+        assert_eq!(format_duration_ms(13.024), "13.02ms");
+        assert_eq!(format_duration_ms(999.96), "1.00s");
+        assert_eq!(format_duration_ms(125_000.0), "125.0s");
+        assert_eq!(format_duration_ms(f64::NAN), "n/a");
+    }
+
+    #[test]
+    fn a_function_with_a_slow_second_peak_is_explained_and_one_peak_is_not() {
+        // Ten bins a decade from 1 ms: a peak at 10–12.6 ms and a bigger one at 79–100 ms
+        // (the shape of a real Lambda + S3 row under a CPU quota).
+        let mut counts = vec![0u64; 20];
+        counts[10] = 300;
+        counts[11] = 100;
+        counts[13] = 10;
+        counts[19] = 590;
+        let mode = second_mode(&function_report(&counts)).expect("a second mode");
+        // Above the first empty bin after the fast peak: 10 + 590 of 1000.
+        assert!((mode.share - 0.60).abs() < 1e-9, "{mode:?}");
+        assert!(mode.fast_ms > 10.0 && mode.fast_ms < 12.6, "{mode:?}");
+        assert!(mode.slow_ms > 79.0 && mode.slow_ms < 100.0, "{mode:?}");
+        let cmp = Comparison::new([function_report(&counts)]);
+        assert!(
+            cmp.markdown()
+                .contains("two modes, near 11.22ms and 89.13ms (60% in the slower)")
+        );
+
+        // A smooth tail (no dip), peaks seconds apart (queueing) and a server row are not
+        // flagged.
+        let smooth: Vec<u64> = (0..20).map(|i| 1000 / (i + 1)).collect();
+        assert_eq!(second_mode(&function_report(&smooth)), None);
+        let mut far = vec![0u64; 40];
+        far[20] = 500;
+        far[39] = 50;
+        assert_eq!(second_mode(&function_report(&far)), None, "100 ms and 8 s");
+        let mut server = function_report(&counts);
+        server.function = None;
+        assert_eq!(second_mode(&server), None);
+    }
+
+    #[test]
+    fn markdown_escapes_pipes_and_line_breaks_in_labels() {
+        let mut r = function_report(&[1]);
+        r.function = None;
+        r.target.label = Some("a | b\nc".into());
+        let md = Comparison::new([r]).markdown();
+        let row = md.lines().nth(2).expect("a row");
+        assert!(row.starts_with("| a \\| b<br>c |"), "{row}");
     }
 }

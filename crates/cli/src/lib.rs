@@ -5,18 +5,20 @@
 //! used here and nowhere else.
 
 mod bench_cmd;
+mod completions_cmd;
 mod cost_cmd;
 #[cfg(feature = "lambda-bench")]
 mod fanout;
 mod lab_cmd;
 mod logging;
+mod platform_cmd;
 mod report_cmd;
 mod runtime;
 mod serve_cmd;
 
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory as _, FromArgMatches as _, Parser, Subcommand};
 
 /// Build one tiny web app on many architectures and measure them side by side.
 ///
@@ -46,12 +48,73 @@ enum Command {
     Cost(cost_cmd::CostArgs),
     /// Run every architecture's local analogue, measure it and compare them.
     Lab(lab_cmd::LabArgs),
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
+    Completions(completions_cmd::CompletionsArgs),
+    /// Print the man page, latency(1), or write every page to a directory.
+    Man(completions_cmd::ManArgs),
+    /// Run any Lambda function locally behind an API Gateway front and the Invoke API.
+    Platform(platform_cmd::PlatformArgs),
+}
+
+/// What each subcommand's exit status means, appended to its `--help` (and `-h`) so
+/// the text lives next to the code that maps outcomes to codes (`main` below and the
+/// subcommands' `run`).
+fn exit_codes(subcommand: &str) -> &'static str {
+    match subcommand {
+        "serve" => {
+            "Exit codes: 0 stopped cleanly (SIGTERM or Ctrl-C); 1 failed (cannot bind, store \
+             unreachable; `error: …` on stderr); 2 usage error."
+        }
+        "bench" => {
+            "Exit codes: 0 all well; 1 more errors than --max-error-rate, a crossed \
+             threshold, a failed counter check, or an unreachable URL; 2 usage error or \
+             malformed URL."
+        }
+        "report" => {
+            "Exit codes: 0 written; 1 a Report cannot be read or is invalid, or an output \
+             cannot be written; 2 usage error."
+        }
+        "cost" => {
+            "Exit codes: 0 priced; 1 a sheet or Report cannot be read or written; 2 usage \
+             error, unknown row or invalid value."
+        }
+        "lab" => {
+            "Exit codes: 0 every row measured or skipped with its reason, and every check \
+             passed; 1 a row failed or a check failed (listed under `problems:`); 2 usage \
+             error or unknown --only architecture."
+        }
+        _ => "Exit codes: 0 success; 1 failure (`error: …` on stderr); 2 usage error.",
+    }
+}
+
+/// The full command definition, with every subcommand's exit codes in its help.
+/// Completions and man pages are generated from this, so they match the parser.
+fn command() -> clap::Command {
+    let mut cmd = Cli::command().after_help(exit_codes(""));
+    let names: Vec<String> = cmd
+        .get_subcommands()
+        .map(|s| s.get_name().to_owned())
+        .collect();
+    for name in names {
+        cmd = cmd.mut_subcommand(&name, |sub| {
+            let codes = exit_codes(sub.get_name());
+            let long = match sub.get_after_long_help() {
+                Some(text) => format!("{text}\n\n{codes}"),
+                None => codes.to_owned(),
+            };
+            sub.after_help(codes).after_long_help(long)
+        });
+    }
+    cmd
 }
 
 /// Parses argv, runs the subcommand, and maps its outcome to an exit code:
 /// 0 on success, 1 on failure (with `error: …` on stderr), 2 on a usage error.
 pub fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match Cli::from_arg_matches(&command().get_matches()) {
+        Ok(cli) => cli,
+        Err(err) => err.exit(),
+    };
     logging::init(cli.log_json);
     let outcome = match cli.command {
         Command::Serve(args) => serve_cmd::run(args),
@@ -59,6 +122,9 @@ pub fn main() -> ExitCode {
         Command::Report(args) => report_cmd::run(args),
         Command::Cost(args) => cost_cmd::run(args),
         Command::Lab(args) => lab_cmd::run(args),
+        Command::Completions(args) => Ok(completions_cmd::completions(args, command())),
+        Command::Man(args) => completions_cmd::man(args, command()),
+        Command::Platform(args) => platform_cmd::run(args),
     };
     outcome.unwrap_or_else(|err| {
         eprintln!("error: {err:#}");

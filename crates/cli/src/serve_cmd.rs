@@ -83,14 +83,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
     let store = latency_store::from_url(&args.store)
         .await
         .context("cannot open the counter store")?;
-    let listener = tokio::net::TcpListener::bind(args.listen)
-        .await
-        .with_context(|| {
-            format!(
-                "cannot listen on {} (pick another --listen address, or port 0 for any free port)",
-                args.listen
-            )
-        })?;
+    let listener = bind(args.listen).await?;
     let bound = listener.local_addr()?;
     let config = AppConfig {
         request_timeout: args.request_timeout,
@@ -123,6 +116,15 @@ async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
     }
     tracing::info!("stopped");
     Ok(ExitCode::SUCCESS)
+}
+
+/// Binds `--listen`, with an error that says what to do when the address is taken.
+pub(crate) async fn bind(listen: SocketAddr) -> anyhow::Result<tokio::net::TcpListener> {
+    tokio::net::TcpListener::bind(listen).await.with_context(|| {
+        format!(
+            "cannot listen on {listen} (pick another --listen address, or port 0 for any free port)"
+        )
+    })
 }
 
 /// Resolves on Ctrl-C (SIGINT) or SIGTERM, whichever comes first.

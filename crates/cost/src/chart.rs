@@ -30,8 +30,8 @@ const PALETTE: [&str; 12] = [
 /// Renders the break-even chart of `report`'s rows of `workload` as an `<svg>` element.
 ///
 /// Provisioned rows are flat solid lines at their monthly cost, per-call rows dashed
-/// lines rising with volume; each break-even point is a ringed dot (hover shows its
-/// volume), and the report's volumes are faint vertical guides. The axes span whole
+/// lines rising with volume; each break-even point is a ringed dot labelled with its
+/// volume, and the report's volumes are faint vertical guides. The axes span whole
 /// decades covering the volumes and the break-even points. Rows whose cost is zero are
 /// left out (a log axis has no zero). Returns an SVG saying "no rows" if the workload
 /// has none.
@@ -245,6 +245,8 @@ pub fn break_even_svg(report: &CostReport, workload: Workload) -> String {
 
     // Break-even points.
     let _ = write!(svg, r##"<g stroke="#222" stroke-width="1.5">"##);
+    // Boxes of the volume labels printed so far: (left, right, baseline).
+    let mut labels: Vec<(f64, f64, f64)> = Vec::new();
     for b in report.break_even.iter().filter(|b| b.workload == workload) {
         let (Some(v), Some(cost)) = (b.calls_per_month, b.cost) else {
             continue;
@@ -255,15 +257,41 @@ pub fn break_even_svg(report: &CostReport, workload: Workload) -> String {
         let (Some(s), Some(p)) = (report.row(&b.per_call), report.row(&b.provisioned)) else {
             continue;
         };
+        let (x, y) = (px(v.log10()), py(cost.log10()));
         let _ = write!(
             svg,
-            r##"<circle cx="{:.1}" cy="{:.1}" r="4.5" fill="#fff"><title>{} = {} at {} a month (${:.2})</title></circle>"##,
-            px(v.log10()),
-            py(cost.log10()),
+            r##"<circle cx="{x:.1}" cy="{y:.1}" r="4.5" fill="#fff"><title>{} = {} at {} a month (${:.2})</title></circle>"##,
             escape(&s.label),
             escape(&p.label),
             format_calls(v),
-            cost
+            cost,
+        );
+        // The volume is printed beside the point, so a PDF or screenshot keeps it: above
+        // right, or above left near the plot's right edge, or below if that spot is
+        // taken. Points of near-equal rows crowd together; a label with no free spot is
+        // left out (the break-even table beside the chart lists every volume).
+        let text = format_calls(v);
+        let width = 6.5 * text.chars().count() as f64;
+        let (label_x, anchor, left) = if x + 7.0 + width < WIDTH - RIGHT {
+            (x + 7.0, "start", x + 7.0)
+        } else {
+            (x - 7.0, "end", x - 7.0 - width)
+        };
+        let free = |top: f64, placed: &[(f64, f64, f64)]| {
+            placed.iter().all(|(l, r, t)| {
+                left >= *r + 2.0 || left + width + 2.0 <= *l || (top - t).abs() >= 12.0
+            })
+        };
+        let Some(baseline) = [y - 7.0, y + 15.0]
+            .into_iter()
+            .find(|&baseline| free(baseline, &labels))
+        else {
+            continue;
+        };
+        labels.push((left, left + width, baseline));
+        let _ = write!(
+            svg,
+            r##"<text x="{label_x:.1}" y="{baseline:.1}" text-anchor="{anchor}" font-size="11" stroke="none" fill="#222" class="break-even-value">{text}</text>"##,
         );
     }
     svg.push_str("</g>");
@@ -322,7 +350,7 @@ pub fn break_even_svg(report: &CostReport, workload: Workload) -> String {
     }
     let _ = write!(
         svg,
-        r##"<circle cx="{:.1}" cy="{:.1}" r="4.5" fill="#fff" stroke="#222" stroke-width="1.5"/><text x="{:.1}" y="{y:.1}" dominant-baseline="middle" font-size="12" fill="#555">break-even point (hover for its volume)</text>"##,
+        r##"<circle cx="{:.1}" cy="{:.1}" r="4.5" fill="#fff" stroke="#222" stroke-width="1.5"/><text x="{:.1}" y="{y:.1}" dominant-baseline="middle" font-size="12" fill="#555">break-even point (calls a month)</text>"##,
         legend_x + 13.0,
         y,
         legend_x + 32.0
@@ -368,7 +396,7 @@ fn dollars(value: f64) -> String {
     }
 }
 
-fn escape(text: &str) -> String {
+pub(crate) fn escape(text: &str) -> String {
     text.replace('&', "&amp;")
         .replace('<', "&lt;")
         .replace('>', "&gt;")

@@ -3,6 +3,7 @@
 
 use std::fmt::Write as _;
 
+use crate::chart::escape;
 use crate::model::{Billing, CostReport, LoadBalancer, Per, RowCost};
 use crate::rows::Workload;
 use crate::volume::format_calls;
@@ -52,7 +53,7 @@ pub fn render_text(report: &CostReport, explain: bool) -> String {
              the per-call row is cheaper, above it the provisioned one.\n",
         );
         for workload in [Workload::Hits, Workload::CalcJobs] {
-            if let Some(table) = break_even_table(report, workload) {
+            if let Some(table) = break_even_matrix(report, workload) {
                 let _ = writeln!(out, "\n{}\n", heading(workload));
                 out.push_str(&table);
             }
@@ -231,7 +232,22 @@ fn footnotes(report: &CostReport) -> String {
     out
 }
 
-fn break_even_table(report: &CostReport, workload: Workload) -> Option<String> {
+/// The break-even points of `workload` as one small matrix: a row per per-call
+/// architecture, a column per provisioned one, each cell the calls a month at which the
+/// two cost the same (or which is always cheaper). Aligned Markdown, so it reads in a
+/// terminal and pastes into documents; `None` unless the workload has rows of both
+/// kinds. `latency cost` prints it, and the lab prints it instead of one sentence per
+/// pair.
+pub fn break_even_matrix(report: &CostReport, workload: Workload) -> Option<String> {
+    let (header, body) = break_even_cells(report, workload)?;
+    Some(markdown_table(&header, &body, 1))
+}
+
+/// The header and rows of [`break_even_matrix`]; the HTML section shows the same cells.
+fn break_even_cells(
+    report: &CostReport,
+    workload: Workload,
+) -> Option<(Vec<String>, Vec<Vec<String>>)> {
     let of = |billing: Billing| -> Vec<&RowCost> {
         report
             .rows
@@ -269,7 +285,47 @@ fn break_even_table(report: &CostReport, workload: Workload) -> Option<String> {
         }
         body.push(cells);
     }
-    Some(markdown_table(&header, &body, 1))
+    Some((header, body))
+}
+
+/// The cost of `workload` for an HTML page (the body of a section; the lab adds it to
+/// `report.html` with `latency_bench::render::Page::section`): the chart of monthly
+/// cost against calls a month with each break-even volume printed beside its point,
+/// then the same break-even points as a table, so nothing is only on hover. Text is
+/// HTML-escaped; the markup uses no script or external resource.
+pub fn html_section(report: &CostReport, workload: Workload) -> String {
+    let mut out = String::from("<figure class=\"break-even\">\n");
+    out.push_str(&crate::chart::break_even_svg(report, workload));
+    let _ = writeln!(
+        out,
+        "<figcaption>Monthly cost against calls a month ({} prices, AWS {}, as of {}). \
+         Provisioned rows are flat, per-call rows rise with traffic; a ringed point is where \
+         a pair costs the same, labelled with its volume.</figcaption>\n</figure>",
+        escape(&report.sheet.name),
+        escape(&report.sheet.region),
+        escape(&report.sheet.as_of)
+    );
+    if let Some((header, body)) = break_even_cells(report, workload) {
+        out.push_str(
+            "<p>Break-even points: below the volume the per-call row is cheaper, above it \
+             the provisioned one.</p>\n<div class=\"table-wrap\"><table class=\"break-even\">\n<thead><tr>",
+        );
+        for h in &header {
+            let _ = write!(out, "<th scope=\"col\">{}</th>", escape(h));
+        }
+        out.push_str("</tr></thead>\n<tbody>\n");
+        for row in &body {
+            out.push_str("<tr>");
+            for (i, cell) in row.iter().enumerate() {
+                let tag = if i == 0 { "th scope=\"row\"" } else { "td" };
+                let close = if i == 0 { "th" } else { "td" };
+                let _ = write!(out, "<{tag}>{}</{close}>", escape(cell));
+            }
+            out.push_str("</tr>\n");
+        }
+        out.push_str("</tbody></table></div>\n");
+    }
+    out
 }
 
 /// A Markdown table with padded columns; columns from `first_numeric` on align right.
@@ -322,4 +378,86 @@ fn trim_number(value: f64) -> String {
     let text = format!("{value:.10}");
     let text = text.trim_end_matches('0').trim_end_matches('.');
     text.to_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{BuiltinSheet, Options, PriceSheet, catalogue, price};
+
+    fn priced() -> CostReport {
+        let sheet = PriceSheet::builtin(BuiltinSheet::OriginalEra).expect("built-in sheet");
+        price(&sheet, &catalogue(), &Options::default()).expect("priced")
+    }
+
+    #[test]
+    fn the_break_even_matrix_has_a_row_per_per_call_row_and_a_column_per_provisioned_one() {
+        let report = priced();
+        let matrix = break_even_matrix(&report, Workload::Hits).expect("a matrix");
+        let count = |billing: Billing| {
+            report
+                .rows
+                .iter()
+                .filter(|r| r.workload == Workload::Hits && r.billing == billing)
+                .count()
+        };
+        let lines: Vec<&str> = matrix.lines().collect();
+        // Header, rule, then one line per per-call row.
+        assert_eq!(lines.len(), 2 + count(Billing::PerCall), "{matrix}");
+        assert_eq!(
+            lines[0].matches(" | ").count(),
+            count(Billing::Provisioned),
+            "{}",
+            lines[0]
+        );
+        let pair = report
+            .break_even
+            .iter()
+            .find(|b| b.workload == Workload::Hits && b.calls_per_month.is_some())
+            .expect("a crossing");
+        let volume = format_calls(pair.calls_per_month.expect("volume"));
+        assert!(matrix.contains(&volume), "{volume} not in\n{matrix}");
+        // The text report prints the same matrix.
+        assert!(render_text(&report, false).contains(&matrix));
+    }
+
+    #[test]
+    fn the_html_section_prints_break_even_volumes_on_the_chart_and_all_in_a_table() {
+        let report = priced();
+        let html = html_section(&report, Workload::Hits);
+        assert!(
+            html.starts_with("<figure class=\"break-even\">\n<svg"),
+            "{html}"
+        );
+        let (chart, table) = html.split_once("<table").expect("a table after the chart");
+        let volumes: Vec<String> = report
+            .break_even
+            .iter()
+            .filter(|b| b.workload == Workload::Hits)
+            .filter_map(|b| b.calls_per_month.map(format_calls))
+            .collect();
+        assert!(!volumes.is_empty());
+        // Every volume is in the table; the chart prints those that have room (crowded
+        // points of near-equal rows leave some out), and no label that is not a volume.
+        for v in &volumes {
+            assert!(
+                table.contains(&format!(">{v}</td>")),
+                "{v} not in the table"
+            );
+        }
+        let printed: Vec<&str> = chart
+            .split("class=\"break-even-value\">")
+            .skip(1)
+            .filter_map(|rest| rest.split_once("</text>").map(|(v, _)| v))
+            .collect();
+        assert!(printed.len() >= 4, "{printed:?}");
+        assert!(
+            printed.iter().all(|p| volumes.iter().any(|v| v == p)),
+            "{printed:?}"
+        );
+        // `url(#id)` (a clip path in the same SVG) is local; nothing may load from outside.
+        for forbidden in ["<script", "src=", "url(http", "href=\"http"] {
+            assert!(!html.contains(forbidden), "{forbidden}");
+        }
+    }
 }

@@ -44,6 +44,14 @@ pub enum PlatformError {
     /// An instance's cgroup could not be set up, so its budget cannot be enforced.
     #[error("cannot apply the CPU/memory budget: {0}")]
     Cgroup(#[from] crate::cgroup::CgroupError),
+    /// The function is at its reserved concurrency and throttles further invocations.
+    #[error("function {function} is at its reserved concurrency of {limit}: throttled")]
+    Throttled {
+        /// The function.
+        function: String,
+        /// Its reserved concurrency.
+        limit: usize,
+    },
     /// The platform is shutting down or has shut down.
     #[error("the platform is shut down")]
     ShutDown,

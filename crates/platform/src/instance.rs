@@ -1,156 +1,30 @@
 //! One function instance: a process, the Runtime API endpoint it talks to, and the
-//! freeze/thaw and hand-off protocol between them.
+//! supervisor that reaps it.
 
 use std::process::{ExitStatus, Stdio};
-use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use nix::sys::signal::{Signal, kill};
-use nix::unistd::Pid;
-use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
+use nix::sys::signal::Signal;
+use std::io::Read;
+use std::os::fd::AsFd;
+
+use tokio::io::{AsyncRead, AsyncReadExt};
 use tokio::net::TcpListener;
 use tokio::process::Command;
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
 
 use crate::cgroup::Cgroup;
+use crate::environment;
 use crate::error::PlatformError;
+use crate::handoff::{Event, InitState, Reply, Shared};
 use crate::outcome::{ErrorCause, FunctionError};
+use crate::process::{die_with_parent, kill_group};
 use crate::runtime_api;
 use crate::spec::FunctionSpec;
-
-/// An event on its way to an instance through `/next`.
-#[derive(Debug)]
-pub(crate) struct Event {
-    pub request_id: String,
-    pub payload: Bytes,
-    pub deadline_ms: u64,
-    pub function_arn: Arc<str>,
-    pub trace_id: String,
-}
-
-/// What the runtime posted for the event in flight.
-#[derive(Debug)]
-pub(crate) enum Reply {
-    Response(Bytes),
-    Error(FunctionError),
-}
-
-struct Pending {
-    request_id: String,
-    reply: oneshot::Sender<Reply>,
-}
-
-/// Init progress, as seen by the Runtime API.
-#[derive(Debug, Clone)]
-pub(crate) enum InitState {
-    Starting,
-    /// The first `/next` arrived at this instant.
-    Ready(Instant),
-    /// The runtime posted `/init/error`.
-    Failed(FunctionError),
-}
-
-/// Freeze state, guarded together with event hand-off so the two cannot race.
-struct Control {
-    frozen: bool,
-}
-
-/// The state the Runtime API handlers share with the pool.
-pub(crate) struct Shared {
-    control: Mutex<Control>,
-    events_tx: mpsc::Sender<Event>,
-    pub(crate) events_rx: tokio::sync::Mutex<mpsc::Receiver<Event>>,
-    pending: Mutex<Option<Pending>>,
-    init: watch::Sender<InitState>,
-    pid: AtomicU32,
-    exited: AtomicBool,
-    freeze_idle: bool,
-}
-
-fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    // A panic while holding these locks leaves plain data behind; keep going.
-    mutex
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
-}
-
-impl Shared {
-    /// Called by `/next`: the first call ends init.
-    pub(crate) fn mark_ready(&self) {
-        self.init.send_if_modified(|state| {
-            if matches!(state, InitState::Starting) {
-                *state = InitState::Ready(Instant::now());
-                true
-            } else {
-                false
-            }
-        });
-    }
-
-    /// Called by `/init/error`.
-    pub(crate) fn fail_init(&self, error: FunctionError) {
-        self.init.send_if_modified(|state| {
-            if matches!(state, InitState::Starting) {
-                *state = InitState::Failed(error);
-                true
-            } else {
-                false
-            }
-        });
-    }
-
-    /// Called by `/next` with the event receiver locked: returns a waiting event, or
-    /// freezes the process (when configured) because it is idle in `/next`.
-    pub(crate) fn take_event_or_freeze(&self, rx: &mut mpsc::Receiver<Event>) -> Option<Event> {
-        let mut control = lock(&self.control);
-        if let Ok(event) = rx.try_recv() {
-            return Some(event);
-        }
-        if self.freeze_idle && !control.frozen {
-            let pid = self.pid.load(Ordering::Acquire);
-            if pid != 0 && !self.exited.load(Ordering::Acquire) {
-                if let Err(err) = kill(Pid::from_raw(pid as i32), Signal::SIGSTOP) {
-                    tracing::debug!(pid, %err, "cannot freeze instance");
-                } else {
-                    control.frozen = true;
-                }
-            }
-        }
-        None
-    }
-
-    /// Thaws the process if frozen and hands `event` over, under the control lock.
-    fn hand_off(&self, event: Event) -> Result<(), ()> {
-        let mut control = lock(&self.control);
-        if control.frozen {
-            let pid = self.pid.load(Ordering::Acquire);
-            if !self.exited.load(Ordering::Acquire) {
-                let _ = kill(Pid::from_raw(pid as i32), Signal::SIGCONT);
-            }
-            control.frozen = false;
-        }
-        self.events_tx.try_send(event).map_err(|_| ())
-    }
-
-    /// Called by `/response` and `/error`. Returns `false` when `request_id` is not the
-    /// invocation in flight.
-    pub(crate) fn complete(&self, request_id: &str, reply: Reply) -> bool {
-        let mut pending = lock(&self.pending);
-        match pending.take() {
-            Some(p) if p.request_id == request_id => {
-                let _ = p.reply.send(reply);
-                true
-            }
-            other => {
-                *pending = other;
-                false
-            }
-        }
-    }
-}
+use crate::util::lock;
 
 /// How a process ended.
 #[derive(Debug, Clone)]
@@ -196,6 +70,8 @@ pub(crate) struct Instance {
     server: JoinHandle<()>,
     supervisor: JoinHandle<()>,
     last_used: Mutex<Instant>,
+    /// One per output forwarder; see [`forward_output`].
+    log_syncs: Vec<mpsc::UnboundedSender<SyncRequest>>,
     /// `/proc/<pid>/status`, kept open for the per-invocation `VmHWM` reading.
     status_file: Option<std::fs::File>,
     _cgroup: Option<Cgroup>,
@@ -218,32 +94,28 @@ impl Instance {
                 what: "the instance Runtime API",
                 source,
             })?;
-        let (events_tx, events_rx) = mpsc::channel(1);
-        let (init, _) = watch::channel(InitState::Starting);
-        let shared = Arc::new(Shared {
-            control: Mutex::new(Control { frozen: false }),
-            events_tx,
-            events_rx: tokio::sync::Mutex::new(events_rx),
-            pending: Mutex::new(None),
-            init,
-            pid: AtomicU32::new(0),
-            exited: AtomicBool::new(false),
-            freeze_idle: spec.freeze_idle,
-        });
+        let shared = Arc::new(Shared::new(spec.freeze_idle));
         let server = tokio::spawn(runtime_api::serve(listener, shared.clone()));
 
         let mut command = Command::new(&spec.command);
         command
             .args(&spec.args)
             .env_clear()
-            .envs(lambda_env(spec, params.region, &addr.to_string()))
-            .envs(spec.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+            .envs(environment::lambda_env(
+                spec,
+                params.region,
+                &addr.to_string(),
+            ))
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
-            .kill_on_drop(true);
-        if let Some(dir) = task_root(spec) {
-            command.current_dir(dir);
+            .kill_on_drop(true)
+            .current_dir(spec.resolved_task_root());
+        die_with_parent(command.as_std_mut());
+        // The child joins its cgroup before exec, so init runs under the budget too, as
+        // it does on Lambda.
+        if let Some(cgroup) = &params.cgroup {
+            cgroup.join_before_exec(command.as_std_mut());
         }
         let spawned_at = Instant::now();
         let mut child = match command.spawn() {
@@ -258,23 +130,18 @@ impl Instance {
             }
         };
         let pid = child.id().unwrap_or(0);
-        shared.pid.store(pid, Ordering::Release);
-        // The process is moved into its cgroup right after exec, before it can do any
-        // appreciable work (spawn returns once exec has happened; this write follows
-        // within microseconds).
-        if let Some(cgroup) = &params.cgroup
-            && let Err(err) = cgroup.add_process(pid)
-        {
-            let _ = child.start_kill();
-            server.abort();
-            return Err(PlatformError::Cgroup(err));
-        }
+        shared.set_pid(pid);
         let label = format!("{}#{}", spec.name, params.id);
+        let mut log_syncs = Vec::new();
         if let Some(out) = child.stdout.take() {
-            tokio::spawn(forward_lines(out, label.clone()));
+            let (tx, rx) = mpsc::unbounded_channel();
+            log_syncs.push(tx);
+            tokio::spawn(forward_output(out, label.clone(), shared.clone(), rx));
         }
         if let Some(err) = child.stderr.take() {
-            tokio::spawn(forward_lines(err, label));
+            let (tx, rx) = mpsc::unbounded_channel();
+            log_syncs.push(tx);
+            tokio::spawn(forward_output(err, label, shared.clone(), rx));
         }
 
         let (exit_tx, exit) = watch::channel(None);
@@ -284,14 +151,13 @@ impl Instance {
             let status = tokio::select! {
                 status = child.wait() => status,
                 _ = async { let _ = kill_rx.wait_for(|k| *k).await; } => {
+                    // The whole group: whatever the runtime started goes too.
+                    kill_group(pid);
                     let _ = child.start_kill();
                     child.wait().await
                 }
             };
-            {
-                let _control = lock(&supervisor_shared.control);
-                supervisor_shared.exited.store(true, Ordering::Release);
-            }
+            supervisor_shared.mark_exited();
             let _ = exit_tx.send(Some(describe_exit(status)));
         });
 
@@ -306,6 +172,7 @@ impl Instance {
             server,
             supervisor,
             last_used: Mutex::new(spawned_at),
+            log_syncs,
             status_file: std::fs::File::open(format!("/proc/{pid}/status")).ok(),
             _cgroup: params.cgroup,
         })
@@ -313,7 +180,7 @@ impl Instance {
 
     /// Waits for the first `/next`. Returns the init duration, or the init failure.
     pub(crate) async fn wait_ready(&self, limit: Duration) -> Result<Duration, FunctionError> {
-        let mut init = self.shared.init.subscribe();
+        let mut init = self.shared.subscribe_init();
         let mut exit = self.exit.clone();
         let outcome = tokio::time::timeout(limit, async {
             tokio::select! {
@@ -349,40 +216,63 @@ impl Instance {
     }
 
     /// Hands `event` to the runtime and waits for its reply, the process's exit, or the
-    /// timeout (which kills the instance).
+    /// timeout (which kills the instance). Returns the result and the tail of the
+    /// function's output during the invocation.
     pub(crate) async fn invoke(
         &self,
         event: Event,
         timeout: Duration,
-    ) -> Result<Bytes, FunctionError> {
+    ) -> (Result<Bytes, FunctionError>, Bytes) {
         let (reply_tx, reply_rx) = oneshot::channel();
         let request_id = event.request_id.clone();
-        *lock(&self.shared.pending) = Some(Pending {
-            request_id: request_id.clone(),
-            reply: reply_tx,
-        });
-        if self.shared.hand_off(event).is_err() {
-            lock(&self.shared.pending).take();
-            return Err(self.exit_error(&request_id, "the instance is not accepting events"));
+        self.shared.begin(&request_id, reply_tx);
+        let result = if self.shared.hand_off(event).is_err() {
+            Err(self.exit_error(&request_id, "the instance is not accepting events"))
+        } else {
+            self.await_reply(&request_id, reply_rx, timeout).await
+        };
+        self.sync_logs().await;
+        (result, self.shared.end())
+    }
+
+    /// Waits until both forwarders have taken in what the pipes hold (see
+    /// [`forward_output`]); a forwarder that has ended (the process exited) counts as done.
+    async fn sync_logs(&self) {
+        let mut waits = Vec::with_capacity(self.log_syncs.len());
+        for sync in &self.log_syncs {
+            let (done, wait) = oneshot::channel();
+            if sync.send(done).is_ok() {
+                waits.push(wait);
+            }
         }
+        for wait in waits {
+            let _ = wait.await;
+        }
+    }
+
+    async fn await_reply(
+        &self,
+        request_id: &str,
+        reply_rx: oneshot::Receiver<Reply>,
+        timeout: Duration,
+    ) -> Result<Bytes, FunctionError> {
         let mut exit = self.exit.clone();
         tokio::select! {
             biased;
             reply = reply_rx => match reply {
                 Ok(Reply::Response(body)) => Ok(body),
                 Ok(Reply::Error(err)) => Err(err),
-                Err(_) => Err(self.exit_error(&request_id, "the invocation was dropped")),
+                Err(_) => Err(self.exit_error(request_id, "the invocation was dropped")),
             },
             exit = exit.wait_for(Option::is_some) => {
                 let description = exit
                     .ok()
                     .and_then(|e| e.as_ref().map(|e| e.description.clone()))
                     .unwrap_or_else(|| "exited".to_owned());
-                Err(self.exit_error(&request_id, &description))
+                Err(self.exit_error(request_id, &description))
             }
             _ = tokio::time::sleep(timeout) => {
                 self.kill();
-                lock(&self.shared.pending).take();
                 Err(FunctionError::new(
                     ErrorCause::Timeout,
                     "Sandbox.Timedout",
@@ -407,7 +297,7 @@ impl Instance {
 
     /// `true` while the process is stopped by the platform.
     pub(crate) fn is_frozen(&self) -> bool {
-        lock(&self.shared.control).frozen
+        self.shared.is_frozen()
     }
 
     /// Asks the supervisor to kill the process (SIGKILL); see [`Instance::exited`].
@@ -457,8 +347,8 @@ impl Instance {
     /// SIGKILL right now, without waiting for the supervisor task: for `Drop`, where the
     /// runtime may be going away.
     pub(crate) fn kill_now(&self) {
-        if !self.has_exited() && self.pid != 0 {
-            let _ = kill(Pid::from_raw(self.pid as i32), Signal::SIGKILL);
+        if !self.has_exited() {
+            kill_group(self.pid);
         }
         self.kill();
     }
@@ -483,89 +373,75 @@ fn init_exit_error(description: &str) -> FunctionError {
     )
 }
 
-fn task_root(spec: &FunctionSpec) -> Option<std::path::PathBuf> {
-    spec.command
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .map(std::path::Path::to_path_buf)
+/// A request to a forwarder: read everything already in the pipe, then answer.
+type SyncRequest = oneshot::Sender<()>;
+
+/// Forwards a function's stdout or stderr, line by line, to the invocation in flight and
+/// to tracing (Lambda sends it to CloudWatch). Ends at EOF, i.e. when the process exits.
+///
+/// A runtime writes its output before it posts `/response`, but this task may not have
+/// been scheduled yet when the reply arrives. A [`SyncRequest`] makes it read whatever
+/// the pipe already holds (non-blocking, through a duplicate of the descriptor) before
+/// the invocation's log is closed, so the log is complete without any waiting.
+async fn forward_output<R>(
+    mut stream: R,
+    label: String,
+    shared: Arc<Shared>,
+    mut sync: mpsc::UnboundedReceiver<SyncRequest>,
+) where
+    R: AsyncRead + AsFd + Unpin,
+{
+    // The duplicate shares the pipe's non-blocking mode (tokio set it), so reads through
+    // it return WouldBlock once the pipe is empty.
+    let mut direct = stream
+        .as_fd()
+        .try_clone_to_owned()
+        .ok()
+        .map(std::fs::File::from);
+    let mut partial: Vec<u8> = Vec::new();
+    let mut buf = vec![0u8; 16 * 1024];
+    loop {
+        tokio::select! {
+            read = stream.read(&mut buf) => match read {
+                Ok(0) | Err(_) => break,
+                Ok(n) => emit_lines(&mut partial, &buf[..n], &shared, &label),
+            },
+            Some(done) = sync.recv() => {
+                if let Some(file) = direct.as_mut() {
+                    // Bounded: a pipe holds at most a few hundred KB.
+                    for _ in 0..1_000 {
+                        match file.read(&mut buf) {
+                            Ok(n) if n > 0 => emit_lines(&mut partial, &buf[..n], &shared, &label),
+                            _ => break,
+                        }
+                    }
+                }
+                flush_partial(&mut partial, &shared, &label);
+                let _ = done.send(());
+            }
+        }
+    }
+    flush_partial(&mut partial, &shared, &label);
 }
 
-/// Lambda's standard environment for an instance.
-fn lambda_env(spec: &FunctionSpec, region: &str, runtime_api: &str) -> Vec<(String, String)> {
-    let handler = spec.handler.clone().unwrap_or_else(|| {
-        spec.command
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_else(|| "bootstrap".to_owned())
-    });
-    let task_root = task_root(spec)
-        .map(|p| p.display().to_string())
-        .unwrap_or_else(|| "/var/task".to_owned());
-    let now = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap_or_default();
-    let (y, m, d) = civil_from_days((now.as_secs() / 86_400) as i64);
-    let stream = format!(
-        "{y:04}/{m:02}/{d:02}/[$LATEST]{:016x}{:016x}",
-        fastrand::u64(..),
-        fastrand::u64(..)
-    );
-    vec![
-        ("AWS_LAMBDA_RUNTIME_API".into(), runtime_api.into()),
-        ("AWS_LAMBDA_FUNCTION_NAME".into(), spec.name.clone()),
-        (
-            "AWS_LAMBDA_FUNCTION_MEMORY_SIZE".into(),
-            spec.memory_mb.to_string(),
-        ),
-        ("AWS_LAMBDA_FUNCTION_VERSION".into(), "$LATEST".into()),
-        (
-            "AWS_LAMBDA_LOG_GROUP_NAME".into(),
-            format!("/aws/lambda/{}", spec.name),
-        ),
-        ("AWS_LAMBDA_LOG_STREAM_NAME".into(), stream),
-        ("AWS_LAMBDA_INITIALIZATION_TYPE".into(), "on-demand".into()),
-        ("AWS_REGION".into(), region.into()),
-        ("AWS_DEFAULT_REGION".into(), region.into()),
-        ("_HANDLER".into(), handler),
-        ("LAMBDA_TASK_ROOT".into(), task_root),
-        ("TZ".into(), ":UTC".into()),
-        ("LANG".into(), "en_US.UTF-8".into()),
-        ("PATH".into(), "/usr/local/bin:/usr/bin:/bin".into()),
-    ]
-}
-
-/// Days since 1970-01-01 to (year, month, day), proleptic Gregorian (Howard Hinnant's
-/// algorithm).
-pub(crate) fn civil_from_days(days: i64) -> (i64, u32, u32) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    (y, m, d)
-}
-
-/// Forwards a function's stdout/stderr to tracing (Lambda sends it to CloudWatch). Ends at
-/// EOF, i.e. when the process exits.
-async fn forward_lines(stream: impl AsyncRead + Unpin, label: String) {
-    let mut lines = BufReader::new(stream).lines();
-    while let Ok(Some(line)) = lines.next_line().await {
-        tracing::debug!(target: "latency_platform::function", instance = %label, "{line}");
+fn emit_lines(partial: &mut Vec<u8>, bytes: &[u8], shared: &Shared, label: &str) {
+    partial.extend_from_slice(bytes);
+    while let Some(end) = partial.iter().position(|b| *b == b'\n') {
+        let line: Vec<u8> = partial.drain(..=end).collect();
+        emit_line(&line[..end], shared, label);
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::civil_from_days;
-
-    #[test]
-    fn civil_dates() {
-        assert_eq!(civil_from_days(0), (1970, 1, 1));
-        assert_eq!(civil_from_days(19_723), (2024, 1, 1));
-        assert_eq!(civil_from_days(20_513), (2026, 3, 1));
+fn flush_partial(partial: &mut Vec<u8>, shared: &Shared, label: &str) {
+    if !partial.is_empty() {
+        let line = std::mem::take(partial);
+        emit_line(&line, shared, label);
     }
+}
+
+fn emit_line(line: &[u8], shared: &Shared, label: &str) {
+    let line = String::from_utf8_lossy(line);
+    let line = line.trim_end_matches('\r');
+    shared.log_line(line);
+    tracing::debug!(target: "latency_platform::function", instance = %label, "{line}");
 }

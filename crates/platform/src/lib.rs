@@ -13,15 +13,20 @@
 //!   idle instance, scale-out to [`FunctionSpec::max_concurrency`] then FIFO queueing,
 //!   idle instances frozen (SIGSTOP) and thawed (SIGCONT) for the next event, evicted after
 //!   [`FunctionSpec::idle_timeout`], a timeout per invocation, crashed instances replaced.
-//! - **Fronts**: an API Gateway HTTP API (payload 2.0) in front of a function, with
-//!   `GET /` serving the app's page ([`Platform::serve_gateway`]), and Lambda's Invoke API
-//!   for aws-sdk-lambda and the AWS CLI ([`Platform::serve_invoke_api`]).
+//! - **Fronts**: an API Gateway HTTP API (payload 2.0) in front of a function, with an
+//!   optional page of the caller's at `GET /` ([`Platform::serve_gateway_with`],
+//!   [`GatewayOptions`]), and Lambda's Invoke API for aws-sdk-lambda and the AWS CLI
+//!   ([`Platform::serve_invoke_api`]), with Invoke's error types and `LogType=Tail`.
 //! - **REPORT figures** per invocation ([`InvocationReport`]): duration, billed duration,
 //!   memory size, max memory used, init duration on cold starts; logged as Lambda's
-//!   `REPORT` line (tracing target `latency_platform::report`).
-//! - **The cloud's CPU budget** ([`CpuBudget`], module [`cgroup`]): a cgroup v1 CFS quota
-//!   of `memory / 1769` vCPU and a memory limit per instance; where cgroups are not
-//!   writable everything runs unthrottled and [`Platform::throttling`] says so.
+//!   `REPORT` line at DEBUG (tracing target `latency_platform::report`), and summed per
+//!   function ([`Platform::totals`], [`FunctionTotals::summary_line`]).
+//! - **The cloud's CPU budget** ([`CpuBudget`], module [`cgroup`]): a CFS quota of
+//!   `memory / 1769` vCPU per 20 ms period (cgroup v1 or v2) and a memory limit per
+//!   instance; where cgroups are not writable everything runs unthrottled and
+//!   [`Platform::throttling`] says so.
+//! - **No orphans** (module [`process`]): instances die with the platform, even when it
+//!   is killed with SIGKILL, frozen or not.
 //!
 //! Not implemented: the Extensions and Telemetry APIs, SnapStart (`/restore/next`),
 //! versions and aliases (everything is `$LATEST`), response streaming.
@@ -38,17 +43,25 @@
 //! ```
 
 pub mod cgroup;
+mod environment;
 mod error;
 mod front;
+mod gateway;
+mod handoff;
 mod instance;
+mod invoke_api;
 mod outcome;
 mod platform;
+pub mod process;
 mod runtime_api;
 mod spec;
+mod util;
 
 pub use cgroup::Throttling;
 pub use error::PlatformError;
-pub use front::{FrontServer, gateway_router, invoke_router};
-pub use outcome::{ErrorCause, FunctionError, InvocationOutcome, InvocationReport};
+pub use front::FrontServer;
+pub use gateway::{GatewayOptions, gateway_router};
+pub use invoke_api::invoke_router;
+pub use outcome::{ErrorCause, FunctionError, FunctionTotals, InvocationOutcome, InvocationReport};
 pub use platform::{InstanceInfo, Platform, PlatformHandle};
-pub use spec::{CpuBudget, FunctionSpec, PlatformConfig};
+pub use spec::{CpuBudget, FunctionSpec, InvocationObserver, PlatformConfig};

@@ -2,7 +2,7 @@
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
@@ -11,15 +11,11 @@ use tokio::task::JoinHandle;
 
 use crate::cgroup::{CgroupParent, Limits, Throttling};
 use crate::error::PlatformError;
-use crate::instance::{Event, Instance, SpawnParams};
-use crate::outcome::{InvocationOutcome, InvocationReport, billed_ms};
+use crate::handoff::Event;
+use crate::instance::{Instance, SpawnParams};
+use crate::outcome::{FunctionTotals, InvocationOutcome, InvocationReport, billed_ms};
 use crate::spec::{FunctionSpec, PlatformConfig};
-
-fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    mutex
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
-}
+use crate::util::lock;
 
 /// A snapshot of one function's instances.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -47,6 +43,8 @@ struct Pool {
     cold_starts: AtomicU64,
     /// Invocations waiting for a permit.
     queued: AtomicUsize,
+    /// Every finished invocation, summed.
+    totals: Mutex<FunctionTotals>,
 }
 
 pub(crate) struct Inner {
@@ -122,6 +120,7 @@ impl Platform {
                 live: Mutex::new(BTreeMap::new()),
                 cold_starts: AtomicU64::new(0),
                 queued: AtomicUsize::new(0),
+                totals: Mutex::new(FunctionTotals::default()),
             };
             if pools.insert(name.clone(), Arc::new(pool)).is_some() {
                 return Err(PlatformError::DuplicateFunction(name));
@@ -215,6 +214,16 @@ impl Platform {
             .map_or(0, |p| p.cold_starts.load(Ordering::Relaxed))
     }
 
+    /// Totals over every invocation of `function` finished so far (invocations, cold
+    /// starts, billed duration, peak memory), or `None` for an unknown name. See
+    /// [`FunctionTotals::summary_line`].
+    pub fn totals(&self, function: &str) -> Option<FunctionTotals> {
+        self.inner
+            .pools
+            .get(function)
+            .map(|p| lock(&p.totals).clone())
+    }
+
     /// How many invocations of `function` are waiting for a free slot under its
     /// concurrency limit.
     pub fn queued(&self, function: &str) -> usize {
@@ -224,12 +233,30 @@ impl Platform {
             .map_or(0, |p| p.queued.load(Ordering::Acquire))
     }
 
-    /// The cgroup parent directories `(cpu, memory)` when throttling is applied.
-    pub fn cgroup_dirs(&self) -> Option<(std::path::PathBuf, std::path::PathBuf)> {
-        self.inner
-            .cgroups
-            .as_ref()
-            .map(|p| (p.paths().0.to_path_buf(), p.paths().1.to_path_buf()))
+    /// The cgroup parent directories when throttling is applied: `[cpu, memory]` on
+    /// cgroup v1, `[dir]` on v2.
+    pub fn cgroup_dirs(&self) -> Option<Vec<std::path::PathBuf>> {
+        self.inner.cgroups.as_ref().map(|p| p.dirs().to_vec())
+    }
+
+    /// One line for reports on the budget `function`'s instances get, naming the CPU
+    /// period, e.g. `hits: 128 MB, 0.072 vCPU as 1447 µs per 20 ms CFS period, memory
+    /// limit 128 MB (cgroup v1)`, or why nothing is enforced. `None` for an unknown name.
+    pub fn budget_note(&self, function: &str) -> Option<String> {
+        let pool = self.inner.pools.get(function)?;
+        let spec = &pool.spec;
+        Some(match (&self.inner.cgroups, &self.inner.throttling) {
+            (Some(parent), _) => format!(
+                "{}: {} MB, {}",
+                spec.name,
+                spec.memory_mb,
+                crate::cgroup::describe_limits(parent.version(), &limits_for(spec))
+            ),
+            (None, throttling) => format!(
+                "{}: {} MB, unthrottled ({throttling})",
+                spec.name, spec.memory_mb
+            ),
+        })
     }
 
     /// Stops accepting invocations, kills every instance and waits (at most 5 s) until
@@ -277,8 +304,18 @@ impl Inner {
         all
     }
 
-    fn record(&self, report: &InvocationReport) {
-        tracing::info!(target: "latency_platform::report", function = %report.function, "{}", report.line());
+    fn observed(&self, outcome: InvocationOutcome) -> InvocationOutcome {
+        if let Some(observer) = &self.config.observer {
+            (observer.0)(&outcome);
+        }
+        outcome
+    }
+
+    fn record(&self, pool: &Pool, report: &InvocationReport) {
+        // DEBUG, not INFO: one line per invocation floods any run of more than a few
+        // requests; [`Platform::totals`] gives the summary.
+        tracing::debug!(target: "latency_platform::report", function = %report.function, "{}", report.line());
+        lock(&pool.totals).add(report);
         let mut reports = lock(&self.reports);
         if reports.len() >= self.config.report_capacity {
             reports.pop_front();
@@ -340,10 +377,20 @@ async fn run_invocation(
     pool: &Pool,
     payload: Bytes,
 ) -> Result<InvocationOutcome, PlatformError> {
-    pool.queued.fetch_add(1, Ordering::AcqRel);
-    let permit = pool.permits.acquire().await;
-    pool.queued.fetch_sub(1, Ordering::AcqRel);
-    let _permit = permit.map_err(|_| PlatformError::ShutDown)?;
+    let _permit = if pool.spec.throttle_at_limit {
+        pool.permits.try_acquire().map_err(|err| match err {
+            tokio::sync::TryAcquireError::NoPermits => PlatformError::Throttled {
+                function: pool.spec.name.clone(),
+                limit: pool.spec.max_concurrency,
+            },
+            tokio::sync::TryAcquireError::Closed => PlatformError::ShutDown,
+        })?
+    } else {
+        pool.queued.fetch_add(1, Ordering::AcqRel);
+        let permit = pool.permits.acquire().await;
+        pool.queued.fetch_sub(1, Ordering::AcqRel);
+        permit.map_err(|_| PlatformError::ShutDown)?
+    };
     if inner.closed.load(Ordering::Acquire) {
         return Err(PlatformError::ShutDown);
     }
@@ -354,15 +401,7 @@ async fn run_invocation(
         Some(instance) => (instance, None),
         None => {
             let cgroup = match &inner.cgroups {
-                Some(parent) => {
-                    let limits = Limits {
-                        cpu: spec.cpu_budget.quota(spec.memory_mb),
-                        memory_bytes: spec
-                            .enforce_memory
-                            .then(|| u64::from(spec.memory_mb) * 1024 * 1024),
-                    };
-                    Some(parent.child(&spec.name, &limits)?)
-                }
+                Some(parent) => Some(parent.child(&spec.name, &limits_for(spec))?),
                 None => None,
             };
             let id = inner.next_instance.fetch_add(1, Ordering::Relaxed);
@@ -384,26 +423,23 @@ async fn run_invocation(
             match instance.wait_ready(spec.init_timeout).await {
                 Ok(init) => (instance, Some(init)),
                 Err(error) => {
+                    // Lambda bills a failed init's duration.
                     let init = instance.spawned_at.elapsed();
                     let memory = instance.max_memory_used_mb();
                     retire(pool, &instance).await;
-                    let report = InvocationReport {
-                        request_id,
-                        function: spec.name.clone(),
-                        instance: instance.id,
-                        pid: instance.pid,
-                        cold_start: true,
-                        init_duration: Some(init),
+                    let report = Measured {
+                        init: Some(init),
                         duration: Duration::ZERO,
-                        billed_duration_ms: billed_ms(init),
-                        memory_size_mb: spec.memory_mb,
-                        max_memory_used_mb: memory,
-                    };
-                    inner.record(&report);
-                    return Ok(InvocationOutcome {
+                        billed: init,
+                        memory,
+                    }
+                    .report(request_id, spec, &instance);
+                    inner.record(pool, &report);
+                    return Ok(inner.observed(InvocationOutcome {
                         result: Err(error),
                         report,
-                    });
+                        logs: Bytes::new(),
+                    }));
                 }
             }
         }
@@ -422,7 +458,7 @@ async fn run_invocation(
         trace_id: trace_id(),
     };
     let started = std::time::Instant::now();
-    let result = instance.invoke(event, spec.timeout).await;
+    let (result, logs) = instance.invoke(event, spec.timeout).await;
     let duration = started.elapsed();
     let memory = instance.max_memory_used_mb();
     let healthy = match &result {
@@ -435,20 +471,61 @@ async fn run_invocation(
     } else {
         retire(pool, &instance).await;
     }
-    let report = InvocationReport {
-        request_id,
-        function: spec.name.clone(),
-        instance: instance.id,
-        pid: instance.pid,
-        cold_start: init_duration.is_some(),
-        init_duration,
+    let report = Measured {
+        init: init_duration,
         duration,
-        billed_duration_ms: billed_ms(duration),
-        memory_size_mb: spec.memory_mb,
-        max_memory_used_mb: memory,
-    };
-    inner.record(&report);
-    Ok(InvocationOutcome { result, report })
+        billed: duration,
+        memory,
+    }
+    .report(request_id, spec, &instance);
+    inner.record(pool, &report);
+    Ok(inner.observed(InvocationOutcome {
+        result,
+        report,
+        logs,
+    }))
+}
+
+/// What was measured for one invocation; [`Measured::report`] is the one place an
+/// [`InvocationReport`] is built.
+struct Measured {
+    init: Option<Duration>,
+    duration: Duration,
+    /// What Lambda bills: the duration, or the init time of a failed init.
+    billed: Duration,
+    memory: Option<u64>,
+}
+
+impl Measured {
+    fn report(
+        self,
+        request_id: String,
+        spec: &FunctionSpec,
+        instance: &Instance,
+    ) -> InvocationReport {
+        InvocationReport {
+            request_id,
+            function: spec.name.clone(),
+            instance: instance.id,
+            pid: instance.pid,
+            cold_start: self.init.is_some(),
+            init_duration: self.init,
+            duration: self.duration,
+            billed_duration_ms: billed_ms(self.billed),
+            memory_size_mb: spec.memory_mb,
+            max_memory_used_mb: self.memory,
+        }
+    }
+}
+
+/// The cgroup limits for an instance of `spec`.
+fn limits_for(spec: &FunctionSpec) -> Limits {
+    Limits {
+        cpu: spec.cpu_budget.quota(spec.memory_mb, spec.cpu_period),
+        memory_bytes: spec
+            .enforce_memory
+            .then(|| u64::from(spec.memory_mb) * 1024 * 1024),
+    }
 }
 
 /// The most recently used idle instance that is still alive.

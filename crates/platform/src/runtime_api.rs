@@ -13,10 +13,12 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use tokio::net::TcpListener;
 
-use crate::instance::{Reply, Shared};
+use crate::handoff::{Reply, Shared};
 use crate::outcome::{ErrorCause, FunctionError};
 
-/// Lambda's limit on a synchronous response payload.
+/// Lambda's limit on a synchronous request or response payload: 6 MB
+/// (<https://docs.aws.amazon.com/lambda/latest/dg/gettingstarted-limits.html>), taken as
+/// 6 MiB, the figure in Lambda's own `RequestTooLargeException` message.
 pub(crate) const MAX_PAYLOAD_BYTES: usize = 6 * 1024 * 1024;
 
 /// Serves the Runtime API on `listener` until the task is aborted.
@@ -25,7 +27,8 @@ pub(crate) async fn serve(listener: TcpListener, shared: Arc<Shared>) {
         .route("/2018-06-01/runtime/invocation/next", get(next))
         .route(
             "/2018-06-01/runtime/invocation/{request_id}/response",
-            post(response),
+            // No body limit here: `response` enforces Lambda's own, with Lambda's answer.
+            post(response).layer(DefaultBodyLimit::disable()),
         )
         .route(
             "/2018-06-01/runtime/invocation/{request_id}/error",
@@ -86,17 +89,57 @@ fn invalid_request_id() -> Response {
         .into_response()
 }
 
-/// `POST /runtime/invocation/{id}/response`.
+/// `POST /runtime/invocation/{id}/response`. A body over [`MAX_PAYLOAD_BYTES`] is
+/// refused with 413 `RequestEntityTooLarge` (what Lambda answers the runtime), and the
+/// invocation fails at once with `Function.ResponseSizeTooLarge`, whatever the runtime
+/// does next. A declared `Content-Length` over the limit is refused without reading the
+/// body.
 async fn response(
     State(shared): State<Arc<Shared>>,
     Path(request_id): Path<String>,
-    body: Bytes,
+    headers: HeaderMap,
+    body: axum::body::Body,
 ) -> Response {
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    let body = match declared {
+        Some(length) if length > MAX_PAYLOAD_BYTES as u64 => None,
+        _ => axum::body::to_bytes(body, MAX_PAYLOAD_BYTES).await.ok(),
+    };
+    let Some(body) = body else {
+        let reply = Reply::Error(FunctionError::new(
+            ErrorCause::ResponseTooLarge,
+            "Function.ResponseSizeTooLarge",
+            format!(
+                "Response payload size exceeded maximum allowed payload size ({MAX_PAYLOAD_BYTES} bytes)."
+            ),
+        ));
+        return if shared.complete(&request_id, reply) {
+            payload_too_large()
+        } else {
+            invalid_request_id()
+        };
+    };
     if shared.complete(&request_id, Reply::Response(body)) {
         accepted()
     } else {
         invalid_request_id()
     }
+}
+
+fn payload_too_large() -> Response {
+    (
+        StatusCode::PAYLOAD_TOO_LARGE,
+        [(header::CONTENT_TYPE, "application/json")],
+        serde_json::json!({
+            "errorMessage": format!("Exceeded maximum allowed payload size ({MAX_PAYLOAD_BYTES} bytes)."),
+            "errorType": "RequestEntityTooLarge",
+        })
+        .to_string(),
+    )
+        .into_response()
 }
 
 fn error_type_header(headers: &HeaderMap) -> Option<&str> {

@@ -1,9 +1,13 @@
 //! What the platform runs: function specs and platform-wide settings.
 
+use std::fmt;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
-use crate::cgroup::{CpuQuota, lambda_vcpu};
+use crate::outcome::InvocationOutcome;
+
+use crate::cgroup::{CpuQuota, LAMBDA_CFS_PERIOD, lambda_vcpu};
 
 /// How much CPU an instance of a function may use.
 #[derive(Debug, Clone, Copy, PartialEq, Default)]
@@ -29,9 +33,10 @@ impl CpuBudget {
         }
     }
 
-    /// The CFS quota for this budget, or `None` when unlimited.
-    pub fn quota(&self, memory_mb: u32) -> Option<CpuQuota> {
-        self.vcpu(memory_mb).map(CpuQuota::from_vcpu)
+    /// The CFS quota for this budget over `period`, or `None` when unlimited.
+    pub fn quota(&self, memory_mb: u32, period: Duration) -> Option<CpuQuota> {
+        self.vcpu(memory_mb)
+            .map(|vcpu| CpuQuota::from_vcpu_with_period(vcpu, period))
     }
 }
 
@@ -50,14 +55,29 @@ pub struct FunctionSpec {
     pub env: Vec<(String, String)>,
     /// `_HANDLER`; `None` uses the executable's file name, as `provided.al2` does.
     pub handler: Option<String>,
+    /// The function's code directory: `LAMBDA_TASK_ROOT` and the working directory.
+    /// `None` uses the command's directory (or the current directory for a bare command
+    /// name such as `python3`).
+    pub task_root: Option<PathBuf>,
+    /// Lambda's runtime identifier, e.g. `python3.12`, `nodejs20.x`, `provided.al2023`.
+    /// Managed runtimes get `AWS_EXECUTION_ENV=AWS_Lambda_<runtime>`, which runtime
+    /// clients and SDKs read to know they run on Lambda. `None` sets nothing, as
+    /// `provided.*` does.
+    pub runtime: Option<String>,
     /// The configured memory size in MB (Lambda: 128 to 10,240). Default 128.
     pub memory_mb: u32,
     /// The per-invocation timeout. Default 3 s, like Lambda.
     pub timeout: Duration,
     /// The limit on init (spawn to the first `/next`). Default 10 s, like Lambda.
     pub init_timeout: Duration,
-    /// At most this many instances at once; further invocations queue in arrival order.
+    /// At most this many instances at once; further invocations queue in arrival order
+    /// (unless [`FunctionSpec::throttle_at_limit`]).
     pub max_concurrency: usize,
+    /// Reserved concurrency as Lambda applies it: an invocation that finds
+    /// `max_concurrency` instances busy fails at once with
+    /// [`PlatformError::Throttled`](crate::PlatformError::Throttled) (Invoke answers 429
+    /// `TooManyRequestsException`) instead of waiting. Default `false` (queue).
+    pub throttle_at_limit: bool,
     /// An instance idle for this long is killed.
     pub idle_timeout: Duration,
     /// Freeze idle instances with SIGSTOP (thawed with SIGCONT for the next event), as
@@ -65,6 +85,9 @@ pub struct FunctionSpec {
     pub freeze_idle: bool,
     /// The CPU budget. Default [`CpuBudget::FromMemory`].
     pub cpu_budget: CpuBudget,
+    /// The CFS period over which the CPU budget is enforced. Default
+    /// [`LAMBDA_CFS_PERIOD`] (20 ms), as Lambda throttles; see [`crate::cgroup`].
+    pub cpu_period: Duration,
     /// Limit each instance's memory to `memory_mb`, as Lambda does. Default `true`.
     pub enforce_memory: bool,
 }
@@ -79,15 +102,66 @@ impl FunctionSpec {
             args: Vec::new(),
             env: Vec::new(),
             handler: None,
+            task_root: None,
+            runtime: None,
             memory_mb: 128,
             timeout: Duration::from_secs(3),
             init_timeout: Duration::from_secs(10),
             max_concurrency: 10,
+            throttle_at_limit: false,
             idle_timeout: Duration::from_secs(600),
             freeze_idle: true,
             cpu_budget: CpuBudget::FromMemory,
+            cpu_period: LAMBDA_CFS_PERIOD,
             enforce_memory: true,
         }
+    }
+
+    /// Sets the arguments passed to the command.
+    pub fn args<I, S>(mut self, args: I) -> FunctionSpec
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.args = args.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// Sets `_HANDLER`.
+    pub fn handler(mut self, handler: impl Into<String>) -> FunctionSpec {
+        self.handler = Some(handler.into());
+        self
+    }
+
+    /// Sets the function's code directory (`LAMBDA_TASK_ROOT`, working directory).
+    pub fn task_root(mut self, dir: impl Into<PathBuf>) -> FunctionSpec {
+        self.task_root = Some(dir.into());
+        self
+    }
+
+    /// Sets Lambda's runtime identifier (see [`FunctionSpec::runtime`]).
+    pub fn runtime(mut self, runtime: impl Into<String>) -> FunctionSpec {
+        self.runtime = Some(runtime.into());
+        self
+    }
+
+    /// Sets the CFS period of the CPU budget.
+    pub fn cpu_period(mut self, period: Duration) -> FunctionSpec {
+        self.cpu_period = period;
+        self
+    }
+
+    /// The directory the function runs in and `LAMBDA_TASK_ROOT` names: the configured
+    /// task root, else the command's directory, else `.`.
+    pub fn resolved_task_root(&self) -> PathBuf {
+        let dir = self.task_root.clone().unwrap_or_else(|| {
+            self.command
+                .parent()
+                .filter(|p| !p.as_os_str().is_empty())
+                .map_or_else(|| PathBuf::from("."), std::path::Path::to_path_buf)
+        });
+        // Absolute, as Lambda's `/var/task`: runtime clients put it on their module path.
+        std::path::absolute(&dir).unwrap_or(dir)
     }
 
     /// Adds an environment variable.
@@ -111,6 +185,14 @@ impl FunctionSpec {
     /// Sets the concurrency limit.
     pub fn max_concurrency(mut self, max_concurrency: usize) -> FunctionSpec {
         self.max_concurrency = max_concurrency;
+        self
+    }
+
+    /// Lambda's reserved concurrency: at most `limit` instances, and invocations beyond
+    /// it are throttled rather than queued (see [`FunctionSpec::throttle_at_limit`]).
+    pub fn reserved_concurrency(mut self, limit: usize) -> FunctionSpec {
+        self.max_concurrency = limit;
+        self.throttle_at_limit = true;
         self
     }
 
@@ -161,6 +243,9 @@ impl FunctionSpec {
         if self.timeout.is_zero() || self.init_timeout.is_zero() {
             return Err("timeouts must be positive".into());
         }
+        if let Err(reason) = crate::cgroup::check_period(self.cpu_period) {
+            return Err(reason.to_string());
+        }
         if let CpuBudget::Vcpu(vcpu) = self.cpu_budget
             && (!vcpu.is_finite() || vcpu <= 0.0)
         {
@@ -184,6 +269,20 @@ pub struct PlatformConfig {
     /// How many invocation reports [`Platform::drain_reports`](crate::Platform::drain_reports)
     /// keeps before dropping the oldest. Default 100,000.
     pub report_capacity: usize,
+    /// Called with every finished invocation (result, REPORT figures, the function's
+    /// output), e.g. to show each invocation's logs. Default none.
+    pub observer: Option<InvocationObserver>,
+}
+
+/// A callback for every finished invocation; see [`PlatformConfig::observer`]. It runs on
+/// the invocation's task, so it should be quick (print, count, send to a channel).
+#[derive(Clone)]
+pub struct InvocationObserver(pub Arc<dyn Fn(&InvocationOutcome) + Send + Sync>);
+
+impl fmt::Debug for InvocationObserver {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("InvocationObserver(..)")
+    }
 }
 
 impl Default for PlatformConfig {
@@ -193,6 +292,7 @@ impl Default for PlatformConfig {
             account_id: "000000000000".into(),
             use_cgroups: true,
             report_capacity: 100_000,
+            observer: None,
         }
     }
 }

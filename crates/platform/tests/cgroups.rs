@@ -1,10 +1,14 @@
-//! CPU and memory budgets through cgroup v1, checked from outside: the process's own
-//! /proc/<pid>/cgroup names the group, whose files hold the quota and limit.
+//! CPU and memory budgets through cgroups, checked from outside on this machine's real
+//! hierarchy (cgroup v1 here; the v2 file formats are unit-tested on a scratch directory
+//! in `src/cgroup.rs`): the process's own /proc/<pid>/cgroup names the group, whose files
+//! hold the quota and limit.
 
 mod support;
 
 use std::path::PathBuf;
+use std::time::Duration;
 
+use latency_platform::cgroup::{CgroupParent, CgroupRoot, CpuQuota, Limits, remove_stale};
 use latency_platform::{CpuBudget, FunctionSpec, Platform, PlatformConfig, Throttling};
 use serde_json::json;
 use support::*;
@@ -43,7 +47,8 @@ async fn budgets_are_written_to_the_instance_cgroup() {
             FunctionSpec::new("lambda128", TEST_FUNCTION),
             FunctionSpec::new("fargate", TEST_FUNCTION)
                 .memory_mb(512)
-                .cpu_budget(CpuBudget::Vcpu(0.25)),
+                .cpu_budget(CpuBudget::Vcpu(0.25))
+                .cpu_period(Duration::from_millis(100)),
         ])
         .expect("platform");
         match platform.throttling().clone() {
@@ -59,7 +64,15 @@ async fn budgets_are_written_to_the_instance_cgroup() {
             }
             Throttling::Applied => {}
         }
-        let (cpu_parent, memory_parent) = platform.cgroup_dirs().expect("cgroup dirs");
+        let dirs = platform.cgroup_dirs().expect("cgroup dirs");
+        let [cpu_parent, memory_parent] = dirs.as_slice() else {
+            panic!("this machine runs cgroup v1: two parent dirs, got {dirs:?}");
+        };
+        let note = platform.budget_note("lambda128").expect("note");
+        assert_eq!(
+            note,
+            "lambda128: 128 MB, 0.072 vCPU as 1447 µs per 20 ms CFS period, memory limit 128 MB (cgroup v1)"
+        );
 
         let outcome = platform
             .invoke("lambda128", json(json!({"op": "alloc", "mb": 16})))
@@ -69,17 +82,17 @@ async fn budgets_are_written_to_the_instance_cgroup() {
         let cpu = cgroup_dir(pid, "cpu");
         let memory = cgroup_dir(pid, "memory");
         assert!(
-            cpu.starts_with(&cpu_parent),
+            cpu.starts_with(cpu_parent),
             "{} in {}",
             cpu.display(),
             cpu_parent.display()
         );
-        assert!(memory.starts_with(&memory_parent));
-        assert_eq!(read(cpu.join("cpu.cfs_period_us")), "100000");
+        assert!(memory.starts_with(memory_parent));
+        assert_eq!(read(cpu.join("cpu.cfs_period_us")), "20000", "Lambda's 20 ms");
         assert_eq!(
             read(cpu.join("cpu.cfs_quota_us")),
-            "7236",
-            "128 MB / 1769 MB of a vCPU"
+            "1447",
+            "128 MB / 1769 MB of a vCPU, per 20 ms"
         );
         assert_eq!(
             read(memory.join("memory.limit_in_bytes")),
@@ -91,6 +104,7 @@ async fn budgets_are_written_to_the_instance_cgroup() {
             .await
             .expect("invoke");
         let cpu = cgroup_dir(pid_of(&outcome), "cpu");
+        assert_eq!(read(cpu.join("cpu.cfs_period_us")), "100000");
         assert_eq!(read(cpu.join("cpu.cfs_quota_us")), "25000");
 
         platform.shutdown().await;
@@ -122,4 +136,69 @@ async fn cgroups_can_be_turned_off() {
         platform.shutdown().await;
     })
     .await;
+}
+
+/// A pid that belonged to a process which has exited and been reaped.
+fn dead_pid() -> u32 {
+    let mut child = std::process::Command::new("true")
+        .spawn()
+        .expect("spawn true");
+    let pid = child.id();
+    child.wait().expect("wait");
+    pid
+}
+
+#[test]
+fn children_outlive_a_dropped_parent_and_the_parent_goes_last() {
+    let root = CgroupRoot::detect().expect("cgroups on this machine");
+    let parent = match CgroupParent::create("latency-test") {
+        Ok(parent) => parent,
+        Err(err) => panic!("cgroups must be writable for this test (run as root): {err}"),
+    };
+    let dirs = parent.dirs().to_vec();
+    let limits = Limits {
+        cpu: Some(CpuQuota::for_lambda_memory(128)),
+        memory_bytes: Some(64 << 20),
+    };
+    let child = parent.child("c", &limits).expect("child");
+    let child_files: Vec<PathBuf> = child.limit_files().into_iter().map(|(p, _)| p).collect();
+    // The owner drops the parent first (the order that used to leave both behind).
+    drop(parent);
+    assert!(
+        dirs.iter().all(|d| d.exists()),
+        "the parent waits for its child"
+    );
+    drop(child);
+    assert!(child_files.iter().all(|f| !f.exists()));
+    assert!(dirs.iter().all(|d| !d.exists()), "both removed: {dirs:?}");
+    drop(root);
+}
+
+#[test]
+fn a_later_run_removes_what_a_killed_run_left() {
+    let root = CgroupRoot::detect().expect("cgroups on this machine");
+    let dead = dead_pid();
+    let bases: Vec<PathBuf> = match &root {
+        CgroupRoot::V1 { cpu, memory } => vec![cpu.clone(), memory.clone()],
+        CgroupRoot::V2 { dir } => vec![dir.clone()],
+    };
+    let mut left = Vec::new();
+    for base in &bases {
+        let dir = base.join(format!("latency-platform-{dead}-0"));
+        std::fs::create_dir(&dir).expect("create a stale parent");
+        std::fs::create_dir(dir.join("fn-0")).expect("and a child below it");
+        left.push(dir);
+    }
+    // One of our own, alive: must stay.
+    let mine = CgroupParent::create("latency-test").expect("own parent");
+    // Another test in this binary may run its first CgroupParent::create (which removes
+    // stale cgroups too) at the same moment: what matters is that they are gone.
+    let removed = remove_stale(&root);
+    for dir in &left {
+        assert!(!dir.exists(), "{} removed ({removed:?})", dir.display());
+    }
+    assert!(
+        mine.dirs().iter().all(|d| d.exists()),
+        "a live owner's cgroups stay"
+    );
 }

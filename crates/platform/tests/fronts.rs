@@ -5,7 +5,7 @@ mod support;
 use std::time::Duration;
 
 use aws_sdk_lambda::primitives::Blob;
-use latency_platform::Platform;
+use latency_platform::{GatewayOptions, Platform};
 use serde_json::json;
 use support::*;
 use tokio::net::TcpListener;
@@ -21,8 +21,12 @@ async fn the_gateway_turns_requests_into_payload_2_events() {
     guarded(async {
         let platform = Platform::start(vec![spec("web").timeout(Duration::from_millis(500))])
             .expect("platform");
+        let options = GatewayOptions {
+            index_page: Some(bytes::Bytes::from_static(b"<!doctype html><p>the page</p>")),
+            ..GatewayOptions::default()
+        };
         let front = platform
-            .serve_gateway("web", local_listener().await)
+            .serve_gateway_with("web", local_listener().await, options)
             .await
             .expect("front");
         let base = front.url();
@@ -41,23 +45,18 @@ async fn the_gateway_turns_requests_into_payload_2_events() {
         let (status, headers, body) = http_get(&format!("{base}/")).await;
         assert_eq!(status, 200);
         assert!(header(&headers, "content-type").is_some_and(|c| c.starts_with("text/html")));
-        assert_eq!(body, latency_app::PAGE);
+        assert_eq!(body, "<!doctype html><p>the page</p>");
 
-        let (status, _, body) = http_get(&format!("{base}/malformed")).await;
-        assert_eq!(
-            (status, body.as_str()),
-            (502, r#"{"message":"Internal Server Error"}"#)
-        );
-        let (status, _, body) = http_get(&format!("{base}/error")).await;
-        assert_eq!(
-            (status, body.as_str()),
-            (502, r#"{"message":"Internal Server Error"}"#)
-        );
-        let (status, _, body) = http_get(&format!("{base}/sleep?ms=20000")).await;
-        assert_eq!(
-            (status, body.as_str()),
-            (503, r#"{"message":"Service Unavailable"}"#)
-        );
+        // HTTP APIs answer 500 for a malformed response, a function error and the
+        // function's own timeout.
+        for path in ["/malformed", "/error", "/sleep?ms=20000"] {
+            let (status, _, body) = http_get(&format!("{base}{path}")).await;
+            assert_eq!(
+                (status, body.as_str()),
+                (500, r#"{"message":"Internal Server Error"}"#),
+                "{path}"
+            );
+        }
 
         // The handled errors kept the first instance; the timeout replaced it.
         let (status, headers, _) = http_get(&format!("{base}/again")).await;
@@ -158,6 +157,34 @@ async fn the_gateway_front_also_serves_the_invoke_api() {
             .await
             .expect("invoke succeeds");
         assert_eq!(output.function_error(), None);
+        front.shutdown().await;
+        platform.shutdown().await;
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_a_page_every_path_goes_to_the_function_and_slow_ones_get_503() {
+    guarded(async {
+        let platform = Platform::start(vec![spec("plain").timeout(Duration::from_secs(30))])
+            .expect("platform");
+        let options = GatewayOptions {
+            index_page: None,
+            integration_timeout: Duration::from_millis(200),
+        };
+        let front = platform
+            .serve_gateway_with("plain", local_listener().await, options)
+            .await
+            .expect("front");
+        let (status, _, body) = http_get(&format!("{}/", front.url())).await;
+        assert_eq!((status, body.as_str()), (200, "hello from /"));
+        // Past API Gateway's integration timeout (here 200 ms; the function's own
+        // timeout is 30 s): 503, as HTTP APIs answer.
+        let (status, _, body) = http_get(&format!("{}/sleep?ms=20000", front.url())).await;
+        assert_eq!(
+            (status, body.as_str()),
+            (503, r#"{"message":"Service Unavailable"}"#)
+        );
         front.shutdown().await;
         platform.shutdown().await;
     })

@@ -52,6 +52,15 @@ async fn cold_then_warm_reuses_the_instance() {
         assert_eq!(drained.len(), 2);
         assert_eq!(drained[0].request_id, first.request_id());
         assert!(platform.drain_reports().is_empty());
+        // The per-function totals agree with the reports, and survive draining them.
+        let totals = platform.totals("echo").expect("known function");
+        assert_eq!(totals, latency_platform::FunctionTotals::of(&drained));
+        assert_eq!((totals.invocations, totals.cold_starts), (2, 1));
+        assert_eq!(
+            totals.billed_ms_total,
+            first.report.billed_duration_ms + second.report.billed_duration_ms
+        );
+        assert!(platform.totals("nope").is_none());
         platform.shutdown().await;
     })
     .await;
@@ -374,6 +383,55 @@ async fn unknown_functions_and_bad_specs_are_errors() {
             missing.invoke("missing", json(json!({}))).await,
             Err(PlatformError::Spawn { .. })
         ));
+        platform.shutdown().await;
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reserved_concurrency_throttles_instead_of_queueing() {
+    guarded(async {
+        let platform =
+            Platform::start(vec![spec("reserved").reserved_concurrency(1)]).expect("platform");
+        let release = release_file("reserved");
+        let handle = platform.handle();
+        let file = release.display().to_string();
+        let busy = tokio::spawn(async move {
+            handle
+                .invoke(
+                    "reserved",
+                    json(json!({"op": "wait", "file": file, "max_ms": 20_000})),
+                )
+                .await
+        });
+        wait_until("the first invocation holds the only instance", || {
+            platform
+                .instances("reserved")
+                .iter()
+                .any(|instance| !instance.idle)
+        })
+        .await;
+        let throttled = platform
+            .invoke("reserved", json(json!({"op": "echo"})))
+            .await;
+        assert!(
+            matches!(
+                throttled,
+                Err(latency_platform::PlatformError::Throttled { limit: 1, .. })
+            ),
+            "{throttled:?}"
+        );
+        assert_eq!(platform.queued("reserved"), 0, "nothing waits");
+        std::fs::write(&release, b"go").expect("release");
+        let first = busy.await.expect("task").expect("invoke");
+        assert_eq!(body(&first)["released"], true);
+        // Free again: the next invocation is served.
+        let next = platform
+            .invoke("reserved", json(json!({"op": "echo"})))
+            .await
+            .expect("invoke");
+        body(&next);
+        let _ = std::fs::remove_file(&release);
         platform.shutdown().await;
     })
     .await;

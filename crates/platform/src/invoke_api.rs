@@ -1,0 +1,217 @@
+//! Lambda's Invoke API (`POST /2015-03-31/functions/{name}/invocations`), for
+//! aws-sdk-lambda, the AWS CLI and any HTTP client
+//! (<https://docs.aws.amazon.com/lambda/latest/api/API_Invoke.html>).
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, Path, State};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as BASE64;
+
+use crate::error::PlatformError;
+use crate::platform::PlatformHandle;
+use crate::runtime_api::MAX_PAYLOAD_BYTES;
+
+/// The Invoke API as a router, to embed in another server.
+pub fn invoke_router(platform: PlatformHandle) -> Router {
+    Router::new()
+        .route(
+            "/2015-03-31/functions/{function}/invocations",
+            post(invoke_api),
+        )
+        // `invoke_api` enforces Lambda's limit itself, with Lambda's error.
+        .layer(DefaultBodyLimit::disable())
+        .with_state(platform)
+}
+
+/// `my-fn`, `my-fn:$LATEST`, `arn:aws:lambda:region:acct:function:my-fn[:qualifier]` or
+/// `acct:function:my-fn` → `my-fn`.
+fn function_name(identifier: &str) -> &str {
+    let parts: Vec<&str> = identifier.split(':').collect();
+    match parts.iter().position(|p| *p == "function") {
+        Some(i) if i + 1 < parts.len() => parts[i + 1],
+        _ => parts.first().copied().unwrap_or(identifier),
+    }
+}
+
+/// An Invoke API error as AWS sends it: the type in `x-amzn-ErrorType` and in the JSON
+/// body's `Type`/`message` (what the SDKs and the CLI parse).
+fn aws_error(status: StatusCode, error_type: &str, message: &str, request_id: &str) -> Response {
+    (
+        status,
+        [
+            (header::CONTENT_TYPE, "application/json"),
+            (HeaderName::from_static("x-amzn-errortype"), error_type),
+            (HeaderName::from_static("x-amzn-requestid"), request_id),
+        ],
+        serde_json::json!({ "Type": "User", "Message": message, "message": message }).to_string(),
+    )
+        .into_response()
+}
+
+fn call_id() -> String {
+    format!(
+        "{:08x}-{:04x}-{:04x}-{:04x}-{:012x}",
+        fastrand::u32(..),
+        fastrand::u16(..),
+        fastrand::u16(..),
+        fastrand::u16(..),
+        fastrand::u64(..) & 0xffff_ffff_ffff
+    )
+}
+
+fn header_str<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers.get(name).and_then(|v| v.to_str().ok())
+}
+
+/// `POST /2015-03-31/functions/{function}/invocations`. Errors carry Invoke's
+/// documented types and statuses: `ResourceNotFoundException` 404,
+/// `RequestTooLargeException` 413 (payload over 6 MB),
+/// `InvalidRequestContentException` 400 (payload not JSON),
+/// `InvalidParameterValueException` 400, `TooManyRequestsException` 429 (reserved
+/// concurrency reached), `ServiceException` 500. A function error is a
+/// 200 with `X-Amz-Function-Error: Unhandled`; `X-Amz-Log-Type: Tail` adds the last 4 KB
+/// of the invocation's log, base64, in `X-Amz-Log-Result`.
+async fn invoke_api(
+    State(platform): State<PlatformHandle>,
+    Path(function): Path<String>,
+    request_headers: HeaderMap,
+    body: axum::body::Body,
+) -> Response {
+    let call_id = call_id();
+    let name = function_name(&function).to_owned();
+    if !platform.has_function(&name) {
+        return aws_error(
+            StatusCode::NOT_FOUND,
+            "ResourceNotFoundException",
+            &format!("Function not found: {function}"),
+            &call_id,
+        );
+    }
+    let Ok(payload) = axum::body::to_bytes(body, MAX_PAYLOAD_BYTES).await else {
+        return aws_error(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "RequestTooLargeException",
+            &format!(
+                "Request must be smaller than {MAX_PAYLOAD_BYTES} bytes for the InvokeFunction operation"
+            ),
+            &call_id,
+        );
+    };
+    let payload = if payload.is_empty() {
+        Bytes::from_static(b"{}")
+    } else if serde_json::from_slice::<serde::de::IgnoredAny>(&payload).is_err() {
+        return aws_error(
+            StatusCode::BAD_REQUEST,
+            "InvalidRequestContentException",
+            "Could not parse request body into json: the payload is not valid JSON",
+            &call_id,
+        );
+    } else {
+        payload
+    };
+    let tail = match header_str(&request_headers, "x-amz-log-type") {
+        None | Some("None") => false,
+        Some("Tail") => true,
+        Some(other) => {
+            return aws_error(
+                StatusCode::BAD_REQUEST,
+                "InvalidParameterValueException",
+                &format!("Unsupported log type {other}: expected None or Tail"),
+                &call_id,
+            );
+        }
+    };
+    match header_str(&request_headers, "x-amz-invocation-type").unwrap_or("RequestResponse") {
+        "RequestResponse" => {}
+        "Event" => {
+            tokio::spawn(async move {
+                if let Err(err) = platform.invoke(&name, payload).await {
+                    tracing::warn!(%err, function = %name, "asynchronous invocation failed");
+                }
+            });
+            return (
+                StatusCode::ACCEPTED,
+                [(HeaderName::from_static("x-amzn-requestid"), call_id)],
+            )
+                .into_response();
+        }
+        "DryRun" => return StatusCode::NO_CONTENT.into_response(),
+        other => {
+            return aws_error(
+                StatusCode::BAD_REQUEST,
+                "InvalidParameterValueException",
+                &format!("Unsupported invocation type {other}"),
+                &call_id,
+            );
+        }
+    }
+    let outcome = match platform.invoke(&name, payload).await {
+        Ok(outcome) => outcome,
+        Err(err @ PlatformError::Throttled { .. }) => {
+            return aws_error(
+                StatusCode::TOO_MANY_REQUESTS,
+                "TooManyRequestsException",
+                &format!("Rate Exceeded: {err}"),
+                &call_id,
+            );
+        }
+        Err(err) => {
+            return aws_error(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "ServiceException",
+                &err.to_string(),
+                &call_id,
+            );
+        }
+    };
+    let mut headers = HeaderMap::new();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    headers.insert(
+        "x-amz-executed-version",
+        HeaderValue::from_static("$LATEST"),
+    );
+    if let Ok(value) = HeaderValue::from_str(outcome.request_id()) {
+        headers.insert("x-amzn-requestid", value);
+    }
+    if tail && let Ok(value) = HeaderValue::from_str(&BASE64.encode(outcome.log_tail())) {
+        headers.insert("x-amz-log-result", value);
+    }
+    let body = match outcome.result {
+        Ok(body) => body,
+        Err(err) => {
+            headers.insert(
+                "x-amz-function-error",
+                HeaderValue::from_static("Unhandled"),
+            );
+            err.body
+        }
+    };
+    (StatusCode::OK, headers, body).into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn function_names_from_arns() {
+        assert_eq!(function_name("hits"), "hits");
+        assert_eq!(function_name("hits:$LATEST"), "hits");
+        assert_eq!(
+            function_name("arn:aws:lambda:eu-west-2:000000000000:function:hits"),
+            "hits"
+        );
+        assert_eq!(
+            function_name("arn:aws:lambda:eu-west-2:000000000000:function:hits:1"),
+            "hits"
+        );
+        assert_eq!(function_name("000000000000:function:hits"), "hits");
+    }
+}
