@@ -51,7 +51,9 @@ Examples:
   latency bench http://127.0.0.1:8000/hits 1000
   latency bench http://127.0.0.1:8000/hits -c 64 --duration 10s --warmup 1s
   latency bench http://127.0.0.1:8000/hits --rate 2000 -c 16 --duration 30s --json run.json
-  latency bench http://127.0.0.1:8000/ --no-keepalive --label 'page, cold connections'";
+  latency bench http://127.0.0.1:8000/ --no-keepalive --label 'page, cold connections'
+  latency bench http://ALB/hits 1000 --via-lambda latency-bench          # from inside the region
+  latency bench http://ALB/hits 100000 -c 64 --via-lambda latency-bench --fanout 8";
 
 /// Flags of `latency bench`.
 #[derive(Debug, clap::Args)]
@@ -112,6 +114,22 @@ pub(crate) struct BenchArgs {
     /// transport errors, timeouts and 4xx/5xx answers.
     #[arg(long, default_value = "0", value_parser = parse_fraction, value_name = "RATE")]
     max_error_rate: f64,
+
+    /// Measure from inside the region: invoke this bench Lambda (name or ARN; the
+    /// bench_function output of deploy/terraform), which runs the same engine and returns
+    /// its Report.
+    #[arg(long, value_name = "FUNCTION")]
+    via_lambda: Option<String>,
+
+    /// With --via-lambda: K invocations at once, each driving 1/K of the load (requests,
+    /// -c and --rate are divided); their Reports are merged.
+    #[arg(long, value_name = "K", default_value_t = 1, requires = "via_lambda")]
+    fanout: usize,
+
+    /// With --via-lambda: the Lambda API endpoint, for a local function platform's Invoke
+    /// API (default: AWS's, for the region of the standard AWS configuration).
+    #[arg(long, value_name = "URL", requires = "via_lambda")]
+    lambda_endpoint: Option<String>,
 }
 
 fn parse_warmup(s: &str) -> Result<Warmup, String> {
@@ -185,6 +203,10 @@ pub(crate) fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
             return Ok(ExitCode::from(2));
         }
     };
+    if let Some(function) = &args.via_lambda {
+        let report = via_lambda(&config, function, &args)?;
+        return finish(&args, report);
+    }
     let bar = std::io::stderr()
         .is_terminal()
         .then(|| progress_bar(&config));
@@ -203,7 +225,26 @@ pub(crate) fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
         bar.finish_and_clear();
     }
     let report = report?;
+    finish(&args, report)
+}
 
+#[cfg(feature = "lambda-bench")]
+fn via_lambda(config: &BenchConfig, function: &str, args: &BenchArgs) -> anyhow::Result<Report> {
+    let via = crate::fanout::Via {
+        function: function.to_owned(),
+        fanout: args.fanout,
+        endpoint: args.lambda_endpoint.clone(),
+    };
+    crate::runtime::block_on(crate::fanout::run(config, &via))
+}
+
+#[cfg(not(feature = "lambda-bench"))]
+fn via_lambda(_: &BenchConfig, _: &str, _: &BenchArgs) -> anyhow::Result<Report> {
+    anyhow::bail!("--via-lambda needs the `lambda-bench` cargo feature (on in the released binary)")
+}
+
+/// Prints the Report, writes --json, and turns the checks into the exit code.
+fn finish(args: &BenchArgs, report: Report) -> anyhow::Result<ExitCode> {
     if args.csv {
         println!("{}", latency_bench::render::CSV_HEADER);
         println!("{}", latency_bench::render::csv_row(&report));

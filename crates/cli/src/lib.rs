@@ -7,6 +7,8 @@
 mod bench_cmd;
 mod completions_cmd;
 mod cost_cmd;
+#[cfg(feature = "lambda-bench")]
+mod fanout;
 mod lab_cmd;
 mod logging;
 mod platform_cmd;

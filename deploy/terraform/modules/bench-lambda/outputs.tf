@@ -1,0 +1,4 @@
+output "function_name" {
+  description = "The name to pass to `latency bench --via-lambda`."
+  value       = module.function.function_name
+}

@@ -1,0 +1,4 @@
+variable "image" {
+  description = "The server image (deploy/Dockerfile): the producer and the workers."
+  type        = string
+}

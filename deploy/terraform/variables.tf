@@ -1,0 +1,147 @@
+variable "architecture" {
+  description = "The row to deploy, by the id that `latency lab --only` and `latency cost --only` use. Lambda language variants (lambda-python-*, lambda-js-dynamodb, lambda-cpp-dynamodb) deploy the lambda-s3/lambda-dynamodb module with that runtime; ec2-fastapi deploys the ec2 module with the study's FastAPI server."
+  type        = string
+
+  validation {
+    # Keep in step with `latency lab --list` (scripts/check-deploy compares the two).
+    condition = contains([
+      "ec2",
+      "lambda-s3",
+      "lambda-dynamodb",
+      "lambda-python-s3",
+      "lambda-python-dynamodb",
+      "lambda-js-dynamodb",
+      "lambda-cpp-dynamodb",
+      "ec2-fastapi",
+      "fargate-efs",
+      "k8s",
+      "k8s-eks",
+      "lambda-sqs",
+      "workers-rabbitmq",
+    ], var.architecture)
+    error_message = "Unknown architecture. Valid ids: ec2, lambda-s3, lambda-dynamodb, lambda-python-s3, lambda-python-dynamodb, lambda-js-dynamodb, lambda-cpp-dynamodb, ec2-fastapi, fargate-efs, k8s, k8s-eks, lambda-sqs, workers-rabbitmq."
+  }
+}
+
+variable "region" {
+  description = "AWS region. The study measured eu-west-2 (London), and `latency cost` prices it."
+  type        = string
+  default     = "eu-west-2"
+
+  validation {
+    condition     = can(regex("^[a-z]{2}(-gov)?-[a-z]+-[0-9]$", var.region))
+    error_message = "region must be an AWS region name such as eu-west-2."
+  }
+}
+
+variable "name" {
+  description = "Prefix of every resource name, so that two deployments can share an account."
+  type        = string
+  default     = "latency"
+
+  validation {
+    condition     = can(regex("^[a-z][a-z0-9-]{1,20}$", var.name))
+    error_message = "name must be 2-21 characters: lower-case letters, digits and '-', starting with a letter."
+  }
+}
+
+variable "lambda_memory_mb" {
+  description = "Memory of the app's Lambda function in MB; Lambda gives 1 vCPU per 1,769 MB. The study used 128."
+  type        = number
+  default     = 128
+
+  validation {
+    condition     = var.lambda_memory_mb >= 128 && var.lambda_memory_mb <= 10240 && floor(var.lambda_memory_mb) == var.lambda_memory_mb
+    error_message = "lambda_memory_mb must be a whole number of MB from 128 to 10240."
+  }
+}
+
+variable "lambda_architecture" {
+  description = "CPU architecture of the Lambda functions: arm64 (Graviton, the default, cheaper per GB-s) or x86_64. The artifacts must have been built for it (scripts/build-lambdas --arch)."
+  type        = string
+  default     = "arm64"
+
+  validation {
+    condition     = contains(["arm64", "x86_64"], var.lambda_architecture)
+    error_message = "lambda_architecture must be arm64 or x86_64."
+  }
+}
+
+variable "artifacts_dir" {
+  description = "Directory holding what scripts/build-lambdas builds (default: its output directory in this repository; see artifacts.tf)."
+  type        = string
+  default     = null
+}
+
+variable "log_retention_days" {
+  description = "Retention of every CloudWatch log group, in days."
+  type        = number
+  default     = 14
+
+  validation {
+    condition     = contains([1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653], var.log_retention_days)
+    error_message = "log_retention_days must be a value CloudWatch accepts (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, ...)."
+  }
+}
+
+variable "ec2_instance_type" {
+  description = "Instance type of the ec2 rows; the study used t2.micro. Must be x86_64 (the server artifact is built for x86_64)."
+  type        = string
+  default     = "t3.micro"
+
+  validation {
+    condition     = can(regex("^(t2|t3|t3a|m5|m6i|m7i|c5|c6i|c7i)\\.[a-z0-9]+$", var.ec2_instance_type))
+    error_message = "ec2_instance_type must be an x86_64 type such as t2.micro or t3.micro."
+  }
+}
+
+variable "http_ingress_cidrs" {
+  description = "Who may reach the app's HTTP port. The default, the whole internet, is what a latency test from outside the region needs; narrow it to your own address to keep the app private."
+  type        = list(string)
+  default     = ["0.0.0.0/0"]
+
+  validation {
+    condition     = length(var.http_ingress_cidrs) > 0 && alltrue([for c in var.http_ingress_cidrs : can(cidrhost(c, 0))])
+    error_message = "http_ingress_cidrs must be a non-empty list of CIDR blocks such as 203.0.113.7/32."
+  }
+}
+
+variable "container_image" {
+  description = "Image of the server for fargate-efs and the k8s rows, built from deploy/Dockerfile and pushed to a registry (e.g. ECR)."
+  type        = string
+  default     = "ghcr.io/example/latency:0.1.0"
+
+  validation {
+    condition     = length(var.container_image) > 0 && !can(regex(":latest$", var.container_image))
+    error_message = "container_image must name a tag or digest other than :latest, so that a deployment is repeatable."
+  }
+}
+
+variable "kubeconfig_path" {
+  description = "For architecture k8s: the kubeconfig of the cluster to deploy to (kOps, kind, any). Default ~/.kube/config."
+  type        = string
+  default     = null
+}
+
+variable "kube_context" {
+  description = "For architecture k8s: the kubeconfig context to use (default: the current one)."
+  type        = string
+  default     = null
+}
+
+variable "deploy_bench_lambda" {
+  description = "Also deploy the bench Lambda (latency-lambda-bench) in the region, for `latency bench --via-lambda`."
+  type        = bool
+  default     = true
+}
+
+variable "eks_api_cidrs" {
+  description = "For architecture k8s-eks: the CIDR blocks that may reach the cluster's API (kubectl), e.g. [\"203.0.113.7/32\"]."
+  type        = list(string)
+  default     = []
+
+  validation {
+    condition     = alltrue([for c in var.eks_api_cidrs : can(cidrhost(c, 0)) && c != "0.0.0.0/0"])
+    error_message = "eks_api_cidrs must be CIDR blocks, and not 0.0.0.0/0."
+  }
+}
