@@ -8,9 +8,11 @@ mod bench_cmd;
 mod cost_cmd;
 mod lab_cmd;
 mod logging;
+mod queue_cmd;
 mod report_cmd;
 mod runtime;
 mod serve_cmd;
+mod worker_cmd;
 
 use std::process::ExitCode;
 
@@ -44,6 +46,10 @@ enum Command {
     Cost(cost_cmd::CostArgs),
     /// Run every architecture's local analogue, measure it and compare them.
     Lab(lab_cmd::LabArgs),
+    /// Run calc jobs from a queue: a long-running worker pool (the queue workload).
+    Worker(worker_cmd::WorkerArgs),
+    /// Submit N calc jobs, wait until all are done, and compare the time to the ideal bound.
+    Queue(queue_cmd::QueueArgs),
 }
 
 /// Parses argv, runs the subcommand, and maps its outcome to an exit code:
@@ -57,6 +63,8 @@ pub fn main() -> ExitCode {
         Command::Report(args) => report_cmd::run(args),
         Command::Cost(args) => cost_cmd::run(args),
         Command::Lab(args) => lab_cmd::run(args),
+        Command::Worker(args) => worker_cmd::run(args),
+        Command::Queue(args) => queue_cmd::run(args),
     };
     outcome.unwrap_or_else(|err| {
         eprintln!("error: {err:#}");

@@ -85,6 +85,7 @@ pub async fn process(queue: &SharedQueue, done: &SharedDoneCounter, delivery: De
 /// Runs the job in `delivery` and records it; `true` if this delivery counted it.
 pub async fn run_job(done: &SharedDoneCounter, delivery: &Delivery) -> Result<bool, String> {
     let job = delivery.job().map_err(|err| err.to_string())?;
+    tracing::debug!(id = %job.id, x = job.x, receive_count = delivery.receive_count, "job started");
     calc(job.x).await.map_err(|err| err.to_string())?;
     done.record(&job.id, now_ms())
         .await
