@@ -3,8 +3,6 @@
 //! Every wait is bounded; x values are 0.01-1 s.
 
 mod common;
-#[path = "../crates/store/tests/support/mod.rs"]
-mod support;
 
 use std::collections::HashSet;
 use std::io::{BufRead, BufReader};
@@ -101,18 +99,18 @@ struct Parts {
 
 /// A fresh queue (`amqp` or `sqs`) and a fresh Redis done counter, unique to this test.
 async fn parts(broker: &str, max_receives: u32) -> Option<Parts> {
-    let name = support::unique("latency-test-calc");
+    let name = common::unique_name("latency-test-calc");
     let queue_url = match broker {
         "amqp" => format!(
             "{}?queue={name}",
-            support::service("LATENCY_TEST_AMQP_URL")?
+            common::endpoint("LATENCY_TEST_AMQP_URL")?
         ),
         _ => format!(
             "sqs://{name}?endpoint={}",
-            support::service("LATENCY_TEST_SQS_ENDPOINT")?
+            common::endpoint("LATENCY_TEST_SQS_ENDPOINT")?
         ),
     };
-    let store_url = format!("{}?key={name}", support::service("LATENCY_TEST_REDIS_URL")?);
+    let store_url = format!("{}?key={name}", common::endpoint("LATENCY_TEST_REDIS_URL")?);
     let policy = DeliveryPolicy {
         visibility_timeout: Duration::from_secs(2),
         max_receives,
@@ -352,10 +350,13 @@ async fn the_producer_rejects_malformed_bodies_on_rabbitmq_and_enqueues_nothing(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_producer_answers_503_when_the_queue_is_down() {
-    let Some(moto) = support::service("LATENCY_TEST_MOTO_SERVER") else {
+    let Some(moto) = common::endpoint("LATENCY_TEST_MOTO_SERVER") else {
         return;
     };
-    let port = support::free_port();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .expect("a free port")
+        .port();
     let mut broker = std::process::Command::new(moto)
         .args(["-H", "127.0.0.1", "-p", &port.to_string()])
         .stdout(Stdio::null())
