@@ -45,6 +45,7 @@ mod outcome;
 mod platform;
 mod runtime_api;
 mod spec;
+pub mod sqs_source;
 
 pub use cgroup::Throttling;
 pub use error::PlatformError;

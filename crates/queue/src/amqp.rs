@@ -187,6 +187,7 @@ fn to_delivery(message: lapin::message::Delivery) -> Delivery {
     Delivery {
         body: message.data,
         receive_count: returns + 1,
+        message_id: message.delivery_tag.to_string(),
         handle: DeliveryHandle::Amqp(message.acker),
     }
 }

@@ -88,6 +88,9 @@ pub struct Delivery {
     /// How many times this message has been received, this time included (1 = first),
     /// where the backend knows it; 0 where it does not.
     pub receive_count: u32,
+    /// The broker's id for this message (SQS `MessageId`, AMQP delivery tag, memory
+    /// sequence number), e.g. for an SQS event's `messageId`.
+    pub message_id: String,
     /// The backend's handle for ack and release.
     pub(crate) handle: DeliveryHandle,
 }

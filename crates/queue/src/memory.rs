@@ -113,6 +113,7 @@ impl MemoryQueue {
             out.push(Delivery {
                 body: message.body.clone(),
                 receive_count: message.receives,
+                message_id: id.to_string(),
                 handle: DeliveryHandle::Memory(id, token),
             });
         }

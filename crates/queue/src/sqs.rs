@@ -248,6 +248,7 @@ impl JobQueue for SqsQueue {
                     .and_then(|count| count.parse().ok())
                     .unwrap_or(0);
                 Some(Delivery {
+                    message_id: message.message_id.unwrap_or_default(),
                     body: message.body.unwrap_or_default().into_bytes(),
                     receive_count,
                     handle: DeliveryHandle::Sqs(message.receipt_handle?),

@@ -1,10 +1,10 @@
 //! The worker pool: receive, `calc`, record done once, ack. What `latency worker` runs.
 
 use std::future::Future;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
 use tokio::task::JoinSet;
 
 use crate::{Delivery, SharedDoneCounter, SharedQueue, calc, now_ms};
@@ -96,85 +96,115 @@ pub async fn run_job(done: &SharedDoneCounter, delivery: &Delivery) -> Result<bo
 /// then stops receiving, lets every job it holds finish (each is acked or released), and
 /// returns what it did. Queue errors are logged and retried after a short pause; the pool
 /// itself never gives up before `stop`.
+///
+/// `concurrency / batch` receivers (at most [`MAX_RECEIVERS`]) poll at once, as Lambda's
+/// pollers do: with one, every job would wait for the round trips of all receives before
+/// it, which caps an SQS pool at one batch per round trip.
 pub async fn run_pool(
     queue: SharedQueue,
     done: SharedDoneCounter,
     config: PoolConfig,
     stop: impl Future<Output = ()>,
 ) -> PoolStats {
-    let slots = Arc::new(Semaphore::new(config.concurrency.max(1)));
-    let mut running: JoinSet<Outcome> = JoinSet::new();
-    let mut stats = PoolStats::default();
-    tokio::pin!(stop);
+    let concurrency = config.concurrency.max(1);
+    let batch = config.batch.max(1);
+    let slots = Arc::new(Semaphore::new(concurrency));
+    let stats = Arc::new(Mutex::new(PoolStats::default()));
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let receivers = concurrency.div_ceil(batch).clamp(1, MAX_RECEIVERS);
+    let mut loops = JoinSet::new();
+    for _ in 0..receivers {
+        loops.spawn(receive_loop(
+            Arc::clone(&queue),
+            Arc::clone(&done),
+            Arc::clone(&slots),
+            Arc::clone(&stats),
+            batch,
+            config.wait,
+            stop_rx.clone(),
+        ));
+    }
+    stop.await;
+    let _ = stop_tx.send(true);
+    while loops.join_next().await.is_some() {}
+    tracing::info!("stopped receiving; finishing held jobs");
+    // Every running job holds a slot until it is settled: all slots back = all settled.
+    let _all = slots.acquire_many(concurrency as u32).await;
+    *stats
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// Most receivers a pool runs at once.
+pub const MAX_RECEIVERS: usize = 16;
+
+async fn receive_loop(
+    queue: SharedQueue,
+    done: SharedDoneCounter,
+    slots: Arc<Semaphore>,
+    stats: Arc<Mutex<PoolStats>>,
+    batch: usize,
+    wait: Duration,
+    mut stop: watch::Receiver<bool>,
+) {
     loop {
         let first = tokio::select! {
-            () = &mut stop => break,
+            _ = stop.wait_for(|stop| *stop) => return,
             permit = Arc::clone(&slots).acquire_owned() => match permit {
                 Ok(permit) => permit,
-                Err(_) => break,
+                Err(_) => return,
             },
         };
         let mut permits: Vec<OwnedSemaphorePermit> = vec![first];
-        while permits.len() < config.batch.max(1) {
+        while permits.len() < batch {
             match Arc::clone(&slots).try_acquire_owned() {
                 Ok(permit) => permits.push(permit),
                 Err(_) => break,
             }
         }
         let received = tokio::select! {
-            () = &mut stop => break,
-            received = queue.receive(permits.len(), config.wait) => received,
+            _ = stop.wait_for(|stop| *stop) => return,
+            received = queue.receive(permits.len(), wait) => received,
         };
-        match received {
-            Ok(batch) => {
-                for delivery in batch {
-                    let Some(permit) = permits.pop() else {
-                        // A backend returned more than asked: run it anyway, unthrottled,
-                        // rather than drop a job it now considers held.
-                        tracing::warn!("queue returned more jobs than asked for");
-                        let (queue, done) = (Arc::clone(&queue), Arc::clone(&done));
-                        running.spawn(async move { process(&queue, &done, delivery).await });
-                        continue;
-                    };
-                    let (queue, done) = (Arc::clone(&queue), Arc::clone(&done));
-                    running.spawn(async move {
-                        let outcome = process(&queue, &done, delivery).await;
-                        drop(permit);
-                        outcome
-                    });
-                }
-            }
+        let deliveries = match received {
+            Ok(deliveries) => deliveries,
             Err(err) => {
                 tracing::warn!(error = %err, "receive failed; retrying shortly");
+                drop(permits);
                 tokio::select! {
-                    () = &mut stop => break,
+                    _ = stop.wait_for(|stop| *stop) => return,
                     () = tokio::time::sleep(Duration::from_millis(500)) => {}
                 }
+                continue;
             }
-        }
-        while let Some(finished) = running.try_join_next() {
-            count(&mut stats, finished);
+        };
+        for delivery in deliveries {
+            // A backend that returns more than asked still gets every job run, over the limit,
+            // rather than drop a job it now considers held.
+            let permit = permits.pop();
+            let (queue, done, stats) = (Arc::clone(&queue), Arc::clone(&done), Arc::clone(&stats));
+            tokio::spawn(async move {
+                let outcome = process(&queue, &done, delivery).await;
+                count(
+                    &mut stats
+                        .lock()
+                        .unwrap_or_else(|poisoned| poisoned.into_inner()),
+                    outcome,
+                );
+                drop(permit);
+            });
         }
     }
-    tracing::info!(
-        held = running.len(),
-        "stopped receiving; finishing held jobs"
-    );
-    while let Some(finished) = running.join_next().await {
-        count(&mut stats, finished);
-    }
-    stats
 }
 
-fn count(stats: &mut PoolStats, finished: Result<Outcome, tokio::task::JoinError>) {
-    match finished {
-        Ok(Outcome::Completed) => stats.completed += 1,
-        Ok(Outcome::Duplicate) => {
+fn count(stats: &mut PoolStats, outcome: Outcome) {
+    match outcome {
+        Outcome::Completed => stats.completed += 1,
+        Outcome::Duplicate => {
             stats.completed += 1;
             stats.duplicates += 1;
         }
-        Ok(Outcome::Released) => stats.released += 1,
-        Ok(Outcome::AckFailed) => stats.ack_failures += 1,
-        Err(err) => tracing::error!(error = %err, "a job task panicked"),
+        Outcome::Released => stats.released += 1,
+        Outcome::AckFailed => stats.ack_failures += 1,
     }
 }

@@ -4,8 +4,6 @@
 #[path = "../../store/tests/support/mod.rs"]
 mod support;
 
-use std::sync::Mutex;
-
 use latency_queue::conformance::{self, POLICY};
 use latency_queue::{done_counter_from_url, from_url};
 
@@ -35,7 +33,7 @@ async fn amqp_queue_conforms() {
     let Some(server) = support::service("LATENCY_TEST_AMQP_URL") else {
         return;
     };
-    let names = Mutex::new(Vec::new());
+    let names = std::sync::Mutex::new(Vec::new());
     conformance::run_queue_checks(|| {
         let name = support::unique("latency-test-q");
         names.lock().expect("lock").push(name.clone());
@@ -68,7 +66,7 @@ async fn redis_done_counter_conforms() {
     let Some(server) = support::service("LATENCY_TEST_REDIS_URL") else {
         return;
     };
-    let keys = Mutex::new(Vec::new());
+    let keys = std::sync::Mutex::new(Vec::new());
     conformance::run_done_checks(|| {
         let key = support::unique("latency-test-done");
         keys.lock().expect("lock").push(key.clone());
