@@ -6,7 +6,6 @@ use std::time::Duration;
 
 use axum::body::Body;
 use axum::http::{Method, Request, StatusCode};
-use http_body_util::BodyExt;
 use latency_app::calc::CalcProducer;
 use latency_app::{AppConfig, AppState, router};
 use latency_queue::{DeliveryPolicy, JobQueue, MemoryQueue};
@@ -29,16 +28,11 @@ async fn post(app: &axum::Router, body: impl Into<Body>) -> (StatusCode, serde_j
         .body(body.into())
         .expect("request");
     let response = app.clone().oneshot(request).await.expect("router answers");
-    let status = response.status();
-    let bytes = response
-        .into_body()
-        .collect()
-        .await
-        .expect("body")
-        .to_bytes();
+    let (parts, body) = response.into_parts();
+    let bytes = axum::body::to_bytes(body, 64 * 1024).await.expect("body");
     let json =
         serde_json::from_slice(&bytes).unwrap_or_else(|err| panic!("not JSON ({err}): {bytes:?}"));
-    (status, json)
+    (parts.status, json)
 }
 
 #[tokio::test]
