@@ -279,6 +279,7 @@ fn render(report: &QueueReport) -> String {
     let r = &report.results;
     format!(
         "total seconds          {:.3}\n\
+         submitting took        {:.3} s\n\
          throughput             {:.1} jobs/s\n\
          latency p50            {:.3} s (submit -> done)\n\
          latency p99            {:.3} s\n\
@@ -287,6 +288,7 @@ fn render(report: &QueueReport) -> String {
          ratio to ideal         {:.3}\n\
          jobs without a done    {}\n",
         r.total_seconds,
+        r.submit_seconds,
         r.throughput_per_second,
         r.latency_p50_seconds,
         r.latency_p99_seconds,

@@ -71,6 +71,9 @@ pub struct QueuePlan {
 pub struct QueueResults {
     /// From the first submit until the done counter read N (the study's figure).
     pub total_seconds: f64,
+    /// From the first submit to the last: jobs cannot start before they are submitted, so
+    /// this is part of `total_seconds` that no consumer can save.
+    pub submit_seconds: f64,
     /// Jobs per second over `total_seconds`.
     pub throughput_per_second: f64,
     /// Per job, from its submit to its recorded done time: median.
@@ -167,8 +170,19 @@ pub fn results(
     let xs: Vec<f64> = submitted.iter().map(|job| job.x).collect();
     let ideal = ideal_seconds(&xs, concurrency);
     let (peak, oldest) = backlog_peak(&spans);
+    let first = submitted
+        .iter()
+        .map(|job| job.submitted_at_ms)
+        .min()
+        .unwrap_or(0);
+    let last = submitted
+        .iter()
+        .map(|job| job.submitted_at_ms)
+        .max()
+        .unwrap_or(0);
     QueueResults {
         total_seconds,
+        submit_seconds: (last - first) as f64 / 1000.0,
         throughput_per_second: if total_seconds > 0.0 {
             submitted.len() as f64 / total_seconds
         } else {
