@@ -26,6 +26,8 @@ Queue URLs (--queue):
 Done counter URLs (--store):
   memory://                      ids in this process
   redis://host:port/db           HSETNX KEY:ids + INCR KEY in one Lua script (?key=done)
+  dynamodb://table               one TransactWriteItems: put job#ID if absent + ADD done
+                                 (?endpoint=URL ?region=R ?create=true ?counter=done)
 
 SIGTERM or Ctrl-C: stop receiving, let every running job finish and ack it, then
 print one line `stopped: completed=N duplicates=N released=N ack_failures=N` and exit.

@@ -116,7 +116,7 @@ pub fn done_counter_forms() -> Vec<String> {
         ),
         built(
             "dynamodb",
-            false,
+            cfg!(feature = "dynamodb"),
             "dynamodb://table          one TransactWriteItems: Put id if attribute_not_exists, ADD done (?endpoint=URL ?region=R ?create=true ?counter=done)",
         ),
     ]
@@ -154,10 +154,17 @@ async fn open_redis(url: &url::Url) -> Result<SharedDoneCounter, QueueError> {
     Err(not_built(url, "redis"))
 }
 
+#[cfg(feature = "dynamodb")]
+async fn open_dynamodb(url: &url::Url) -> Result<SharedDoneCounter, QueueError> {
+    Ok(Arc::new(crate::DynamoDbDoneCounter::open(url).await?))
+}
+
+#[cfg(not(feature = "dynamodb"))]
 async fn open_dynamodb(url: &url::Url) -> Result<SharedDoneCounter, QueueError> {
     Err(not_built(url, "dynamodb"))
 }
 
+#[cfg(not(all(feature = "redis", feature = "dynamodb")))]
 fn not_built(url: &url::Url, feature: &str) -> QueueError {
     QueueError::InvalidUrl {
         what: "done counter",

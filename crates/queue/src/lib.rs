@@ -15,7 +15,7 @@
 //! |---|---|
 //! | `memory://` | [`MemoryDoneCounter`] |
 //! | `redis://host:port/db?key=done` | `RedisDoneCounter` (feature `redis`): `HSETNX` + `INCR` in one script |
-//! | `dynamodb://table?endpoint=URL` | `DynamoDbDoneCounter` (feature `dynamodb`): one transaction, `attribute_not_exists` + `ADD` |
+//! | `dynamodb://table?endpoint=URL&create=true` | `DynamoDbDoneCounter` (feature `dynamodb`): one transaction, `attribute_not_exists` + `ADD` |
 //!
 //! Every queue backend runs the [`conformance`] suite; so does every done counter.
 
@@ -27,6 +27,10 @@ mod url_parse;
 
 #[cfg(feature = "amqp")]
 mod amqp;
+#[cfg(any(feature = "sqs", feature = "dynamodb"))]
+mod aws;
+#[cfg(feature = "dynamodb")]
+mod done_dynamodb;
 #[cfg(feature = "redis")]
 mod done_redis;
 #[cfg(feature = "sqs")]
@@ -52,6 +56,8 @@ pub use url_parse::QueueScheme;
 
 #[cfg(feature = "amqp")]
 pub use amqp::AmqpQueue;
+#[cfg(feature = "dynamodb")]
+pub use done_dynamodb::DynamoDbDoneCounter;
 #[cfg(feature = "redis")]
 pub use done_redis::RedisDoneCounter;
 #[cfg(feature = "sqs")]

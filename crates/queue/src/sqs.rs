@@ -4,11 +4,6 @@
 use std::time::Duration;
 
 use async_trait::async_trait;
-use aws_config::retry::RetryConfig;
-use aws_config::timeout::TimeoutConfig;
-use aws_config::{BehaviorVersion, Region};
-use aws_credential_types::Credentials;
-use aws_credential_types::provider::{ProvideCredentials, SharedCredentialsProvider};
 use aws_sdk_sqs::Client;
 use aws_sdk_sqs::types::{MessageSystemAttributeName, QueueAttributeName};
 
@@ -68,7 +63,11 @@ impl SqsQueue {
                 "the queue name (sqs://NAME) must be 1 to 76 letters, digits, `-` or `_`",
             ));
         }
-        let client = Client::new(&sdk_config(url).await?);
+        let client = Client::new(
+            &crate::aws::sdk_config(&url.url)
+                .await
+                .map_err(|reason| url.invalid(reason))?,
+        );
         let dead_letter_url = ensure_queue(&client, &format!("{name}-dlq"), Vec::new()).await?;
         let arn = client
             .get_queue_attributes()
@@ -162,60 +161,6 @@ async fn ensure_queue(
         .ok_or_else(|| {
             QueueError::unavailable(BACKEND, format!("CreateQueue {name} returned no URL"))
         })
-}
-
-/// The SDK configuration: the standard chain, then the URL's `?region=` and `?endpoint=`.
-async fn sdk_config(url: &QueueUrl) -> Result<aws_config::SdkConfig, QueueError> {
-    let endpoint = url.param("endpoint");
-    if let Some(endpoint) = &endpoint
-        && !(endpoint.starts_with("http://") || endpoint.starts_with("https://"))
-    {
-        return Err(url.invalid(format!(
-            "parameter `endpoint` must be an http:// or https:// URL, not `{endpoint}`"
-        )));
-    }
-    let mut loader = aws_config::defaults(BehaviorVersion::latest())
-        // A long poll lasts up to 20 s; an attempt must be allowed to outlive it.
-        .timeout_config(
-            TimeoutConfig::builder()
-                .connect_timeout(Duration::from_secs(2))
-                .operation_attempt_timeout(Duration::from_secs(25))
-                .build(),
-        )
-        .retry_config(RetryConfig::standard().with_max_attempts(3));
-    if let Some(region) = url.param("region") {
-        loader = loader.region(Region::new(region));
-    }
-    if let Some(endpoint) = &endpoint {
-        loader = loader.endpoint_url(endpoint.clone());
-    }
-    let mut config = loader.load().await;
-    if endpoint.is_none() {
-        if config.region().is_none() {
-            return Err(url.invalid(
-                "no AWS region: set AWS_REGION (or a profile's region), or add ?region=…",
-            ));
-        }
-        return Ok(config);
-    }
-    let mut builder = config.clone().into_builder();
-    if config.region().is_none() {
-        builder = builder.region(Region::new("us-east-1"));
-    }
-    let has_credentials = match config.credentials_provider() {
-        Some(provider) => matches!(
-            // The instance-metadata step of the chain can take seconds to give up off EC2.
-            tokio::time::timeout(Duration::from_secs(3), provider.provide_credentials()).await,
-            Ok(Ok(_))
-        ),
-        None => false,
-    };
-    if !has_credentials {
-        let dummy = Credentials::new("latency-local", "latency-local", None, None, "latency");
-        builder = builder.credentials_provider(SharedCredentialsProvider::new(dummy));
-    }
-    config = builder.build();
-    Ok(config)
 }
 
 #[async_trait]

@@ -118,3 +118,23 @@ mod amqp_cleanup {
         }
     }
 }
+
+#[cfg(feature = "dynamodb")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn dynamodb_done_counter_conforms() {
+    // moto, not dynalite: dynalite has no TransactWriteItems. Only the sequential check:
+    // moto does not serialize concurrent transactions (the concurrent check saw 101 and 104
+    // of 100 ids counted there), so concurrent exactly-once rests on DynamoDB's documented
+    // transaction isolation and is not verified locally.
+    let Some(endpoint) = support::service("LATENCY_TEST_SQS_ENDPOINT") else {
+        return;
+    };
+    let url = format!(
+        "dynamodb://{}?endpoint={endpoint}&create=true",
+        support::unique("latency-test-done")
+    );
+    let done = done_counter_from_url(&url)
+        .await
+        .expect("dynamodb counter opens");
+    conformance::an_id_counts_once_however_often_it_is_recorded(done).await;
+}
