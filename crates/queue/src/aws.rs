@@ -64,3 +64,19 @@ pub(crate) async fn sdk_config(url: &url::Url) -> Result<aws_config::SdkConfig, 
     config = builder.build();
     Ok(config)
 }
+
+/// An SDK error and its sources on one line: the SDK's top-level messages (`service
+/// error`, `dispatch failure`) alone do not say what went wrong.
+pub(crate) fn unavailable(
+    backend: &'static str,
+    err: &(dyn std::error::Error + 'static),
+) -> crate::QueueError {
+    let mut text = err.to_string();
+    let mut source = err.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    crate::QueueError::unavailable(backend, text)
+}

@@ -33,14 +33,7 @@ pub struct DynamoDbDoneCounter {
 }
 
 fn unavailable(err: impl std::error::Error + 'static) -> QueueError {
-    let mut text = err.to_string();
-    let mut source = err.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    QueueError::unavailable(BACKEND, text)
+    crate::aws::unavailable(BACKEND, &err)
 }
 
 impl DynamoDbDoneCounter {

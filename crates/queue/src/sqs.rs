@@ -34,15 +34,7 @@ pub struct SqsQueue {
 }
 
 fn unavailable(err: impl std::error::Error + 'static) -> QueueError {
-    // The SDK's top-level messages (`service error`) say little; the sources say what.
-    let mut text = err.to_string();
-    let mut source = err.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    QueueError::unavailable(BACKEND, text)
+    crate::aws::unavailable(BACKEND, &err)
 }
 
 impl SqsQueue {

@@ -118,8 +118,8 @@ impl QueueUrl {
         expect_params(&self.url, known).map_err(|reason| self.invalid(reason))
     }
 
-    // Only the broker backends read parameters; a build without them still parses URLs.
-    #[cfg_attr(not(any(feature = "amqp", feature = "sqs")), allow(dead_code))]
+    // Only the AMQP backend reads parameters through this; a build without it still parses URLs.
+    #[cfg_attr(not(feature = "amqp"), allow(dead_code))]
     pub(crate) fn param(&self, key: &str) -> Option<String> {
         param(&self.url, key)
     }
