@@ -9,9 +9,11 @@
 //! | `GET /hits` | `200 text/plain`: the new count |
 //! | `GET /healthz` | `200 {"status":"pass"}` |
 //! | `GET /metrics` | Prometheus (OpenMetrics) text |
+//! | `POST /calc {"x": s}` | `202 {"id": …}`: a job enqueued (see [`calc`]) |
 //!
 //! Every error is JSON, `{"error": "…"}`, with its status code (see [`errors`]).
 
+pub mod calc;
 pub mod errors;
 mod layer;
 mod metrics;
@@ -24,7 +26,7 @@ use std::time::{Duration, Instant};
 use axum::Router;
 use axum::http::header;
 use axum::response::IntoResponse;
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::serve::ListenerExt;
 use latency_store::SharedStore;
 use tokio::net::TcpListener;
@@ -56,6 +58,7 @@ impl Default for AppConfig {
 #[derive(Clone)]
 pub struct AppState {
     inner: Arc<StateInner>,
+    calc: Option<calc::CalcProducer>,
 }
 
 struct StateInner {
@@ -76,7 +79,14 @@ impl AppState {
                 metrics,
                 config: Arc::new(config),
             }),
+            calc: None,
         }
+    }
+
+    /// The same state, with `POST /calc` enqueuing through `producer`.
+    pub fn with_calc(mut self, producer: calc::CalcProducer) -> Self {
+        self.calc = Some(producer);
+        self
     }
 
     /// The metrics this app records, e.g. to read them in tests.
@@ -95,12 +105,17 @@ pub fn router(state: AppState) -> Router {
     // Handlers capture the state instead of extracting it: an extractor makes axum split
     // and rebuild every request, which costs more than the counter itself.
     let hits_state = state.clone();
+    let calc_producer = state.calc.clone();
     let metrics_state = state;
     Router::new()
         .route("/", get(page::page))
         .route("/hits", get(move || hits(hits_state.clone())))
         .route("/healthz", get(healthz))
         .route("/metrics", get(move || metrics_text(metrics_state.clone())))
+        .route(
+            "/calc",
+            post(move |body| calc::submit(calc_producer.clone(), body)),
+        )
         .fallback(errors::not_found)
         .method_not_allowed_fallback(errors::method_not_allowed)
         .layer(layer)

@@ -12,9 +12,11 @@ mod fanout;
 mod lab_cmd;
 mod logging;
 mod platform_cmd;
+mod queue_cmd;
 mod report_cmd;
 mod runtime;
 mod serve_cmd;
+mod worker_cmd;
 
 use std::process::ExitCode;
 
@@ -59,6 +61,10 @@ enum Command {
     Man(completions_cmd::ManArgs),
     /// Run any Lambda function locally behind an API Gateway front and the Invoke API.
     Platform(platform_cmd::PlatformArgs),
+    /// Run calc jobs from a queue: a long-running worker pool (the queue workload).
+    Worker(worker_cmd::WorkerArgs),
+    /// Submit N calc jobs, wait until all are done, and compare the time to the ideal bound.
+    Queue(queue_cmd::QueueArgs),
 }
 
 /// What each subcommand's exit status means, appended to its `--help` (and `-h`) so
@@ -130,6 +136,8 @@ pub fn main() -> ExitCode {
         Command::Completions(args) => Ok(completions_cmd::completions(args, command())),
         Command::Man(args) => completions_cmd::man(args, command()),
         Command::Platform(args) => platform_cmd::run(args),
+        Command::Worker(args) => worker_cmd::run(args),
+        Command::Queue(args) => queue_cmd::run(args),
     };
     outcome.unwrap_or_else(|err| {
         eprintln!("error: {err:#}");

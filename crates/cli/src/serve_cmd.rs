@@ -70,6 +70,15 @@ pub(crate) struct ServeArgs {
     #[arg(long, default_value_t = AppConfig::default().body_limit_bytes)]
     body_limit: usize,
 
+    /// Enable POST /calc {"x": s}: enqueue calc jobs on this queue (memory://, amqp://…,
+    /// sqs://…; see `latency worker --help`). Without it POST /calc answers 503.
+    #[arg(long, env = "LATENCY_QUEUE")]
+    queue: Option<String>,
+
+    /// POST /calc answers 400 for x above this many seconds.
+    #[arg(long, default_value_t = 900.0)]
+    calc_max: f64,
+
     /// On SIGTERM or Ctrl-C, wait this long for requests in flight before exiting anyway.
     #[arg(long, default_value = "30s", value_parser = humantime::parse_duration)]
     drain_timeout: Duration,
@@ -89,7 +98,14 @@ async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
         request_timeout: args.request_timeout,
         body_limit_bytes: args.body_limit,
     };
-    let app = latency_app::router(AppState::new(store.clone(), config));
+    let mut state = AppState::new(store.clone(), config);
+    if let Some(queue) = &args.queue {
+        let queue = latency_queue::from_url(queue, &latency_queue::DeliveryPolicy::default())
+            .await
+            .context("cannot open the job queue (--queue)")?;
+        state = state.with_calc(latency_app::calc::CalcProducer::new(queue, args.calc_max));
+    }
+    let app = latency_app::router(state);
 
     let signalled = Arc::new(Notify::new());
     let shutdown = {

@@ -56,6 +56,7 @@ pub mod process;
 mod runtime_api;
 mod spec;
 mod util;
+pub mod sqs_source;
 
 pub use cgroup::Throttling;
 pub use error::PlatformError;

@@ -1,0 +1,59 @@
+//! `latency-calc`: the queue workload's `calc` as an AWS Lambda function for SQS batches.
+//!
+//! Environment:
+//! - `LATENCY_DONE_STORE` (required): the done counter URL, e.g. `redis://host:6379/0?key=done`.
+//! - `RUST_LOG`: log filter (default `info`); logs go to stderr, i.e. CloudWatch.
+
+use std::process::ExitCode;
+
+use aws_lambda_events::event::sqs::SqsEvent;
+use lambda_runtime::{LambdaEvent, service_fn};
+
+const DONE_VAR: &str = "LATENCY_DONE_STORE";
+
+fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .with_ansi(false)
+        .without_time()
+        .init();
+    // One batch at a time per instance; its jobs interleave on one thread since they wait.
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(err) => {
+            eprintln!("error: cannot start the async runtime: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
+    runtime.block_on(async {
+        let Ok(url) = std::env::var(DONE_VAR) else {
+            eprintln!("error: {DONE_VAR} is not set; set it to the done counter URL, e.g. redis://host:6379/0?key=done");
+            return ExitCode::FAILURE;
+        };
+        let done = match latency_queue::done_counter_from_url(&url).await {
+            Ok(done) => done,
+            Err(err) => {
+                eprintln!("error: cannot open the done counter: {err}");
+                return ExitCode::FAILURE;
+            }
+        };
+        let handler = service_fn(|event: LambdaEvent<SqsEvent>| {
+            let done = done.clone();
+            async move { Ok::<_, lambda_runtime::Error>(latency_lambda_calc::handle_batch(&done, event.payload).await) }
+        });
+        match lambda_runtime::run(handler).await {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(err) => {
+                eprintln!("error: {err}");
+                ExitCode::FAILURE
+            }
+        }
+    })
+}
