@@ -165,3 +165,107 @@ async fn dynamodb_store_reports_unavailable_while_the_server_is_down_and_recover
         "the same store continues the count after the server returns"
     );
 }
+
+async fn raw_client(endpoint: &str) -> aws_sdk_dynamodb::Client {
+    let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .endpoint_url(endpoint)
+        .region(aws_config::Region::new("us-east-1"))
+        .credentials_provider(aws_credential_types::Credentials::new(
+            "t", "t", None, None, "t",
+        ))
+        .load()
+        .await;
+    aws_sdk_dynamodb::Client::new(&config)
+}
+
+/// Regression (issue 10): `UpdateItem ADD` used to recreate a deleted item at 1. Now a
+/// counter that disappears is an error that names it, and nothing is written.
+#[tokio::test]
+async fn dynamodb_counter_deleted_while_open_is_an_error_not_a_restart() {
+    use aws_sdk_dynamodb::types::AttributeValue;
+    let Some(endpoint) = endpoint() else { return };
+    let table = unique("deleted");
+    let url = format!("dynamodb://{table}?endpoint={endpoint}&create=true");
+    let store = from_url(&url).await.expect("opens");
+    let rmw = from_url(&format!("{url}&mode=read-modify-write"))
+        .await
+        .expect("opens");
+    assert_eq!(store.incr().await.expect("incr"), 1);
+    assert_eq!(store.incr().await.expect("incr"), 2);
+    let client = raw_client(&endpoint).await;
+    client
+        .delete_item()
+        .table_name(&table)
+        .key("id", AttributeValue::N("0".into()))
+        .send()
+        .await
+        .expect("delete the counter");
+    for (mode, store) in [("atomic", &store), ("read-modify-write", &rmw)] {
+        for op in ["incr", "get"] {
+            let result = match op {
+                "incr" => store.incr().await,
+                _ => store.get().await,
+            };
+            let err = result.expect_err("a deleted counter must not count again");
+            assert!(
+                matches!(err, StoreError::NotFound { .. }),
+                "{mode} {op}: {err}"
+            );
+            assert!(
+                err.to_string().contains(&format!("dynamodb://{table}")),
+                "{mode} {op}: {err}"
+            );
+        }
+    }
+    let item = client
+        .get_item()
+        .table_name(&table)
+        .key("id", AttributeValue::N("0".into()))
+        .consistent_read(true)
+        .send()
+        .await
+        .expect("get item");
+    assert!(
+        item.item.is_none(),
+        "the store recreated the deleted counter"
+    );
+    client
+        .put_item()
+        .table_name(&table)
+        .item("id", AttributeValue::N("0".into()))
+        .item("hits", AttributeValue::N("41".into()))
+        .send()
+        .await
+        .expect("restore");
+    assert_eq!(store.incr().await.expect("incr after restore"), 42);
+}
+
+/// Without ?create=true a missing counter does not open; with it, an existing count is
+/// kept, never reset to 0.
+#[tokio::test]
+async fn dynamodb_creating_the_counter_is_explicit_and_never_resets_it() {
+    let Some(endpoint) = endpoint() else { return };
+    let table = unique("explicit");
+    let create = format!("dynamodb://{table}?endpoint={endpoint}&create=true");
+    let store = from_url(&create).await.expect("creates table and counter");
+    assert_eq!(store.get().await.expect("get"), 0);
+    assert_eq!(store.incr().await.expect("incr"), 1);
+    let again = from_url(&create).await.expect("opens again");
+    assert_eq!(
+        again.get().await.expect("get"),
+        1,
+        "create=true reset the count"
+    );
+
+    let other_item = format!("dynamodb://{table}?endpoint={endpoint}&key_value=7");
+    let err = from_url(&other_item)
+        .await
+        .err()
+        .expect("a missing counter must not open without create=true");
+    assert!(matches!(err, StoreError::NotFound { .. }), "{err}");
+    let text = err.to_string();
+    assert!(
+        text.contains(&format!("dynamodb://{table}")) && text.contains("?create=true"),
+        "{text}"
+    );
+}

@@ -237,3 +237,108 @@ async fn s3_store_reports_unavailable_while_the_server_is_down_and_recovers() {
     let value = support::eventually("incr after restart", || store.incr()).await;
     assert_eq!(value, 1, "a fresh server holds a fresh counter");
 }
+
+fn raw_client(endpoint: &str) -> impl std::future::Future<Output = aws_sdk_s3::Client> + '_ {
+    async move {
+        let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
+            .endpoint_url(endpoint)
+            .region(aws_config::Region::new("us-east-1"))
+            .credentials_provider(aws_credential_types::Credentials::new(
+                "t", "t", None, None, "t",
+            ))
+            .load()
+            .await;
+        aws_sdk_s3::Client::from_conf(
+            aws_sdk_s3::config::Builder::from(&config)
+                .force_path_style(true)
+                .build(),
+        )
+    }
+}
+
+/// Regression (issue 10): a deleted counter object used to be recreated at 1 by the next
+/// increment. Now it is an error that names the object, and nothing is written.
+#[tokio::test]
+async fn s3_counter_deleted_while_open_is_an_error_not_a_restart() {
+    let Some(endpoint) = endpoint() else { return };
+    let bucket = unique("deleted");
+    let url = format!("s3://{bucket}/hits?endpoint={endpoint}&create=true");
+    let store = from_url(&url).await.expect("opens");
+    let rmw = from_url(&format!("{url}&mode=read-modify-write"))
+        .await
+        .expect("opens");
+    assert_eq!(store.incr().await.expect("incr"), 1);
+    assert_eq!(store.incr().await.expect("incr"), 2);
+    let client = raw_client(&endpoint).await;
+    client
+        .delete_object()
+        .bucket(&bucket)
+        .key("hits")
+        .send()
+        .await
+        .expect("delete the counter");
+    for (mode, store) in [("atomic", &store), ("read-modify-write", &rmw)] {
+        for op in ["incr", "get"] {
+            let result = match op {
+                "incr" => store.incr().await,
+                _ => store.get().await,
+            };
+            let err = result.expect_err("a deleted counter must not count again");
+            assert!(
+                matches!(err, StoreError::NotFound { .. }),
+                "{mode} {op}: {err}"
+            );
+            assert!(
+                err.to_string().contains(&format!("s3://{bucket}/hits")),
+                "{mode} {op}: {err}"
+            );
+        }
+    }
+    let head = client
+        .head_object()
+        .bucket(&bucket)
+        .key("hits")
+        .send()
+        .await;
+    assert!(head.is_err(), "the store recreated the deleted counter");
+    // Restored by hand, the count goes on from the restored value.
+    client
+        .put_object()
+        .bucket(&bucket)
+        .key("hits")
+        .body(aws_sdk_s3::primitives::ByteStream::from_static(b"41"))
+        .send()
+        .await
+        .expect("restore");
+    assert_eq!(store.incr().await.expect("incr after restore"), 42);
+}
+
+/// Without ?create=true a missing counter object does not open; with it, an existing
+/// count is kept, never reset to 0.
+#[tokio::test]
+async fn s3_creating_the_counter_is_explicit_and_never_resets_it() {
+    let Some(endpoint) = endpoint() else { return };
+    let bucket = unique("explicit");
+    let create = format!("s3://{bucket}/hits?endpoint={endpoint}&create=true");
+    let store = from_url(&create).await.expect("creates bucket and counter");
+    assert_eq!(store.get().await.expect("get"), 0);
+    assert_eq!(store.incr().await.expect("incr"), 1);
+    let again = from_url(&create).await.expect("opens again");
+    assert_eq!(
+        again.get().await.expect("get"),
+        1,
+        "create=true reset the count"
+    );
+
+    let other_key = format!("s3://{bucket}/other?endpoint={endpoint}");
+    let err = from_url(&other_key)
+        .await
+        .err()
+        .expect("a missing counter must not open without create=true");
+    assert!(matches!(err, StoreError::NotFound { .. }), "{err}");
+    let text = err.to_string();
+    assert!(
+        text.contains(&format!("s3://{bucket}/other")) && text.contains("?create=true"),
+        "{text}"
+    );
+}
