@@ -80,15 +80,7 @@ async fn dynamodb_item_that_is_not_a_count_is_corrupt() {
     let table = unique("corrupt");
     let url = format!("dynamodb://{table}?endpoint={endpoint}&create=true");
     from_url(&url).await.expect("creates the table");
-    let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .endpoint_url(&endpoint)
-        .region(aws_config::Region::new("us-east-1"))
-        .credentials_provider(aws_credential_types::Credentials::new(
-            "t", "t", None, None, "t",
-        ))
-        .load()
-        .await;
-    let client = aws_sdk_dynamodb::Client::new(&config);
+    let client = raw_client(&endpoint).await;
     use aws_sdk_dynamodb::types::AttributeValue;
     client
         .put_item()
@@ -166,6 +158,7 @@ async fn dynamodb_store_reports_unavailable_while_the_server_is_down_and_recover
     );
 }
 
+/// A DynamoDB client of its own, to change the item behind the store's back.
 async fn raw_client(endpoint: &str) -> aws_sdk_dynamodb::Client {
     let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
         .endpoint_url(endpoint)

@@ -144,6 +144,12 @@ async fn redis_impossible_counts_are_corrupt_and_never_incremented() {
         assert_eq!(kept, stored, "an impossible count was changed");
     }
     // The largest count Redis can hold can still be read; anything beyond cannot.
+    let _: () = redis::cmd("SET")
+        .arg(&key)
+        .arg(i64::MAX)
+        .query_async(&mut connection)
+        .await
+        .expect("SET");
     assert_eq!(
         store.get().await.expect("get i64::MAX"),
         i64::MAX.unsigned_abs()

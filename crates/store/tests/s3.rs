@@ -140,19 +140,7 @@ async fn s3_object_that_is_not_a_count_is_corrupt_and_kept() {
     from_url(&url).await.expect("creates the bucket");
     // Write garbage through the read-modify-write path's raw client: a second store whose
     // key is the same object cannot do that, so use the SDK directly.
-    let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .endpoint_url(&endpoint)
-        .region(aws_config::Region::new("us-east-1"))
-        .credentials_provider(aws_credential_types::Credentials::new(
-            "t", "t", None, None, "t",
-        ))
-        .load()
-        .await;
-    let client = aws_sdk_s3::Client::from_conf(
-        aws_sdk_s3::config::Builder::from(&config)
-            .force_path_style(true)
-            .build(),
-    );
+    let client = raw_client(&endpoint).await;
     client
         .put_object()
         .bucket(&bucket)
@@ -238,22 +226,21 @@ async fn s3_store_reports_unavailable_while_the_server_is_down_and_recovers() {
     assert_eq!(value, 1, "a fresh server holds a fresh counter");
 }
 
-fn raw_client(endpoint: &str) -> impl std::future::Future<Output = aws_sdk_s3::Client> + '_ {
-    async move {
-        let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
-            .endpoint_url(endpoint)
-            .region(aws_config::Region::new("us-east-1"))
-            .credentials_provider(aws_credential_types::Credentials::new(
-                "t", "t", None, None, "t",
-            ))
-            .load()
-            .await;
-        aws_sdk_s3::Client::from_conf(
-            aws_sdk_s3::config::Builder::from(&config)
-                .force_path_style(true)
-                .build(),
-        )
-    }
+/// An S3 client of its own, to change the object behind the store's back.
+async fn raw_client(endpoint: &str) -> aws_sdk_s3::Client {
+    let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .endpoint_url(endpoint)
+        .region(aws_config::Region::new("us-east-1"))
+        .credentials_provider(aws_credential_types::Credentials::new(
+            "t", "t", None, None, "t",
+        ))
+        .load()
+        .await;
+    aws_sdk_s3::Client::from_conf(
+        aws_sdk_s3::config::Builder::from(&config)
+            .force_path_style(true)
+            .build(),
+    )
 }
 
 /// Regression (issue 10): a deleted counter object used to be recreated at 1 by the next
