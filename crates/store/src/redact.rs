@@ -6,18 +6,23 @@ use url::Url;
 const MASK: &str = "***";
 
 /// `url` with every password in it replaced by `***`: the URL's own
-/// (`redis://:secret@host` → `redis://:***@host`) and those of URLs nested in its query
-/// (`?endpoint=http://user:secret@host`).
+/// (`redis://:secret@host` → `redis://:***@host`), those of URLs nested in its query
+/// (`?endpoint=http://user:secret@host`), and the value of any query parameter whose name
+/// says it is secret (`password`, `token`, `secret`, `credential`, in any case), for
+/// a parameter given by mistake is echoed in the "unknown parameter" error.
 ///
 /// This is the one function that makes a store URL fit for an error message, a log line
 /// or a report. It never fails: text that is not a URL is masked by its form
 /// (`scheme://user:password@`), so that a URL too broken to parse still does not leak its
 /// password. A URL with nothing to hide is returned exactly as given.
 pub fn redact_url(url: &str) -> String {
+    // The parser finds passwords wherever URL syntax puts them (percent-encoded ones
+    // too); the shape-based pass then catches what the parser took for a path, such as
+    // `s3://b/k other://user:secret@host`.
     match Url::parse(url) {
         Ok(parsed) => match redact_parsed(&parsed) {
-            Some(redacted) => redacted.to_string(),
-            None => url.to_owned(),
+            Some(redacted) => redact_text(redacted.as_str()),
+            None => redact_text(url),
         },
         Err(_) => redact_text(url),
     }
@@ -37,13 +42,28 @@ fn redact_parsed(url: &Url) -> Option<Url> {
         .collect();
     let masked: Vec<(String, String)> = pairs
         .iter()
-        .map(|(key, value)| (key.clone(), redact_url(value)))
+        .map(|(key, value)| {
+            let masked = if names_a_secret(key) {
+                MASK.to_owned()
+            } else {
+                redact_url(value)
+            };
+            (key.clone(), masked)
+        })
         .collect();
     if masked != pairs {
         redacted.query_pairs_mut().clear().extend_pairs(&masked);
         changed = true;
     }
     changed.then_some(redacted)
+}
+
+/// Whether a query parameter's name says that its value is a secret.
+fn names_a_secret(name: &str) -> bool {
+    let name = name.to_ascii_lowercase();
+    ["pass", "secret", "token", "credential"]
+        .iter()
+        .any(|word| name.contains(word))
 }
 
 /// Masks `scheme://user:password@` by its shape, for text the URL parser rejects.
@@ -96,6 +116,10 @@ mod tests {
             ),
             ("postgres://me@db/test", "postgres://me@db/test"),
             ("memory://", "memory://"),
+            (
+                "redis://h/?key=k&password=s3cret&X-Amz-Security-Token=s3cret",
+                "redis://h/?key=k&password=***&X-Amz-Security-Token=***",
+            ),
             ("not a url", "not a url"),
             (
                 "s3://b/k?endpoint=http://ak:s3cret@127.0.0.1:9000&create=true",
