@@ -116,8 +116,11 @@ async fn deleting_files_beside_the_counter_never_breaks_the_lock() {
     const INCREMENTS_PER_TASK: usize = 150;
     let dir = tempfile::tempdir().expect("temp dir");
     let counter = dir.path().join("hits");
+    // Each store opens after a sweep, as a server (re)started after a tmp cleaner ran
+    // would: with the old `<path>.lock`, each then locked its own lock file's inode.
     let mut stores = Vec::new();
     for _ in 0..STORES {
+        sweep(dir.path(), &counter);
         stores.push(open(&counter).await.expect("opens"));
     }
     let done = Arc::new(AtomicBool::new(false));
@@ -130,17 +133,8 @@ async fn deleting_files_beside_the_counter_never_breaks_the_lock() {
                 if done.load(Ordering::Relaxed) {
                     break;
                 }
-                // The old lock file, recreated so that old code would lock a fresh inode.
-                let lock = dir.join("hits.lock");
-                let _ = std::fs::remove_file(&lock);
+                sweep(&dir, &counter);
                 deleted += 1;
-                for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
-                    if entry.path() != counter
-                        && !entry.file_name().to_string_lossy().ends_with(".tmp")
-                    {
-                        let _ = std::fs::remove_file(entry.path());
-                    }
-                }
             }
             deleted
         })
@@ -170,6 +164,17 @@ async fn deleting_files_beside_the_counter_never_breaks_the_lock() {
     let total = (STORES * TASKS_PER_STORE * INCREMENTS_PER_TASK) as u64;
     assert_eq!(stores[0].get().await.expect("get"), total);
     assert_eq!(returned.len() as u64, total);
+}
+
+/// A tmp cleaner's sweep: deletes every file in `dir` but the counter and temporary
+/// files being written (deleting those makes an increment fail, visibly, not count twice).
+fn sweep(dir: &Path, counter: &Path) {
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if entry.path() != counter && !name.ends_with(".tmp") {
+            let _ = std::fs::remove_file(entry.path());
+        }
+    }
 }
 
 /// Regression: the corrupt-file error quoted the file's first 40 bytes, e.g. the start of
