@@ -5,8 +5,8 @@ mod support;
 
 use latency_store::{StoreError, from_url};
 use support::{
-    LocalServer, assert_invalid_urls, assert_unreachable, conforms_at, free_port,
-    read_modify_write_loses_updates, service, unique,
+    LocalServer, assert_counter_gone, assert_invalid_urls, assert_unreachable, conforms_at,
+    creating_is_explicit, free_port, read_modify_write_loses_updates, service, unique,
 };
 
 fn endpoint() -> Option<String> {
@@ -193,23 +193,11 @@ async fn dynamodb_counter_deleted_while_open_is_an_error_not_a_restart() {
         .send()
         .await
         .expect("delete the counter");
-    for (mode, store) in [("atomic", &store), ("read-modify-write", &rmw)] {
-        for op in ["incr", "get"] {
-            let result = match op {
-                "incr" => store.incr().await,
-                _ => store.get().await,
-            };
-            let err = result.expect_err("a deleted counter must not count again");
-            assert!(
-                matches!(err, StoreError::NotFound { .. }),
-                "{mode} {op}: {err}"
-            );
-            assert!(
-                err.to_string().contains(&format!("dynamodb://{table}")),
-                "{mode} {op}: {err}"
-            );
-        }
-    }
+    assert_counter_gone(
+        &[("atomic", &store), ("read-modify-write", &rmw)],
+        &format!("dynamodb://{table}"),
+    )
+    .await;
     let item = client
         .get_item()
         .table_name(&table)
@@ -239,26 +227,10 @@ async fn dynamodb_counter_deleted_while_open_is_an_error_not_a_restart() {
 async fn dynamodb_creating_the_counter_is_explicit_and_never_resets_it() {
     let Some(endpoint) = endpoint() else { return };
     let table = unique("explicit");
-    let create = format!("dynamodb://{table}?endpoint={endpoint}&create=true");
-    let store = from_url(&create).await.expect("creates table and counter");
-    assert_eq!(store.get().await.expect("get"), 0);
-    assert_eq!(store.incr().await.expect("incr"), 1);
-    let again = from_url(&create).await.expect("opens again");
-    assert_eq!(
-        again.get().await.expect("get"),
-        1,
-        "create=true reset the count"
-    );
-
-    let other_item = format!("dynamodb://{table}?endpoint={endpoint}&key_value=7");
-    let err = from_url(&other_item)
-        .await
-        .err()
-        .expect("a missing counter must not open without create=true");
-    assert!(matches!(err, StoreError::NotFound { .. }), "{err}");
-    let text = err.to_string();
-    assert!(
-        text.contains(&format!("dynamodb://{table}")) && text.contains("?create=true"),
-        "{text}"
-    );
+    creating_is_explicit(
+        &format!("dynamodb://{table}?endpoint={endpoint}&create=true"),
+        &format!("dynamodb://{table}?endpoint={endpoint}&key_value=7"),
+        &format!("dynamodb://{table}"),
+    )
+    .await;
 }
