@@ -9,36 +9,13 @@ use anyhow::Context;
 use latency_app::{AppConfig, AppState};
 use tokio::sync::Notify;
 
-const STORE_HELP: &str = "\
-Store URLs (--store):
-  memory://                 an atomic counter in this process; lost on exit.
-                            The original study's EC2 server.
-  file:///abs/path          a decimal number in a file, made durable (write, fsync,
-                            rename, fsync dir) before each answer, with an advisory
-                            lock in /abs/path.lock so processes can share it.
-                            Created at 0 if missing; ?create=false makes a missing
-                            file an error. A corrupt file is an error, never reset.
-                            The original study's Fargate + EFS task.
-  s3://bucket/key           an S3 object (key defaults to hits), incremented by a
-                            conditional PUT (If-Match / If-None-Match: *), retried
-                            with jittered backoff on 412/409 up to ?max_attempts=200.
-                            ?endpoint=URL for a local S3 server, ?region=R,
-                            ?create=true creates the bucket. The Lambda + S3 row.
-  dynamodb://table          attribute hits of the item id = 0, incremented by one
-                            UpdateItem ADD ... RETURN UPDATED_NEW. ?key=id,
-                            ?key_value=0, ?attribute=hits name the item;
-                            ?endpoint=URL, ?region=R; ?create=true creates a missing
-                            table. The Lambda + DynamoDB row.
-  redis://host:port/db      INCR on ?key=hits.
-  postgres://user@host/db   one INSERT ... ON CONFLICT DO UPDATE ... RETURNING on a
-                            pooled connection; ?table=hits (created unless
-                            ?create=false), ?pool_size=16.
-  On s3 and dynamodb, ?mode=read-modify-write reproduces the original study's read,
-  then unconditional write, which loses updates under concurrency (for comparison).
-  AWS credentials and region come from the standard chain (AWS_PROFILE, AWS_REGION,
-  ...); with ?endpoint= and none configured, us-east-1 and dummy credentials are used.
-  A store this build leaves out says which cargo feature adds it.
+/// The long help's store section, generated from `latency_store::StoreScheme` (so it
+/// lists exactly what the store crate accepts), then the output and examples.
+fn store_help() -> String {
+    format!("{}\n{SERVE_HELP_TAIL}", latency_store::help())
+}
 
+const SERVE_HELP_TAIL: &str = "\
 Output:
   stdout gets exactly one line, `listening on http://ADDR:PORT`, once the socket is
   bound (so `--listen 127.0.0.1:0` can be used by scripts); logs go to stderr.
@@ -52,7 +29,7 @@ Examples:
 
 /// Flags of `latency serve`.
 #[derive(Debug, clap::Args)]
-#[command(after_long_help = STORE_HELP)]
+#[command(after_long_help = store_help())]
 pub(crate) struct ServeArgs {
     /// Where the counter lives; see `--help` for every URL form.
     #[arg(long, env = "LATENCY_STORE", default_value = "memory://")]

@@ -15,11 +15,9 @@
 
 use std::sync::Arc;
 
-use async_trait::async_trait;
 use lambda_http::Adapter;
 use latency_app::{AppConfig, AppState};
-use latency_store::{CounterStore, SharedStore, StoreError};
-use tokio::sync::OnceCell;
+use latency_store::{LazyStore, SharedStore, StoreError};
 
 pub use axum::Router;
 
@@ -39,7 +37,7 @@ pub async fn init(store_url: &str, config: AppConfig) -> Result<Router, StoreErr
                 %detail,
                 "store unreachable at init; starting anyway and retrying on each request"
             );
-            Arc::new(LazyStore::new(store_url))
+            Arc::new(LazyStore::new(store_url)?)
         }
         Err(err) => return Err(err),
     };
@@ -57,58 +55,3 @@ pub fn handler(app: Router) -> Handler {
 
 /// The Lambda service: `lambda_http`'s adapter around the app's router.
 pub type Handler = Adapter<'static, axum::response::Response, Router>;
-
-/// A store opened on first use, for a store that was unreachable at init.
-struct LazyStore {
-    url: String,
-    backend: &'static str,
-    store: OnceCell<SharedStore>,
-}
-
-impl LazyStore {
-    fn new(url: &str) -> Self {
-        Self {
-            url: url.to_owned(),
-            backend: backend_of(url),
-            store: OnceCell::new(),
-        }
-    }
-
-    async fn store(&self) -> Result<&SharedStore, StoreError> {
-        self.store
-            .get_or_try_init(|| async {
-                let store = latency_store::from_url(&self.url).await?;
-                tracing::info!(backend = self.backend, "store reachable again; opened");
-                Ok(store)
-            })
-            .await
-    }
-}
-
-#[async_trait]
-impl CounterStore for LazyStore {
-    async fn incr(&self) -> Result<u64, StoreError> {
-        self.store().await?.incr().await
-    }
-
-    async fn get(&self) -> Result<u64, StoreError> {
-        self.store().await?.get().await
-    }
-
-    fn backend(&self) -> &'static str {
-        self.backend
-    }
-}
-
-/// The metrics label a store URL's backend will have, known before it opens.
-fn backend_of(url: &str) -> &'static str {
-    match url.split_once("://").map(|(scheme, _)| scheme) {
-        Some("s3") => "s3",
-        Some("dynamodb") => "dynamodb",
-        Some("redis") => "redis",
-        Some("postgres" | "postgresql") => "postgres",
-        Some("file") => "file",
-        Some("memory") => "memory",
-        _ => "unknown",
-    }
-}

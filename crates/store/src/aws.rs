@@ -26,17 +26,15 @@ pub enum WriteMode {
 impl WriteMode {
     pub(crate) fn from_url(url: &StoreUrl) -> Result<Self, StoreError> {
         match url.param("mode").as_deref() {
-            None | Some("atomic") => Ok(Self::Atomic),
+            Some("atomic") => Ok(Self::Atomic),
             Some("read-modify-write") => Ok(Self::ReadModifyWrite),
-            Some(other) => Err(url.invalid(format!(
-                "parameter `mode` must be `atomic` or `read-modify-write`, not `{other}`"
+            other => Err(url.invalid(format!(
+                "parameter `mode` must be `atomic` or `read-modify-write`, not `{}`",
+                other.unwrap_or_default()
             ))),
         }
     }
 }
-
-/// The query parameters every AWS-backed URL accepts.
-pub(crate) const AWS_PARAMS: [&str; 2] = ["endpoint", "region"];
 
 /// Region used with `?endpoint=` when neither the URL nor the standard chain names one:
 /// local S3 and DynamoDB servers accept any region.
@@ -51,12 +49,8 @@ const LOCAL_REGION: &str = "us-east-1";
 /// Without it, a missing region is an error that says how to set one.
 pub(crate) async fn load_config(url: &StoreUrl) -> Result<SdkConfig, StoreError> {
     let endpoint = url.param("endpoint");
-    if let Some(endpoint) = &endpoint
-        && !(endpoint.starts_with("http://") || endpoint.starts_with("https://"))
-    {
-        return Err(url.invalid(format!(
-            "parameter `endpoint` must be an http:// or https:// URL, not `{endpoint}`"
-        )));
+    if let Some(endpoint) = &endpoint {
+        check_endpoint(url, endpoint)?;
     }
     let mut loader = aws_config::defaults(BehaviorVersion::latest())
         // A store that cannot answer should say so within the app's request timeout, so
@@ -102,6 +96,29 @@ pub(crate) async fn load_config(url: &StoreUrl) -> Result<SdkConfig, StoreError>
             .build();
     }
     Ok(config)
+}
+
+/// An endpoint must be a plain http(s) URL. User info in it is refused: AWS requests are
+/// signed with the credentials of the standard chain, so a `user:password@` part would
+/// do nothing but reach the SDK's debug logs.
+fn check_endpoint(url: &StoreUrl, endpoint: &str) -> Result<(), StoreError> {
+    let parsed = url::Url::parse(endpoint).ok();
+    if !parsed
+        .as_ref()
+        .is_some_and(|parsed| matches!(parsed.scheme(), "http" | "https"))
+    {
+        return Err(url.invalid(format!(
+            "parameter `endpoint` must be an http:// or https:// URL, not `{}`",
+            crate::redact_url(endpoint)
+        )));
+    }
+    if parsed.is_some_and(|parsed| !parsed.username().is_empty() || parsed.password().is_some()) {
+        return Err(url.invalid(
+            "parameter `endpoint` must not carry user:password; AWS credentials come from \
+             the standard chain (AWS_ACCESS_KEY_ID, AWS_PROFILE, a role)",
+        ));
+    }
+    Ok(())
 }
 
 async fn has_credentials(config: &SdkConfig) -> bool {

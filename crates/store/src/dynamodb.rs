@@ -27,8 +27,8 @@ const TABLE_ACTIVE_DEADLINE: Duration = Duration::from_secs(60);
 ///
 /// # How an increment stays atomic
 /// One `UpdateItem` with `ADD hits :1` and `ReturnValues=UPDATED_NEW`: DynamoDB applies
-/// the addition on the item itself and returns the new value, in a single round trip. A
-/// missing item or attribute counts from 0.
+/// the addition on the item itself and returns the new value, in a single round trip. The
+/// update carries `attribute_exists(hits)`, so it never creates the counter.
 ///
 /// With `?mode=read-modify-write` it does what the original did: `GetItem`, then an
 /// `UpdateItem` that sets the value read + 1. Overlapping calls lose updates.
@@ -37,8 +37,15 @@ const TABLE_ACTIVE_DEADLINE: Duration = Duration::from_secs(60);
 /// - `?key=id`: the table's partition key attribute; `?key_value=0`: the item's key. The
 ///   key's type (number or string) is read from the table.
 /// - `?attribute=hits`: the counter attribute.
-/// - `?create=true`: create a missing table (on-demand billing), for local servers.
-///   Without it, a missing table is an error that says how to create it.
+/// - `?create=true`: create a missing table (on-demand billing) and, when the store
+///   opens, a missing counter at 0 (`SET hits = if_not_exists(hits, 0)`, so an existing
+///   count is kept). Without it, a missing table or counter is an error that says how to
+///   create it.
+///
+/// # A counter never restarts by itself
+/// Once open, the store never creates the counter again: if the item or its attribute
+/// disappears (deleted, or the table recreated), every call fails with
+/// [`StoreError::NotFound`] naming it, rather than counting again from 1.
 #[derive(Debug, Clone)]
 pub struct DynamoDbStore {
     client: Client,
@@ -51,9 +58,6 @@ pub struct DynamoDbStore {
 
 impl DynamoDbStore {
     pub(crate) async fn open_url(url: &StoreUrl) -> Result<Self, StoreError> {
-        let mut known = aws::AWS_PARAMS.to_vec();
-        known.extend(["mode", "create", "key", "key_value", "attribute"]);
-        url.expect_no_params(&known)?;
         let parsed = url.url();
         let table = parsed.host_str().unwrap_or_default().to_owned();
         if table.is_empty() {
@@ -64,14 +68,14 @@ impl DynamoDbStore {
                 "a DynamoDB URL names only a table; choose the item with ?key=…&key_value=…",
             ));
         }
-        let key_name = url.param("key").unwrap_or_else(|| "id".to_owned());
-        let key_text = url.param("key_value").unwrap_or_else(|| "0".to_owned());
-        let attribute = url.param("attribute").unwrap_or_else(|| "hits".to_owned());
+        let key_name = url.param("key").unwrap_or_default();
+        let key_text = url.param("key_value").unwrap_or_default();
+        let attribute = url.param("attribute").unwrap_or_default();
         if key_name.is_empty() || attribute.is_empty() || key_name == attribute {
             return Err(url.invalid("`key` and `attribute` must be two different, non-empty names"));
         }
         let mode = WriteMode::from_url(url)?;
-        let create = url.bool_param("create", false)?;
+        let create = url.bool_param("create")?;
 
         let config = aws::load_config(url).await?;
         let client = Client::new(&config);
@@ -95,7 +99,10 @@ impl DynamoDbStore {
             attribute,
             mode,
         };
-        // Fails early on an item whose counter attribute is not a count.
+        if create {
+            store.create_counter().await?;
+        }
+        // Fails early on a missing counter, or an attribute that is not a count.
         store.get().await?;
         Ok(store)
     }
@@ -158,6 +165,31 @@ impl DynamoDbStore {
         }
     }
 
+    /// Sets the counter to 0 unless it exists: an existing count is kept.
+    async fn create_counter(&self) -> Result<(), StoreError> {
+        self.client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(self.key()))
+            .update_expression("SET #counter = if_not_exists(#counter, :zero)")
+            .expression_attribute_names("#counter", &self.attribute)
+            .expression_attribute_values(":zero", AttributeValue::N("0".to_owned()))
+            .send()
+            .await
+            .map_err(|err| self.classify(&err))?;
+        Ok(())
+    }
+
+    fn missing_counter(&self) -> StoreError {
+        StoreError::NotFound {
+            backend: BACKEND,
+            resource: format!("counter {}", self.location()),
+            hint: "it was deleted, or never created. Restore it, or open the store with \
+                   ?create=true to start at 0; an open store never recreates it by itself"
+                .to_owned(),
+        }
+    }
+
     fn key(&self) -> HashMap<String, AttributeValue> {
         HashMap::from([(self.key_name.clone(), self.key_value.clone())])
     }
@@ -175,7 +207,7 @@ impl DynamoDbStore {
 
     fn parse_count(&self, value: Option<&AttributeValue>) -> Result<u64, StoreError> {
         match value {
-            None => Ok(0),
+            None => Err(self.missing_counter()),
             Some(AttributeValue::N(number)) => {
                 number.parse::<u64>().map_err(|err| StoreError::Corrupt {
                     location: self.location(),
@@ -218,6 +250,7 @@ impl DynamoDbStore {
             .table_name(&self.table)
             .set_key(Some(self.key()))
             .update_expression("ADD #counter :one")
+            .condition_expression("attribute_exists(#counter)")
             .expression_attribute_names("#counter", &self.attribute)
             .expression_attribute_values(":one", AttributeValue::N("1".to_owned()))
             .return_values(ReturnValue::UpdatedNew)
@@ -256,6 +289,7 @@ impl DynamoDbStore {
             .table_name(&self.table)
             .set_key(Some(self.key()))
             .update_expression("SET #counter = :next")
+            .condition_expression("attribute_exists(#counter)")
             .expression_attribute_names("#counter", &self.attribute)
             .expression_attribute_values(":next", AttributeValue::N(next.to_string()))
             .send()
@@ -268,12 +302,17 @@ impl DynamoDbStore {
     where
         E: std::error::Error + aws_sdk_dynamodb::error::ProvideErrorMetadata + 'static,
     {
-        if err.as_service_error().and_then(|e| e.code()) == Some("ResourceNotFoundException") {
-            return StoreError::NotFound {
-                backend: BACKEND,
-                resource: format!("table `{}`", self.table),
-                hint: "it was deleted while the store was open; create it again".to_owned(),
-            };
+        match err.as_service_error().and_then(|e| e.code()) {
+            Some("ResourceNotFoundException") => {
+                return StoreError::NotFound {
+                    backend: BACKEND,
+                    resource: format!("table `{}`", self.table),
+                    hint: "it was deleted while the store was open; create it again".to_owned(),
+                };
+            }
+            // Only the `attribute_exists` condition can fail.
+            Some("ConditionalCheckFailedException") => return self.missing_counter(),
+            _ => {}
         }
         unavailable(err)
     }

@@ -3,6 +3,9 @@ use std::path::PathBuf;
 use crate::accepted_forms;
 
 /// Why a store could not be opened or could not answer.
+///
+/// No variant ever carries a password: URLs are shown through
+/// [`redact_url`](crate::redact_url), and a counter file's contents are never quoted.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     /// The store URL is malformed or names something this build cannot open.
@@ -11,7 +14,7 @@ pub enum StoreError {
         forms_list()
     )]
     InvalidUrl {
-        /// The URL as given.
+        /// The URL as given, with any password replaced by `***`.
         url: String,
         /// What is wrong with it.
         reason: String,
@@ -28,18 +31,21 @@ pub enum StoreError {
 
     /// The counter's storage exists but does not hold a counter. It is never reset.
     #[error(
-        "counter at {location} is corrupt: {reason}; it holds {content:?}. Fix or remove it by hand; it is never reset automatically"
+        "counter at {location} is corrupt: {reason}{}. Fix or remove it by hand; it is never reset automatically",
+        content.as_deref().map(|content| format!("; it holds {content:?}")).unwrap_or_default()
     )]
     Corrupt {
         /// Where the counter lives (a path, a key).
         location: String,
         /// Why its contents are not a counter.
         reason: String,
-        /// The start of what was found there.
-        content: String,
+        /// The start of what was found there, when it is safe to show: a database value
+        /// is; a file's bytes are not (the path may lead to any file on the machine).
+        content: Option<String>,
     },
 
-    /// A named resource the store needs (a bucket, a table) does not exist.
+    /// A named resource the store needs (a bucket, a table, the counter object or item)
+    /// does not exist.
     #[error("{backend} store: {resource} does not exist: {hint}")]
     NotFound {
         /// The backend's short name.

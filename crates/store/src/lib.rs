@@ -3,6 +3,10 @@
 //! A store keeps one counter. It is chosen by URL through [`from_url`]; each URL scheme is
 //! one backend module. Every backend runs the same [`conformance`] suite.
 //!
+//! The schemes are listed once, in [`StoreScheme`]; [`accepted_forms`] and [`help`] are
+//! generated from it. Store URLs are shown only through [`redact_url`], so no error or
+//! log line carries a password.
+//!
 //! | URL | backend |
 //! |---|---|
 //! | `memory://` | [`MemoryStore`]: an atomic in this process (the EC2 server's in-memory counter) |
@@ -11,6 +15,10 @@
 //! | `dynamodb://table` | `DynamoDbStore` (feature `dynamodb`): one `UpdateItem ADD` (Lambda + DynamoDB) |
 //! | `redis://host:port/db` | `RedisStore` (feature `redis`): `INCR` |
 //! | `postgres://user@host/db` | `PostgresStore` (feature `postgres`): one upsert … `RETURNING` |
+//!
+//! The conformance suite every backend runs is `conformance`, behind the cargo feature of
+//! the same name, so that it is compiled only into tests (as a dev-dependency feature),
+//! never into a release binary.
 
 #[cfg(any(feature = "s3", feature = "dynamodb"))]
 mod aws;
@@ -19,15 +27,19 @@ mod backends;
 mod dynamodb;
 mod error;
 mod file;
+mod lazy;
 mod memory;
 #[cfg(feature = "postgres")]
 mod postgres;
+mod redact;
 #[cfg(feature = "redis")]
 mod redis;
 #[cfg(feature = "s3")]
 mod s3;
+mod scheme;
 mod url_parse;
 
+#[cfg(feature = "conformance")]
 pub mod conformance;
 
 use std::sync::Arc;
@@ -36,7 +48,10 @@ use async_trait::async_trait;
 
 pub use error::StoreError;
 pub use file::FileStore;
+pub use lazy::LazyStore;
 pub use memory::MemoryStore;
+pub use redact::redact_url;
+pub use scheme::{SchemeParam, StoreScheme, UnknownScheme, accepted_forms, help};
 
 #[cfg(any(feature = "s3", feature = "dynamodb"))]
 pub use aws::WriteMode;
@@ -76,34 +91,11 @@ pub trait CounterStore: Send + Sync + 'static {
 /// A shared, type-erased store, as the app holds it.
 pub type SharedStore = Arc<dyn CounterStore>;
 
-/// The URL forms this build accepts, one per line, for help texts and error messages.
-pub fn accepted_forms() -> &'static [&'static str] {
-    &[
-        "memory://                 an atomic counter in this process (lost on exit)",
-        "file:///abs/path          a durable counter file; safe across processes (?create=false: the file must exist)",
-        backends::S3_FORM,
-        backends::DYNAMODB_FORM,
-        backends::REDIS_FORM,
-        backends::POSTGRES_FORM,
-    ]
-}
-
 /// Opens the store that `url` names.
 ///
 /// Opening checks what can be checked up front (the URL's form, a file's directory and
 /// contents), so that a bad setting fails at start-up with a message that names it rather
 /// than on the first request.
 pub async fn from_url(url: &str) -> Result<SharedStore, StoreError> {
-    let parsed = url_parse::StoreUrl::parse(url)?;
-    match parsed.scheme() {
-        "memory" => {
-            parsed.expect_no_params(&[])?;
-            Ok(Arc::new(MemoryStore::new()))
-        }
-        "file" => Ok(Arc::new(FileStore::open_url(&parsed).await?)),
-        other => match backends::open(&parsed).await {
-            Some(opened) => opened,
-            None => Err(parsed.invalid(format!("unknown store scheme `{other}://`"))),
-        },
-    }
+    backends::open(&url_parse::StoreUrl::parse(url)?).await
 }

@@ -15,17 +15,8 @@ use crate::{CounterStore, StoreError};
 
 const BACKEND: &str = "postgres";
 
-/// Connections kept open by default (`?pool_size=`).
-pub const DEFAULT_POOL_SIZE: usize = 16;
-
-/// Connection parameters passed through to the PostgreSQL client, as libpq names them.
-const PASS_THROUGH: [&str; 5] = [
-    "connect_timeout",
-    "application_name",
-    "options",
-    "sslmode",
-    "target_session_attrs",
-];
+/// This store's own parameters; the scheme's others go to the PostgreSQL client.
+const OWN_PARAMS: [&str; 3] = ["table", "create", "pool_size"];
 
 /// `postgres://user[:password]@host:port/db?table=hits` (or `postgresql://`): the counter
 /// is the `hits` column of row `id = 0` in a table (default `hits`). It is a shared store
@@ -59,35 +50,31 @@ impl std::fmt::Debug for PostgresStore {
 
 impl PostgresStore {
     pub(crate) async fn open_url(url: &StoreUrl) -> Result<Self, StoreError> {
-        let mut known = vec!["table", "create", "pool_size"];
-        known.extend(PASS_THROUGH);
-        url.expect_no_params(&known)?;
-        let table = url.param("table").unwrap_or_else(|| "hits".to_owned());
+        let table = url.param("table").unwrap_or_default();
         if !is_identifier(&table) {
             return Err(url.invalid(format!(
                 "parameter `table` must be a plain SQL name (letters, digits, _; at most 63), not `{table}`"
             )));
         }
-        let create = url.bool_param("create", true)?;
-        let pool_size = match url.param("pool_size") {
-            None => DEFAULT_POOL_SIZE,
-            Some(text) => text
-                .parse::<usize>()
-                .ok()
-                .filter(|n| (1..=1000).contains(n))
-                .ok_or_else(|| {
-                    url.invalid(format!(
-                        "parameter `pool_size` must be a whole number from 1 to 1000, not `{text}`"
-                    ))
-                })?,
-        };
+        let create = url.bool_param("create")?;
+        let text = url.param("pool_size").unwrap_or_default();
+        let pool_size = text
+            .parse::<usize>()
+            .ok()
+            .filter(|n| (1..=1000).contains(n))
+            .ok_or_else(|| {
+                url.invalid(format!(
+                    "parameter `pool_size` must be a whole number from 1 to 1000, not `{text}`"
+                ))
+            })?;
 
         // Hand the client the URL without our own parameters.
         let mut client_url = url.url().clone();
         let passed: Vec<(String, String)> = url
             .url()
             .query_pairs()
-            .filter(|(key, _)| PASS_THROUGH.contains(&key.as_ref()))
+            // Unknown parameters were refused when the URL was parsed.
+            .filter(|(key, _)| !OWN_PARAMS.contains(&key.as_ref()))
             .map(|(key, value)| (key.into_owned(), value.into_owned()))
             .collect();
         client_url.set_query(None);
@@ -198,7 +185,7 @@ impl PostgresStore {
         StoreError::Corrupt {
             location: format!("PostgreSQL table {} row id = 0", self.table),
             reason: "the count is negative".to_owned(),
-            content: value.to_string(),
+            content: Some(value.to_string()),
         }
     }
 }

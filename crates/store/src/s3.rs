@@ -16,21 +16,16 @@ use crate::{CounterStore, StoreError};
 
 const BACKEND: &str = "s3";
 
-/// Conditional writes tried per increment before giving up with
-/// [`StoreError::Contended`]. Under dozens of concurrent writers (separate processes or
-/// function instances) on one object, the unluckiest increments need a few dozen tries.
-pub const DEFAULT_MAX_ATTEMPTS: u32 = 200;
-
 /// `s3://bucket/key?endpoint=URL&region=R`: the counter is a decimal number in one S3
 /// object. It stands for the original study's Lambda + S3 function.
 ///
 /// # How an increment stays atomic
 /// S3 has no increment, so `incr` uses optimistic concurrency: it reads the object with
-/// its ETag, then writes value + 1 with `If-Match: <etag>` (or `If-None-Match: *` when
-/// there is no object yet). If another writer got there first, S3 answers 412 (or 409
+/// its ETag, then writes value + 1 with `If-Match: <etag>`. If another writer got there first, S3 answers 412 (or 409
 /// for a conditional write racing another one); `incr` then backs off for a random time
 /// (full jitter, growing up to 128 ms) and tries again, up to `?max_attempts=` times
-/// (default [`DEFAULT_MAX_ATTEMPTS`]), after which it returns [`StoreError::Contended`].
+/// (default 200: under dozens of concurrent writers on one object, the unluckiest
+/// increments need a few dozen tries), after which it returns [`StoreError::Contended`].
 ///
 /// One store serves its own callers one increment at a time and remembers the value and
 /// ETag it wrote last. Its callers would only race each other (successful writes to one
@@ -41,8 +36,13 @@ pub const DEFAULT_MAX_ATTEMPTS: u32 = 200;
 /// With `?mode=read-modify-write` it reads and then writes unconditionally, as the
 /// original did, and loses updates when calls overlap.
 ///
-/// Other parameters: `?create=true` creates a missing bucket (for local servers);
-/// without it a missing bucket is an error. The key defaults to `hits`.
+/// # Creating the counter is explicit
+/// `?create=true` creates a missing bucket and, when the store opens, a missing counter
+/// object holding 0 (with `If-None-Match: *`, so an existing count is never overwritten).
+/// Without it, a missing bucket or object is an error. Once open, the store never
+/// creates the object again: if it disappears (deleted, or the bucket recreated), every
+/// call fails with [`StoreError::NotFound`] naming it, rather than counting again from 1.
+/// The key defaults to `hits`.
 #[derive(Debug, Clone)]
 pub struct S3Store {
     client: Client,
@@ -57,9 +57,6 @@ pub struct S3Store {
 
 impl S3Store {
     pub(crate) async fn open_url(url: &StoreUrl) -> Result<Self, StoreError> {
-        let mut known = aws::AWS_PARAMS.to_vec();
-        known.extend(["mode", "create", "max_attempts"]);
-        url.expect_no_params(&known)?;
         let parsed = url.url();
         let bucket = parsed.host_str().unwrap_or_default().to_owned();
         if bucket.is_empty() {
@@ -73,19 +70,17 @@ impl S3Store {
             key => key.to_owned(),
         };
         let mode = WriteMode::from_url(url)?;
-        let create = url.bool_param("create", false)?;
-        let max_attempts = match url.param("max_attempts") {
-            None => DEFAULT_MAX_ATTEMPTS,
-            Some(text) => text
-                .parse::<u32>()
-                .ok()
-                .filter(|n| *n >= 1)
-                .ok_or_else(|| {
-                    url.invalid(format!(
-                        "parameter `max_attempts` must be a whole number ≥ 1, not `{text}`"
-                    ))
-                })?,
-        };
+        let create = url.bool_param("create")?;
+        let text = url.param("max_attempts").unwrap_or_default();
+        let max_attempts = text
+            .parse::<u32>()
+            .ok()
+            .filter(|n| *n >= 1)
+            .ok_or_else(|| {
+                url.invalid(format!(
+                    "parameter `max_attempts` must be a whole number ≥ 1, not `{text}`"
+                ))
+            })?;
 
         let config = aws::load_config(url).await?;
         let mut s3_config = aws_sdk_s3::config::Builder::from(&config);
@@ -102,7 +97,10 @@ impl S3Store {
             last_write: Arc::new(Mutex::new(None)),
         };
         store.ensure_bucket(create).await?;
-        // Fails early on an object that does not hold a counter.
+        if create {
+            store.create_counter().await?;
+        }
+        // Fails early on a missing object, or one that does not hold a counter.
         store.get().await?;
         Ok(store)
     }
@@ -157,12 +155,21 @@ impl S3Store {
         }
     }
 
+    /// Writes 0 unless the object exists: an existing count is kept.
+    async fn create_counter(&self) -> Result<(), StoreError> {
+        if self.write(0, Some(Condition::Absent)).await?.is_some() {
+            tracing::info!(counter = %self.location(), "created the counter object at 0");
+        }
+        Ok(())
+    }
+
     fn location(&self) -> String {
         format!("s3://{}/{}", self.bucket, self.key)
     }
 
-    /// The counter and the ETag of the object holding it; `(0, None)` when there is none.
-    async fn read(&self) -> Result<(u64, Option<String>), StoreError> {
+    /// The counter and the ETag of the object holding it. A missing object is an error:
+    /// the store never counts again from 0 by itself.
+    async fn read(&self) -> Result<(u64, String), StoreError> {
         let got = self
             .client
             .get_object()
@@ -173,7 +180,14 @@ impl S3Store {
         let output = match got {
             Ok(output) => output,
             Err(err) if err.as_service_error().is_some_and(|e| e.is_no_such_key()) => {
-                return Ok((0, None));
+                return Err(StoreError::NotFound {
+                    backend: BACKEND,
+                    resource: format!("counter object {}", self.location()),
+                    hint: "it was deleted, or never created. Restore it (a decimal number), or \
+                           open the store with ?create=true to start at 0; an open store never \
+                           recreates it by itself"
+                        .to_owned(),
+                });
             }
             Err(err) if status(&err) == Some(404) => {
                 return Err(StoreError::NotFound {
@@ -184,7 +198,13 @@ impl S3Store {
             }
             Err(err) => return Err(unavailable(&err)),
         };
-        let etag = output.e_tag().map(str::to_owned);
+        let etag = output
+            .e_tag()
+            .map(str::to_owned)
+            .ok_or_else(|| StoreError::Unavailable {
+                backend: BACKEND,
+                detail: format!("reading {}: S3 sent no ETag", self.location()),
+            })?;
         let body = output
             .body
             .collect()
@@ -242,19 +262,17 @@ impl S3Store {
             let remembered = last_write.take();
             let guessed = remembered.is_some();
             let (value, etag) = match remembered {
-                Some((value, etag)) => (value, Some(etag)),
+                Some(remembered) => remembered,
                 None => self.read().await?,
             };
-            let condition = match &etag {
-                Some(etag) => Condition::Unchanged(etag),
-                None => Condition::Absent,
-            };
-            match self.write(value + 1, Some(condition)).await? {
+            let next = value.checked_add(1).ok_or_else(|| self.at_max())?;
+            match self.write(next, Some(Condition::Unchanged(&etag))).await? {
                 Some(new_etag) => {
-                    *last_write = new_etag.map(|etag| (value + 1, etag));
-                    return Ok(value + 1);
+                    *last_write = new_etag.map(|etag| (next, etag));
+                    return Ok(next);
                 }
-                // Another writer came after our own last write: read, then try again.
+                // Another writer came after our own last write (or the object is gone,
+                // which the read then reports): read, then try again.
                 None if guessed => {}
                 None => {
                     lost += 1;
@@ -272,15 +290,24 @@ impl S3Store {
 
     async fn incr_read_modify_write(&self) -> Result<u64, StoreError> {
         let (value, _) = self.read().await?;
-        self.write(value + 1, None).await?;
-        Ok(value + 1)
+        let next = value.checked_add(1).ok_or_else(|| self.at_max())?;
+        self.write(next, None).await?;
+        Ok(next)
+    }
+
+    fn at_max(&self) -> StoreError {
+        StoreError::Corrupt {
+            location: self.location(),
+            reason: "the count is at u64::MAX and cannot grow".to_owned(),
+            content: None,
+        }
     }
 }
 
 enum Condition<'a> {
     /// `If-Match`: the object still has this ETag.
     Unchanged(&'a str),
-    /// `If-None-Match: *`: there is still no object.
+    /// `If-None-Match: *`: there is no object yet (only when creating the counter).
     Absent,
 }
 

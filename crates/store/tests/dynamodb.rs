@@ -5,8 +5,8 @@ mod support;
 
 use latency_store::{StoreError, from_url};
 use support::{
-    LocalServer, assert_invalid_urls, assert_unreachable, conforms_at, free_port,
-    read_modify_write_loses_updates, service, unique,
+    LocalServer, assert_counter_gone, assert_invalid_urls, assert_unreachable, conforms_at,
+    creating_is_explicit, free_port, read_modify_write_loses_updates, service, unique,
 };
 
 fn endpoint() -> Option<String> {
@@ -80,15 +80,7 @@ async fn dynamodb_item_that_is_not_a_count_is_corrupt() {
     let table = unique("corrupt");
     let url = format!("dynamodb://{table}?endpoint={endpoint}&create=true");
     from_url(&url).await.expect("creates the table");
-    let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .endpoint_url(&endpoint)
-        .region(aws_config::Region::new("us-east-1"))
-        .credentials_provider(aws_credential_types::Credentials::new(
-            "t", "t", None, None, "t",
-        ))
-        .load()
-        .await;
-    let client = aws_sdk_dynamodb::Client::new(&config);
+    let client = raw_client(&endpoint).await;
     use aws_sdk_dynamodb::types::AttributeValue;
     client
         .put_item()
@@ -164,4 +156,81 @@ async fn dynamodb_store_reports_unavailable_while_the_server_is_down_and_recover
         value, 2,
         "the same store continues the count after the server returns"
     );
+}
+
+/// A DynamoDB client of its own, to change the item behind the store's back.
+async fn raw_client(endpoint: &str) -> aws_sdk_dynamodb::Client {
+    let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .endpoint_url(endpoint)
+        .region(aws_config::Region::new("us-east-1"))
+        .credentials_provider(aws_credential_types::Credentials::new(
+            "t", "t", None, None, "t",
+        ))
+        .load()
+        .await;
+    aws_sdk_dynamodb::Client::new(&config)
+}
+
+/// Regression (issue 10): `UpdateItem ADD` used to recreate a deleted item at 1. Now a
+/// counter that disappears is an error that names it, and nothing is written.
+#[tokio::test]
+async fn dynamodb_counter_deleted_while_open_is_an_error_not_a_restart() {
+    use aws_sdk_dynamodb::types::AttributeValue;
+    let Some(endpoint) = endpoint() else { return };
+    let table = unique("deleted");
+    let url = format!("dynamodb://{table}?endpoint={endpoint}&create=true");
+    let store = from_url(&url).await.expect("opens");
+    let rmw = from_url(&format!("{url}&mode=read-modify-write"))
+        .await
+        .expect("opens");
+    assert_eq!(store.incr().await.expect("incr"), 1);
+    assert_eq!(store.incr().await.expect("incr"), 2);
+    let client = raw_client(&endpoint).await;
+    client
+        .delete_item()
+        .table_name(&table)
+        .key("id", AttributeValue::N("0".into()))
+        .send()
+        .await
+        .expect("delete the counter");
+    assert_counter_gone(
+        &[("atomic", &store), ("read-modify-write", &rmw)],
+        &format!("dynamodb://{table}"),
+    )
+    .await;
+    let item = client
+        .get_item()
+        .table_name(&table)
+        .key("id", AttributeValue::N("0".into()))
+        .consistent_read(true)
+        .send()
+        .await
+        .expect("get item");
+    assert!(
+        item.item.is_none(),
+        "the store recreated the deleted counter"
+    );
+    client
+        .put_item()
+        .table_name(&table)
+        .item("id", AttributeValue::N("0".into()))
+        .item("hits", AttributeValue::N("41".into()))
+        .send()
+        .await
+        .expect("restore");
+    assert_eq!(store.incr().await.expect("incr after restore"), 42);
+}
+
+/// Without ?create=true a missing counter does not open; with it, an existing count is
+/// kept, never reset to 0.
+#[tokio::test]
+async fn dynamodb_creating_the_counter_is_explicit_and_never_resets_it() {
+    let Some(endpoint) = endpoint() else { return };
+    let table = unique("explicit");
+    creating_is_explicit(
+        &format!("dynamodb://{table}?endpoint={endpoint}&create=true"),
+        &format!("dynamodb://{table}?endpoint={endpoint}&key_value=7"),
+        &format!("dynamodb://{table}"),
+    )
+    .await;
 }

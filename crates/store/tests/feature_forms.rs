@@ -6,6 +6,12 @@ use latency_store::{accepted_forms, from_url};
 #[test]
 fn every_scheme_is_listed_in_every_build() {
     let forms = accepted_forms().join("\n");
+    for scheme in latency_store::StoreScheme::ALL {
+        assert!(
+            forms.contains(scheme.form()),
+            "{scheme} missing from:\n{forms}"
+        );
+    }
     for scheme in [
         "memory://",
         "file://",

@@ -99,3 +99,68 @@ async fn redis_store_reports_unavailable_while_the_server_is_down_and_recovers()
         "the same store reconnects; the restarted server counts anew"
     );
 }
+
+/// Regression (issue 10): a negative count used to be incremented in place, and
+/// `u64::MAX` made every increment fail with Redis's opaque "not an integer or out of
+/// range". Each impossible value is now reported as corruption that says what is wrong,
+/// and left exactly as it was.
+#[tokio::test]
+async fn redis_impossible_counts_are_corrupt_and_never_incremented() {
+    let Some(server) = server_url() else { return };
+    let key = unique("latency-test-impossible");
+    let client = redis::Client::open(server.as_str()).expect("redis url");
+    let mut connection = client
+        .get_multiplexed_async_connection()
+        .await
+        .expect("connect");
+    let store = from_url(&format!("{server}?key={key}"))
+        .await
+        .expect("opens on a missing key");
+    assert_eq!(store.incr().await.expect("incr"), 1);
+    for (stored, reason) in [
+        ("-3", "negative"),
+        ("18446744073709551615", "largest Redis can increment"),
+        ("9223372036854775807", "largest Redis can increment"),
+        ("007x", "not a decimal count"),
+    ] {
+        let _: () = redis::cmd("SET")
+            .arg(&key)
+            .arg(stored)
+            .query_async(&mut connection)
+            .await
+            .expect("SET");
+        let err = store.incr().await.expect_err("an impossible count");
+        assert!(matches!(err, StoreError::Corrupt { .. }), "{stored}: {err}");
+        let text = err.to_string();
+        assert!(
+            text.contains(reason) && text.contains(&key),
+            "{stored}: {text}"
+        );
+        let kept: String = redis::cmd("GET")
+            .arg(&key)
+            .query_async(&mut connection)
+            .await
+            .expect("GET");
+        assert_eq!(kept, stored, "an impossible count was changed");
+    }
+    // The largest count Redis can hold can still be read; anything beyond cannot.
+    let _: () = redis::cmd("SET")
+        .arg(&key)
+        .arg(i64::MAX)
+        .query_async(&mut connection)
+        .await
+        .expect("SET");
+    assert_eq!(
+        store.get().await.expect("get i64::MAX"),
+        i64::MAX.unsigned_abs()
+    );
+    let _: () = redis::cmd("SET")
+        .arg(&key)
+        .arg("-3")
+        .query_async(&mut connection)
+        .await
+        .expect("SET");
+    let err = store.get().await.expect_err("a negative count");
+    assert!(err.to_string().contains("negative"), "{err}");
+    delete(&server, &[key]).await;
+}

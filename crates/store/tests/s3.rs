@@ -5,8 +5,8 @@ mod support;
 
 use latency_store::{StoreError, from_url};
 use support::{
-    LocalServer, assert_invalid_urls, assert_unreachable, conforms_at, free_port,
-    read_modify_write_loses_updates, service, unique,
+    LocalServer, assert_counter_gone, assert_invalid_urls, assert_unreachable, conforms_at,
+    creating_is_explicit, free_port, read_modify_write_loses_updates, service, unique,
 };
 
 fn endpoint() -> Option<String> {
@@ -140,19 +140,7 @@ async fn s3_object_that_is_not_a_count_is_corrupt_and_kept() {
     from_url(&url).await.expect("creates the bucket");
     // Write garbage through the read-modify-write path's raw client: a second store whose
     // key is the same object cannot do that, so use the SDK directly.
-    let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .endpoint_url(&endpoint)
-        .region(aws_config::Region::new("us-east-1"))
-        .credentials_provider(aws_credential_types::Credentials::new(
-            "t", "t", None, None, "t",
-        ))
-        .load()
-        .await;
-    let client = aws_sdk_s3::Client::from_conf(
-        aws_sdk_s3::config::Builder::from(&config)
-            .force_path_style(true)
-            .build(),
-    );
+    let client = raw_client(&endpoint).await;
     client
         .put_object()
         .bucket(&bucket)
@@ -236,4 +224,80 @@ async fn s3_store_reports_unavailable_while_the_server_is_down_and_recovers() {
     from_url(&url).await.expect("bucket made again");
     let value = support::eventually("incr after restart", || store.incr()).await;
     assert_eq!(value, 1, "a fresh server holds a fresh counter");
+}
+
+/// An S3 client of its own, to change the object behind the store's back.
+async fn raw_client(endpoint: &str) -> aws_sdk_s3::Client {
+    let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .endpoint_url(endpoint)
+        .region(aws_config::Region::new("us-east-1"))
+        .credentials_provider(aws_credential_types::Credentials::new(
+            "t", "t", None, None, "t",
+        ))
+        .load()
+        .await;
+    aws_sdk_s3::Client::from_conf(
+        aws_sdk_s3::config::Builder::from(&config)
+            .force_path_style(true)
+            .build(),
+    )
+}
+
+/// Regression (issue 10): a deleted counter object used to be recreated at 1 by the next
+/// increment. Now it is an error that names the object, and nothing is written.
+#[tokio::test]
+async fn s3_counter_deleted_while_open_is_an_error_not_a_restart() {
+    let Some(endpoint) = endpoint() else { return };
+    let bucket = unique("deleted");
+    let url = format!("s3://{bucket}/hits?endpoint={endpoint}&create=true");
+    let store = from_url(&url).await.expect("opens");
+    let rmw = from_url(&format!("{url}&mode=read-modify-write"))
+        .await
+        .expect("opens");
+    assert_eq!(store.incr().await.expect("incr"), 1);
+    assert_eq!(store.incr().await.expect("incr"), 2);
+    let client = raw_client(&endpoint).await;
+    client
+        .delete_object()
+        .bucket(&bucket)
+        .key("hits")
+        .send()
+        .await
+        .expect("delete the counter");
+    assert_counter_gone(
+        &[("atomic", &store), ("read-modify-write", &rmw)],
+        &format!("s3://{bucket}/hits"),
+    )
+    .await;
+    let head = client
+        .head_object()
+        .bucket(&bucket)
+        .key("hits")
+        .send()
+        .await;
+    assert!(head.is_err(), "the store recreated the deleted counter");
+    // Restored by hand, the count goes on from the restored value.
+    client
+        .put_object()
+        .bucket(&bucket)
+        .key("hits")
+        .body(aws_sdk_s3::primitives::ByteStream::from_static(b"41"))
+        .send()
+        .await
+        .expect("restore");
+    assert_eq!(store.incr().await.expect("incr after restore"), 42);
+}
+
+/// Without ?create=true a missing counter object does not open; with it, an existing
+/// count is kept, never reset to 0.
+#[tokio::test]
+async fn s3_creating_the_counter_is_explicit_and_never_resets_it() {
+    let Some(endpoint) = endpoint() else { return };
+    let bucket = unique("explicit");
+    creating_is_explicit(
+        &format!("s3://{bucket}/hits?endpoint={endpoint}&create=true"),
+        &format!("s3://{bucket}/other?endpoint={endpoint}"),
+        &format!("s3://{bucket}/other"),
+    )
+    .await;
 }

@@ -309,3 +309,44 @@ pub async fn assert_unreachable(url: &str, backend: &str) {
         "{url}: {err}"
     );
 }
+
+/// Opening `create` (a URL with `?create=true`) makes a counter at 0 and opening it again
+/// keeps its count; `missing` (the same store, another counter, without `create=true`)
+/// does not open, with an error that names `location` and says how to create it.
+pub async fn creating_is_explicit(create: &str, missing: &str, location: &str) {
+    use latency_store::{StoreError, from_url};
+    let store = from_url(create).await.expect("creates the counter");
+    assert_eq!(store.get().await.expect("get"), 0);
+    assert_eq!(store.incr().await.expect("incr"), 1);
+    let again = from_url(create).await.expect("opens again");
+    assert_eq!(
+        again.get().await.expect("get"),
+        1,
+        "create=true reset the count"
+    );
+    let err = from_url(missing)
+        .await
+        .err()
+        .expect("a missing counter must not open without create=true");
+    assert!(matches!(err, StoreError::NotFound { .. }), "{err}");
+    let text = err.to_string();
+    assert!(
+        text.contains(location) && text.contains("?create=true"),
+        "{text}"
+    );
+}
+
+/// Every `incr` and `get` of each (name, store) is a `NotFound` that names `location`:
+/// the counter was deleted, and no store may count again from 1.
+pub async fn assert_counter_gone(stores: &[(&str, &latency_store::SharedStore)], location: &str) {
+    for (name, store) in stores {
+        for (op, result) in [("incr", store.incr().await), ("get", store.get().await)] {
+            let err = result.expect_err("a deleted counter must not count again");
+            assert!(
+                matches!(err, latency_store::StoreError::NotFound { .. }),
+                "{name} {op}: {err}"
+            );
+            assert!(err.to_string().contains(location), "{name} {op}: {err}");
+        }
+    }
+}
