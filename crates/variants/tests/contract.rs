@@ -151,3 +151,24 @@ async fn fastapi_server_meets_the_contract() {
         .expect("the contract checks finish");
     child.kill().await.expect("stop the server");
 }
+
+/// The C++ handler's hand-written SigV4 signer reproduces AWS's published test-suite
+/// signatures (`variants/lambda-cpp-dynamodb/tests/sigv4_test.cpp`).
+#[test]
+fn cpp_sigv4_signer_matches_the_aws_test_suite() {
+    let out = tempfile::tempdir().expect("tempdir");
+    let output = std::process::Command::new("make")
+        .arg("-C")
+        .arg(repo_root().join("variants/lambda-cpp-dynamodb"))
+        .arg(format!("OUT={}", out.path().display()))
+        .arg("test")
+        .output()
+        .expect("run make (apt-get install make g++ libssl-dev)");
+    let text = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "make test failed: {text}{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(text.contains("7 passed, 0 failed"), "{text}");
+}
