@@ -47,10 +47,16 @@ pub async fn check(base: &str, contract: Contract) {
         serde_json::from_str(&text).unwrap_or_else(|_| panic!("GET /healthz is not JSON: {text}"));
     assert_eq!(body["status"], "pass", "GET /healthz body");
 
-    let (status, _, body) = json_error(&client, reqwest::Method::GET, &format!("{base}/no-such-path")).await;
+    let (status, _, body) = json_error(
+        &client,
+        reqwest::Method::GET,
+        &format!("{base}/no-such-path"),
+    )
+    .await;
     assert_eq!(status, 404, "GET /no-such-path status; body {body}");
 
-    let (status, allow, body) = json_error(&client, reqwest::Method::POST, &format!("{base}/hits")).await;
+    let (status, allow, body) =
+        json_error(&client, reqwest::Method::POST, &format!("{base}/hits")).await;
     assert_eq!(status, 405, "POST /hits status; body {body}");
     assert!(
         allow.as_deref().is_some_and(|a| a.contains("GET")),
@@ -65,9 +71,15 @@ pub async fn check(base: &str, contract: Contract) {
             .unwrap_or_else(|e| panic!("GET {base}/: {e}"));
         assert_eq!(page.status().as_u16(), 200, "GET / status");
         let content_type = header(&page, "content-type");
-        assert!(content_type.starts_with("text/html"), "GET / content-type {content_type}");
+        assert!(
+            content_type.starts_with("text/html"),
+            "GET / content-type {content_type}"
+        );
         let text = page.text().await.expect("GET / body");
-        assert!(text.contains("/hits") || text.contains("hits"), "the page calls hits");
+        assert!(
+            text.contains("/hits") || text.contains("hits"),
+            "the page calls hits"
+        );
     }
 
     if let Some((tasks, per_task)) = contract.concurrent {
@@ -89,11 +101,17 @@ pub async fn check(base: &str, contract: Contract) {
         for join in joins {
             for value in join.await.expect("a request task panicked") {
                 total += 1;
-                assert!(values.insert(value), "count {value} answered twice: a lost update");
+                assert!(
+                    values.insert(value),
+                    "count {value} answered twice: a lost update"
+                );
             }
         }
         let expected: BTreeSet<u64> = (before + 1..=before + total as u64).collect();
-        assert_eq!(values, expected, "{total} concurrent hits after {before} are contiguous");
+        assert_eq!(
+            values, expected,
+            "{total} concurrent hits after {before} are contiguous"
+        );
     }
 }
 
@@ -108,7 +126,10 @@ pub async fn hit(client: &reqwest::Client, base: &str) -> u64 {
     let content_type = header(&response, "content-type");
     let body = response.text().await.expect("GET /hits body");
     assert_eq!(status, 200, "GET {base}/hits status; body {body}");
-    assert!(content_type.starts_with("text/plain"), "GET /hits content-type {content_type}");
+    assert!(
+        content_type.starts_with("text/plain"),
+        "GET /hits content-type {content_type}"
+    );
     body.trim()
         .parse()
         .unwrap_or_else(|_| panic!("GET /hits body is not a count: {body:?}"))
@@ -116,7 +137,11 @@ pub async fn hit(client: &reqwest::Client, base: &str) -> u64 {
 
 /// Sends a request expected to fail, and checks the error body is `{"error": "…"}` JSON.
 /// Returns the status, the `Allow` header and the body.
-async fn json_error(client: &reqwest::Client, method: reqwest::Method, url: &str) -> (u16, Option<String>, String) {
+async fn json_error(
+    client: &reqwest::Client,
+    method: reqwest::Method,
+    url: &str,
+) -> (u16, Option<String>, String) {
     let response = client
         .request(method.clone(), url)
         .send()
@@ -134,9 +159,12 @@ async fn json_error(client: &reqwest::Client, method: reqwest::Method, url: &str
         content_type.starts_with("application/json"),
         "{method} {url}: errors are JSON, got content-type {content_type} and {body}"
     );
-    let parsed: serde_json::Value =
-        serde_json::from_str(&body).unwrap_or_else(|_| panic!("{method} {url}: body is not JSON: {body}"));
-    assert!(parsed["error"].is_string(), "{method} {url}: body has an error message: {body}");
+    let parsed: serde_json::Value = serde_json::from_str(&body)
+        .unwrap_or_else(|_| panic!("{method} {url}: body is not JSON: {body}"));
+    assert!(
+        parsed["error"].is_string(),
+        "{method} {url}: body has an error message: {body}"
+    );
     (status, allow, body)
 }
 

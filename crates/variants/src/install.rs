@@ -83,7 +83,10 @@ pub fn prepare(
         }
         (Language::Cpp, _) => {
             let bootstrap = cpp_bootstrap(variant, &source, &cache, progress)?;
-            let task_root = bootstrap.parent().map(Path::to_path_buf).unwrap_or_default();
+            let task_root = bootstrap
+                .parent()
+                .map(Path::to_path_buf)
+                .unwrap_or_default();
             Ok(Prepared::Function {
                 command: bootstrap,
                 args: Vec::new(),
@@ -146,7 +149,11 @@ fn node_package(
     cache: &Path,
     progress: &mut dyn FnMut(&str),
 ) -> Result<PathBuf, VariantError> {
-    for (tool, install) in [("node", NODE_INSTALL), ("npm", NODE_INSTALL), ("cmake", CMAKE_INSTALL)] {
+    for (tool, install) in [
+        ("node", NODE_INSTALL),
+        ("npm", NODE_INSTALL),
+        ("cmake", CMAKE_INSTALL),
+    ] {
         if which(tool).is_none() {
             return Err(VariantError::ToolchainMissing { tool, install });
         }
@@ -178,7 +185,10 @@ fn node_package(
     // The code is copied on every prepare, so an edit shows without a reinstall.
     for entry in fs::read_dir(source).map_err(|e| VariantError::io(source, e))? {
         let path = entry.map_err(|e| VariantError::io(source, e))?.path();
-        if path.extension().is_some_and(|ext| ext == "mjs" || ext == "js") {
+        if path
+            .extension()
+            .is_some_and(|ext| ext == "mjs" || ext == "js")
+        {
             copy(&path, &package.join(path.file_name().unwrap_or_default()))?;
         }
     }
@@ -200,7 +210,10 @@ fn cpp_bootstrap(
             });
         }
     }
-    for header in ["/usr/include/nlohmann/json.hpp", "/usr/include/openssl/hmac.h"] {
+    for header in [
+        "/usr/include/nlohmann/json.hpp",
+        "/usr/include/openssl/hmac.h",
+    ] {
         if !Path::new(header).exists() {
             return Err(VariantError::ToolchainMissing {
                 tool: "the C++ variant's libraries",
@@ -221,7 +234,11 @@ fn cpp_bootstrap(
     let out = cache.join(format!("cpp-{}", digest(&parts)));
     let bootstrap = out.join("bootstrap");
     if !out.join(COMPLETE).exists() {
-        progress(&format!("{}: building {} (first run only)", variant.id, bootstrap.display()));
+        progress(&format!(
+            "{}: building {} (first run only)",
+            variant.id,
+            bootstrap.display()
+        ));
         remove_partial(&out)?;
         fs::create_dir_all(&out).map_err(|e| VariantError::io(&out, e))?;
         run(

@@ -25,8 +25,17 @@ const RUN_GUARD: Duration = Duration::from_secs(180);
 /// them side by side turns a cold start into an init timeout.
 static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
-fn one_at_a_time() -> std::sync::MutexGuard<'static, ()> {
-    ONE_AT_A_TIME.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+/// Runs `test` on its own runtime while no other variant test runs.
+fn one_at_a_time(test: impl std::future::Future<Output = ()>) {
+    let _turn = ONE_AT_A_TIME
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("a runtime")
+        .block_on(test);
 }
 
 fn cache_dir() -> PathBuf {
@@ -43,7 +52,10 @@ async fn prepared(variant: &'static Variant) -> Prepared {
         Ok(Ok(Ok(prepared))) => prepared,
         Ok(Ok(Err(err))) => panic!("preparing {}: {err}", variant.id),
         Ok(Err(join)) => panic!("preparing {} panicked: {join}", variant.id),
-        Err(_) => panic!("preparing {} took longer than {PREPARE_GUARD:?}", variant.id),
+        Err(_) => panic!(
+            "preparing {} took longer than {PREPARE_GUARD:?}",
+            variant.id
+        ),
     }
 }
 
@@ -64,10 +76,18 @@ fn store_url(variant: &Variant, mode: &str) -> Option<String> {
 }
 
 async fn check_function(id: &str) {
-    let _turn = one_at_a_time();
     let variant = latency_variants::find(id).expect("a known variant");
-    let Some(store) = store_url(variant, "atomic") else { return };
-    let Prepared::Function { command, args, handler, env, .. } = prepared(variant).await else {
+    let Some(store) = store_url(variant, "atomic") else {
+        return;
+    };
+    let Prepared::Function {
+        command,
+        args,
+        handler,
+        env,
+        ..
+    } = prepared(variant).await
+    else {
         panic!("{id} is a function");
     };
     let mut spec = FunctionSpec::new(id, command)
@@ -90,7 +110,13 @@ async fn check_function(id: &str) {
     let base = front.url();
     let outcome = tokio::time::timeout(
         RUN_GUARD,
-        contract::check(&base, Contract { page: true, concurrent: Some((8, 25)) }),
+        contract::check(
+            &base,
+            Contract {
+                page: true,
+                concurrent: Some((8, 25)),
+            },
+        ),
     )
     .await;
     front.shutdown().await;
@@ -98,29 +124,32 @@ async fn check_function(id: &str) {
     outcome.unwrap_or_else(|_| panic!("{id}: the contract checks took longer than {RUN_GUARD:?}"));
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn lambda_python_s3_meets_the_contract() {
-    check_function("lambda-python-s3").await;
+#[test]
+fn lambda_python_s3_meets_the_contract() {
+    one_at_a_time(check_function("lambda-python-s3"));
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn lambda_python_dynamodb_meets_the_contract() {
-    check_function("lambda-python-dynamodb").await;
+#[test]
+fn lambda_python_dynamodb_meets_the_contract() {
+    one_at_a_time(check_function("lambda-python-dynamodb"));
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn lambda_js_dynamodb_meets_the_contract() {
-    check_function("lambda-js-dynamodb").await;
+#[test]
+fn lambda_js_dynamodb_meets_the_contract() {
+    one_at_a_time(check_function("lambda-js-dynamodb"));
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn lambda_cpp_dynamodb_meets_the_contract() {
-    check_function("lambda-cpp-dynamodb").await;
+#[test]
+fn lambda_cpp_dynamodb_meets_the_contract() {
+    one_at_a_time(check_function("lambda-cpp-dynamodb"));
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn fastapi_server_meets_the_contract() {
-    let _turn = one_at_a_time();
+#[test]
+fn fastapi_server_meets_the_contract() {
+    one_at_a_time(fastapi_server());
+}
+
+async fn fastapi_server() {
     let variant = latency_variants::find("ec2-fastapi").expect("a known variant");
     let Prepared::Server { command, args, env } = prepared(variant).await else {
         panic!("ec2-fastapi is a server");
