@@ -1,0 +1,177 @@
+//! A userspace delay proxy: netem is not available here (no CAP_NET_ADMIN on the lab's
+//! machines), so each hop gets a TCP proxy that holds responses for a drawn delay.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::mpsc;
+use tokio::task::{JoinHandle, JoinSet};
+use tokio::time::Instant;
+
+use crate::{CloudError, Delay};
+
+/// Reads of up to this many bytes are forwarded as one chunk.
+const CHUNK: usize = 16 * 1024;
+
+/// A TCP proxy in front of one upstream address that adds a hop's latency.
+///
+/// Requests (client to upstream) pass at once. Each response (upstream to client) is held
+/// for one draw of the hop's [`Delay`], measured from when its first byte reached the
+/// proxy; bytes that arrive while earlier ones are still held go out right after them, in
+/// order. So a request/response round trip through the proxy takes one draw longer, and
+/// concurrent requests each get their own draw, as they would crossing a real network or
+/// service. Connection set-up is not delayed.
+///
+/// Dropping the proxy stops it and closes every connection it holds.
+#[derive(Debug)]
+pub struct DelayProxy {
+    addr: SocketAddr,
+    upstream: SocketAddr,
+    delay: Delay,
+    accept: JoinHandle<()>,
+}
+
+impl DelayProxy {
+    /// Serves on `listener`, forwarding to `upstream` with `delay` added to every
+    /// response. `seed` makes the sequence of draws reproducible.
+    pub fn start(
+        listener: TcpListener,
+        upstream: SocketAddr,
+        delay: Delay,
+        seed: u64,
+    ) -> Result<DelayProxy, CloudError> {
+        let addr = listener.local_addr().map_err(|source| CloudError::Proxy {
+            upstream: upstream.to_string(),
+            source,
+        })?;
+        let accept = tokio::spawn(accept_loop(listener, upstream, delay, seed));
+        Ok(DelayProxy {
+            addr,
+            upstream,
+            delay,
+            accept,
+        })
+    }
+
+    /// Binds `127.0.0.1:0` and starts; see [`DelayProxy::start`].
+    pub async fn bind(
+        upstream: SocketAddr,
+        delay: Delay,
+        seed: u64,
+    ) -> Result<DelayProxy, CloudError> {
+        let listener = TcpListener::bind(("127.0.0.1", 0))
+            .await
+            .map_err(|source| CloudError::Proxy {
+                upstream: upstream.to_string(),
+                source,
+            })?;
+        DelayProxy::start(listener, upstream, delay, seed)
+    }
+
+    /// The address clients connect to.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The address it forwards to.
+    pub fn upstream(&self) -> SocketAddr {
+        self.upstream
+    }
+
+    /// The delay it adds.
+    pub fn delay(&self) -> Delay {
+        self.delay
+    }
+}
+
+impl Drop for DelayProxy {
+    fn drop(&mut self) {
+        // The accept task owns every connection's tasks (a JoinSet): aborting it ends them.
+        self.accept.abort();
+    }
+}
+
+async fn accept_loop(listener: TcpListener, upstream: SocketAddr, delay: Delay, seed: u64) {
+    let mut connections = JoinSet::new();
+    let mut next_seed = seed;
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((client, _)) => {
+                    next_seed = next_seed.wrapping_add(0x9e37_79b9_7f4a_7c15);
+                    let rng = fastrand::Rng::with_seed(next_seed);
+                    connections.spawn(relay(client, upstream, delay, rng));
+                }
+                Err(err) => {
+                    tracing::warn!(%upstream, "delay proxy: accept failed: {err}");
+                    tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+                }
+            },
+            // Reap finished connections so the set does not grow without bound.
+            Some(_) = connections.join_next(), if !connections.is_empty() => {}
+        }
+    }
+}
+
+async fn relay(client: TcpStream, upstream: SocketAddr, delay: Delay, mut rng: fastrand::Rng) {
+    let server = match TcpStream::connect(upstream).await {
+        Ok(server) => server,
+        Err(err) => {
+            tracing::debug!(%upstream, "delay proxy: upstream refused: {err}");
+            return;
+        }
+    };
+    let _ = client.set_nodelay(true);
+    let _ = server.set_nodelay(true);
+    let (mut client_read, mut client_write) = client.into_split();
+    let (mut server_read, mut server_write) = server.into_split();
+
+    let requests = async move {
+        let _ = tokio::io::copy(&mut client_read, &mut server_write).await;
+        let _ = server_write.shutdown().await;
+    };
+
+    // Responses: a reader stamps each chunk with its release time, a writer sends it then.
+    let (chunks, mut held) = mpsc::unbounded_channel::<(Instant, Vec<u8>)>();
+    let pending = Arc::new(AtomicU64::new(0));
+    let reader_pending = pending.clone();
+    let reader = async move {
+        let mut last_release = Instant::now();
+        let mut buffer = vec![0u8; CHUNK];
+        loop {
+            let n = match server_read.read(&mut buffer).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => n,
+            };
+            let now = Instant::now();
+            let release = if reader_pending.load(Ordering::Acquire) == 0 {
+                // The first byte of a new response: it pays the hop's latency.
+                (now + delay.sample(&mut rng)).max(last_release)
+            } else {
+                // The rest of a response already held: right behind it.
+                last_release.max(now)
+            };
+            last_release = release;
+            reader_pending.fetch_add(1, Ordering::AcqRel);
+            if chunks.send((release, buffer[..n].to_vec())).is_err() {
+                break;
+            }
+        }
+    };
+    let writer = async move {
+        while let Some((release, bytes)) = held.recv().await {
+            tokio::time::sleep_until(release).await;
+            if client_write.write_all(&bytes).await.is_err() {
+                break;
+            }
+            pending.fetch_sub(1, Ordering::AcqRel);
+        }
+        let _ = client_write.shutdown().await;
+    };
+    tokio::join!(requests, async {
+        tokio::join!(reader, writer);
+    });
+}

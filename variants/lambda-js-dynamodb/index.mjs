@@ -1,0 +1,148 @@
+// The counter as a Node.js Lambda function behind an API Gateway HTTP API (payload 2.0),
+// with the AWS SDK for JavaScript v3. LATENCY_STORE names the table with the same URL the
+// Rust function reads: dynamodb://TABLE?endpoint=URL&region=R&mode=atomic|read-modify-write
+// &key=id&key_value=0&attribute=hits&create=true
+//
+// The client is built once per instance, at init (the original study found that this
+// matters), with HTTP keep-alive so warm calls reuse their connection.
+//
+// Handler: index.handler
+
+import { Agent } from "node:https";
+import { Agent as HttpAgent } from "node:http";
+import {
+  DynamoDBClient,
+  CreateTableCommand,
+  DescribeTableCommand,
+  GetItemCommand,
+  PutItemCommand,
+  UpdateItemCommand,
+  waitUntilTableExists,
+} from "@aws-sdk/client-dynamodb";
+import { NodeHttpHandler } from "@smithy/node-http-handler";
+
+/** Parses the store URL; throws with a message that names the problem. */
+export function parseStoreUrl(text) {
+  const url = new URL(text);
+  if (url.protocol !== "dynamodb:" || !url.hostname) {
+    throw new Error("LATENCY_STORE must be dynamodb://TABLE?…");
+  }
+  const p = url.searchParams;
+  const mode = p.get("mode") ?? "atomic";
+  if (mode !== "atomic" && mode !== "read-modify-write") {
+    throw new Error(`mode must be atomic or read-modify-write, not ${mode}`);
+  }
+  return {
+    table: url.hostname,
+    endpoint: p.get("endpoint") ?? undefined,
+    region: p.get("region") ?? process.env.AWS_REGION,
+    mode,
+    keyName: p.get("key") ?? "id",
+    keyValue: p.get("key_value") ?? "0",
+    attribute: p.get("attribute") ?? "hits",
+    create: p.get("create") === "true",
+  };
+}
+
+const store = parseStoreUrl(process.env.LATENCY_STORE ?? "");
+const client = new DynamoDBClient({
+  region: store.region,
+  endpoint: store.endpoint,
+  requestHandler: new NodeHttpHandler({
+    httpAgent: new HttpAgent({ keepAlive: true }),
+    httpsAgent: new Agent({ keepAlive: true }),
+    connectionTimeout: 2000,
+    requestTimeout: 2000,
+  }),
+});
+const key = { [store.keyName]: { S: store.keyValue } };
+const names = { "#c": store.attribute, "#k": store.keyName };
+
+class CounterMissing extends Error {}
+
+async function create() {
+  try {
+    await client.send(new DescribeTableCommand({ TableName: store.table }));
+  } catch (err) {
+    if (err.name !== "ResourceNotFoundException") throw err;
+    await client.send(
+      new CreateTableCommand({
+        TableName: store.table,
+        AttributeDefinitions: [{ AttributeName: store.keyName, AttributeType: "S" }],
+        KeySchema: [{ AttributeName: store.keyName, KeyType: "HASH" }],
+        BillingMode: "PAY_PER_REQUEST",
+      }),
+    );
+    await waitUntilTableExists({ client, maxWaitTime: 30 }, { TableName: store.table });
+  }
+  try {
+    await client.send(
+      new PutItemCommand({
+        TableName: store.table,
+        Item: { ...key, [store.attribute]: { N: "0" } },
+        ConditionExpression: "attribute_not_exists(#k)",
+        ExpressionAttributeNames: { "#k": store.keyName },
+      }),
+    );
+  } catch (err) {
+    if (err.name !== "ConditionalCheckFailedException") throw err;
+  }
+}
+
+// Creating the counter is explicit (create=true), once, at init.
+if (store.create) await create();
+
+async function incr() {
+  if (store.mode === "read-modify-write") {
+    const got = await client.send(
+      new GetItemCommand({ TableName: store.table, Key: key, ConsistentRead: true }),
+    );
+    if (!got.Item) throw new CounterMissing(`counter item in table ${store.table} is missing`);
+    const next = Number(got.Item[store.attribute]?.N ?? "0") + 1;
+    await client.send(
+      new PutItemCommand({ TableName: store.table, Item: { ...key, [store.attribute]: { N: String(next) } } }),
+    );
+    return next;
+  }
+  try {
+    const out = await client.send(
+      new UpdateItemCommand({
+        TableName: store.table,
+        Key: key,
+        UpdateExpression: "ADD #c :one",
+        ConditionExpression: "attribute_exists(#k)",
+        ExpressionAttributeNames: names,
+        ExpressionAttributeValues: { ":one": { N: "1" } },
+        ReturnValues: "UPDATED_NEW",
+      }),
+    );
+    return Number(out.Attributes[store.attribute].N);
+  } catch (err) {
+    if (err.name === "ConditionalCheckFailedException") {
+      throw new CounterMissing(`counter item in table ${store.table} is missing`);
+    }
+    throw err;
+  }
+}
+
+const json = (statusCode, body, headers = {}) => ({
+  statusCode,
+  headers: { "content-type": "application/json", ...headers },
+  body: JSON.stringify(body),
+});
+
+export const handler = async (event) => {
+  const method = event.requestContext?.http?.method ?? "GET";
+  const path = event.rawPath ?? "/";
+  if (path === "/healthz") return json(200, { status: "pass" });
+  if (path !== "/hits") return json(404, { error: `no route for ${path}` });
+  if (method !== "GET") return json(405, { error: `method ${method} not allowed on /hits` }, { allow: "GET" });
+  try {
+    const count = await incr();
+    return { statusCode: 200, headers: { "content-type": "text/plain" }, body: String(count) };
+  } catch (err) {
+    // The detail goes to the log; the body never carries internals.
+    console.warn(`store failed: ${err.message}`);
+    return json(503, { error: "the counter store is unavailable" });
+  }
+};

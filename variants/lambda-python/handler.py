@@ -1,0 +1,48 @@
+"""The counter as a Python Lambda function behind an API Gateway HTTP API (payload 2.0).
+
+The store client is built once per instance, at init, outside the handler: the original
+study found that this matters. LATENCY_STORE names the store (see counters.py), the same
+variable the Rust function reads.
+
+Handler: handler.handler
+"""
+
+import json
+import logging
+import os
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from counters import CounterError, open_counter
+
+log = logging.getLogger()
+log.setLevel(logging.INFO)
+
+COUNTER = open_counter(os.environ["LATENCY_STORE"])
+
+
+def _json(status, body, headers=None):
+    return {
+        "statusCode": status,
+        "headers": {"content-type": "application/json", **(headers or {})},
+        "body": json.dumps(body),
+    }
+
+
+def handler(event, context):
+    http = event.get("requestContext", {}).get("http", {})
+    method = http.get("method", "GET")
+    path = event.get("rawPath") or http.get("path") or "/"
+    if path == "/healthz":
+        return _json(200, {"status": "pass"})
+    if path != "/hits":
+        return _json(404, {"error": f"no route for {path}"})
+    if method != "GET":
+        return _json(405, {"error": f"method {method} not allowed on /hits"}, {"allow": "GET"})
+    try:
+        count = COUNTER.incr()
+    except (CounterError, ClientError, BotoCoreError) as err:
+        # The detail goes to the log (CloudWatch); the body never carries internals.
+        log.warning("store failed: %s", err)
+        return _json(503, {"error": "the counter store is unavailable"})
+    return {"statusCode": 200, "headers": {"content-type": "text/plain"}, "body": str(count)}
