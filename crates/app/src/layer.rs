@@ -97,19 +97,17 @@ where
                         config.body_limit_bytes
                     ),
                 ),
-                Ok(()) => {
-                    match tokio::time::timeout(config.request_timeout, inner.call(request)).await {
-                        Ok(Ok(response)) => ensure_json(response).await,
-                        Ok(Err(never)) => match never {},
-                        Err(_elapsed) => json_error(
-                            StatusCode::SERVICE_UNAVAILABLE,
-                            &format!(
-                                "request timed out after {} ms",
-                                config.request_timeout.as_millis()
-                            ),
+                Ok(()) => match answer_within(config.request_timeout, inner.call(request)).await {
+                    Ok(Ok(response)) => ensure_json(response).await,
+                    Ok(Err(never)) => match never {},
+                    Err(_elapsed) => json_error(
+                        StatusCode::SERVICE_UNAVAILABLE,
+                        &format!(
+                            "request timed out after {} ms",
+                            config.request_timeout.as_millis()
                         ),
-                    }
-                }
+                    ),
+                },
             };
             recorder.record(
                 &shared.metrics,
@@ -120,6 +118,23 @@ where
             );
             Ok(response)
         })
+    }
+}
+
+/// `tokio::time::timeout`, with the timer armed only if `call` is not ready at its first
+/// poll. Most answers are (an in-memory counter, the page, health), and creating and
+/// dropping a timer is a clock read, a runtime-handle clone and a timer-wheel entry: a
+/// large share of a hello-world request's cost (docs/benchmarks.md). The time of the first
+/// poll, which does not wait for anything, is not counted against the limit.
+async fn answer_within<F: Future>(
+    limit: std::time::Duration,
+    call: F,
+) -> Result<F::Output, tokio::time::error::Elapsed> {
+    let mut call = std::pin::pin!(call);
+    let first = std::future::poll_fn(|cx| Poll::Ready(call.as_mut().poll(cx))).await;
+    match first {
+        Poll::Ready(output) => Ok(output),
+        Poll::Pending => tokio::time::timeout(limit, call).await,
     }
 }
 
