@@ -79,17 +79,22 @@ where
     }
 
     fn call(&mut self, mut request: Request) -> Self::Future {
-        // The service that was polled ready is the one to call; leave a fresh clone behind.
-        let clone = self.inner.clone();
-        let mut inner = std::mem::replace(&mut self.inner, clone);
+        let started = Instant::now();
+        let limit = self.shared.config.body_limit_bytes;
+        let route = RouteLabel::new(request.extensions().get::<MatchedPath>());
+        let method = request.method().clone();
+        // The inner service is called here, the one `poll_ready` readied, rather than
+        // inside the future: that needs no clone of the route service (a heap allocation
+        // per request) to move into the future, and the route's future owns what it needs.
+        let call = match limit_body(&mut request, limit) {
+            Ok(()) => Ok(self.inner.call(request)),
+            Err(too_large) => Err(too_large),
+        };
         let shared = Arc::clone(&self.shared);
         let recorder = self.recorder.clone();
         Box::pin(async move {
-            let started = Instant::now();
             let config = &shared.config;
-            let route = RouteLabel::new(request.extensions().get::<MatchedPath>());
-            let method = request.method().clone();
-            let response = match limit_body(&mut request, config.body_limit_bytes) {
+            let response = match call {
                 Err(BodyTooLarge) => json_error(
                     StatusCode::PAYLOAD_TOO_LARGE,
                     &format!(
@@ -97,7 +102,7 @@ where
                         config.body_limit_bytes
                     ),
                 ),
-                Ok(()) => match answer_within(config.request_timeout, inner.call(request)).await {
+                Ok(call) => match answer_within(config.request_timeout, call).await {
                     Ok(Ok(response)) => ensure_json(response).await,
                     Ok(Err(never)) => match never {},
                     Err(_elapsed) => json_error(
