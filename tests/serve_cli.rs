@@ -243,7 +243,9 @@ fn address_of(server: &Server) -> String {
 }
 
 /// Reads until the server closes the connection; `Err` if it is still open at the guard.
-async fn read_until_closed(stream: &mut tokio::net::TcpStream) -> Result<Vec<u8>, String> {
+async fn read_until_closed(
+    stream: &mut (impl tokio::io::AsyncRead + Unpin),
+) -> Result<Vec<u8>, String> {
     use tokio::io::AsyncReadExt;
     let mut received = Vec::new();
     let read = tokio::time::timeout(HANG_GUARD, async {
@@ -258,6 +260,19 @@ async fn read_until_closed(stream: &mut tokio::net::TcpStream) -> Result<Vec<u8>
     .await;
     read.map(|()| received)
         .map_err(|_| format!("connection still open after {HANG_GUARD:?}"))
+}
+
+/// A connection that has sent the start of a request head and not its end.
+async fn half_sent_request(address: &str) -> tokio::net::TcpStream {
+    use tokio::io::AsyncWriteExt;
+    let mut stream = tokio::net::TcpStream::connect(address)
+        .await
+        .expect("connect");
+    stream
+        .write_all(b"GET /hits HTTP/1.1\r\nHost: x\r\n")
+        .await
+        .expect("partial head");
+    stream
 }
 
 #[tokio::test]
@@ -323,13 +338,7 @@ async fn slowloris_connections_are_dropped_and_the_cap_is_kept() {
         .map(|_| {
             let address = address.clone();
             tokio::spawn(async move {
-                let mut stream = tokio::net::TcpStream::connect(&address)
-                    .await
-                    .expect("connect");
-                stream
-                    .write_all(b"GET /hits HTTP/1.1\r\nHost: x\r\n")
-                    .await
-                    .expect("first bytes");
+                let mut stream = half_sent_request(&address).await;
                 // One header byte every 100 ms, bounded: far longer than the timeout.
                 for _ in 0..300 {
                     tokio::time::sleep(Duration::from_millis(100)).await;
@@ -379,13 +388,7 @@ async fn a_partial_header_does_not_hold_up_shutdown() {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let server = Server::start("memory://", &["--drain-timeout", "300s"]);
     let address = address_of(&server);
-    let mut partial = tokio::net::TcpStream::connect(&address)
-        .await
-        .expect("connect");
-    partial
-        .write_all(b"GET /hits HTTP/1.1\r\nHost: x\r\n")
-        .await
-        .expect("partial head");
+    let mut partial = half_sent_request(&address).await;
     let mut idle = tokio::net::TcpStream::connect(&address)
         .await
         .expect("connect");
@@ -419,19 +422,9 @@ async fn raw_answer(address: &str, request: Vec<u8>) -> (String, String, String)
         let _ = writer.write_all(&request).await;
         writer
     });
-    let mut received = Vec::new();
-    let read = tokio::time::timeout(HANG_GUARD, async {
-        use tokio::io::AsyncReadExt;
-        let mut chunk = [0u8; 4096];
-        loop {
-            match reader.read(&mut chunk).await {
-                Ok(0) | Err(_) => return,
-                Ok(n) => received.extend_from_slice(&chunk[..n]),
-            }
-        }
-    })
-    .await;
-    read.expect("the server closed the connection after its error answer");
+    let received = read_until_closed(&mut reader)
+        .await
+        .expect("the server closed the connection after its error answer");
     sender.abort();
     let text = String::from_utf8_lossy(&received).into_owned();
     let (head, body) = text
