@@ -65,10 +65,10 @@ pub(crate) async fn method_not_allowed(method: Method, uri: Uri) -> Response {
 /// Gives an error response that is not JSON yet (an extractor's rejection, say) a JSON
 /// body that keeps its message. Other responses pass through untouched, headers included.
 pub(crate) async fn ensure_json(response: Response) -> Response {
-    let status = response.status();
-    if !(status.is_client_error() || status.is_server_error()) || is_json(&response) {
+    if !needs_json(&response) {
         return response;
     }
+    let status = response.status();
     let (mut parts, body) = response.into_parts();
     // Rejection messages are short; anything longer is cut rather than buffered.
     let text = match axum::body::to_bytes(body, MAX_MESSAGE_BYTES).await {
@@ -87,6 +87,12 @@ pub(crate) async fn ensure_json(response: Response) -> Response {
     parts.headers.remove(header::CONTENT_LENGTH);
     parts.headers.extend(json.headers().clone());
     Response::from_parts(parts, json.into_body())
+}
+
+/// Whether [`ensure_json`] would change `response`: an error answer that is not JSON.
+pub(crate) fn needs_json(response: &Response) -> bool {
+    let status = response.status();
+    (status.is_client_error() || status.is_server_error()) && !is_json(response)
 }
 
 const MAX_MESSAGE_BYTES: usize = 1024;

@@ -21,7 +21,7 @@ use axum::response::Response;
 use tower::{Layer, Service};
 
 use crate::AppConfig;
-use crate::errors::{ensure_json, json_error};
+use crate::errors::{ensure_json, json_error, needs_json};
 use crate::metrics::{Metrics, RequestRecorder, RouteLabel};
 
 /// What every request shares: the limits and the metrics registry.
@@ -103,7 +103,12 @@ where
                     ),
                 ),
                 Ok(call) => match answer_within(config.request_timeout, call).await {
-                    Ok(Ok(response)) => ensure_json(response).await,
+                    // The error path is boxed so that its state does not enlarge (and
+                    // slow the moves of) every request's future.
+                    Ok(Ok(response)) if needs_json(&response) => {
+                        Box::pin(ensure_json(response)).await
+                    }
+                    Ok(Ok(response)) => response,
                     Ok(Err(never)) => match never {},
                     Err(_elapsed) => json_error(
                         StatusCode::SERVICE_UNAVAILABLE,
@@ -139,7 +144,8 @@ async fn answer_within<F: Future>(
     let first = std::future::poll_fn(|cx| Poll::Ready(call.as_mut().poll(cx))).await;
     match first {
         Poll::Ready(output) => Ok(output),
-        Poll::Pending => tokio::time::timeout(limit, call).await,
+        // Boxed: a timer's state is large, and only a request that waits needs it.
+        Poll::Pending => Box::pin(tokio::time::timeout(limit, call)).await,
     }
 }
 
