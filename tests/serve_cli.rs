@@ -229,3 +229,238 @@ async fn two_processes_sharing_a_file_never_lose_an_update() {
     let store = latency_store::from_url(&store_url).await.expect("open");
     assert_eq!(store.get().await.expect("get"), total);
 }
+
+/// Guards a test against hanging if the behaviour under test is broken; generous, because
+/// the machine may be busy. No assertion depends on how fast the machine is.
+const HANG_GUARD: Duration = Duration::from_secs(30);
+
+fn address_of(server: &Server) -> String {
+    server
+        .base_url
+        .strip_prefix("http://")
+        .expect("http URL")
+        .to_owned()
+}
+
+/// Reads until the server closes the connection; `Err` if it is still open at the guard.
+async fn read_until_closed(
+    stream: &mut (impl tokio::io::AsyncRead + Unpin),
+) -> Result<Vec<u8>, String> {
+    use tokio::io::AsyncReadExt;
+    let mut received = Vec::new();
+    let read = tokio::time::timeout(HANG_GUARD, async {
+        let mut chunk = [0u8; 4096];
+        loop {
+            match stream.read(&mut chunk).await {
+                Ok(0) | Err(_) => return,
+                Ok(n) => received.extend_from_slice(&chunk[..n]),
+            }
+        }
+    })
+    .await;
+    read.map(|()| received)
+        .map_err(|_| format!("connection still open after {HANG_GUARD:?}"))
+}
+
+/// A connection that has sent the start of a request head and not its end.
+async fn half_sent_request(address: &str) -> tokio::net::TcpStream {
+    use tokio::io::AsyncWriteExt;
+    let mut stream = tokio::net::TcpStream::connect(address)
+        .await
+        .expect("connect");
+    stream
+        .write_all(b"GET /hits HTTP/1.1\r\nHost: x\r\n")
+        .await
+        .expect("partial head");
+    stream
+}
+
+#[tokio::test]
+async fn head_does_not_count() {
+    let server = Server::start("memory://", &[]);
+    let client = client();
+    for _ in 0..3 {
+        let response = client
+            .head(format!("{}/hits", server.base_url))
+            .send()
+            .await
+            .expect("HEAD");
+        assert_eq!(response.status(), 200);
+    }
+    assert_eq!(hit(&client, &server.base_url).await, Ok(1));
+}
+
+#[test]
+fn limits_that_cannot_work_are_usage_errors() {
+    for (flag, value) in [
+        ("--request-timeout", "0s"),
+        ("--body-limit", "0"),
+        ("--header-read-timeout", "0ms"),
+        ("--idle-timeout", "0s"),
+        ("--max-connections", "0"),
+    ] {
+        let output = latency()
+            .args(["serve", "--listen", "127.0.0.1:0", flag, value])
+            .output()
+            .expect("run");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(2), "{flag} {value}: {stderr}");
+        assert!(stderr.contains(flag), "{flag} {value}: {stderr}");
+        assert!(
+            stderr.contains("greater than zero") || stderr.contains("at least 1"),
+            "{flag} {value}: {stderr}"
+        );
+        assert!(
+            output.stdout.is_empty(),
+            "{flag} {value}: the server started"
+        );
+    }
+}
+
+/// Slowloris: connections that trickle a request head forever, as many as the cap
+/// allows. Each must be dropped, never counted, and the server must serve a normal
+/// client afterwards.
+#[tokio::test]
+async fn slowloris_connections_are_dropped_and_the_cap_is_kept() {
+    use tokio::io::AsyncWriteExt;
+    const CAP: usize = 6;
+    let server = Server::start(
+        "memory://",
+        &[
+            "--header-read-timeout",
+            "1s",
+            "--max-connections",
+            &CAP.to_string(),
+        ],
+    );
+    let address = address_of(&server);
+    let slow: Vec<_> = (0..CAP)
+        .map(|_| {
+            let address = address.clone();
+            tokio::spawn(async move {
+                let mut stream = half_sent_request(&address).await;
+                // One header byte every 100 ms, bounded: far longer than the timeout.
+                for _ in 0..300 {
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    if stream.write_all(b"X").await.is_err() {
+                        return Ok(());
+                    }
+                }
+                Err("the server kept a slowloris connection for 30 s".to_owned())
+            })
+        })
+        .collect();
+    for task in slow {
+        task.await.expect("slow client").expect("dropped");
+    }
+    // Never counted: the first real hit is 1.
+    assert_eq!(hit(&client(), &server.base_url).await, Ok(1));
+}
+
+#[tokio::test]
+async fn an_idle_keep_alive_connection_is_closed() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let server = Server::start("memory://", &["--idle-timeout", "1s"]);
+    let mut stream = tokio::net::TcpStream::connect(address_of(&server))
+        .await
+        .expect("connect");
+    stream
+        .write_all(b"GET /hits HTTP/1.1\r\nHost: x\r\n\r\n")
+        .await
+        .expect("send");
+    let mut answer = vec![0u8; 1024];
+    let n = stream.read(&mut answer).await.expect("answer");
+    assert!(
+        answer[..n].starts_with(b"HTTP/1.1 200"),
+        "{:?}",
+        &answer[..n]
+    );
+    let rest = read_until_closed(&mut stream)
+        .await
+        .expect("closed when idle");
+    assert!(rest.is_empty(), "unexpected bytes: {rest:?}");
+}
+
+/// SIGTERM with a half-sent request head and an idle keep-alive connection open: the
+/// server must exit at once, not after --drain-timeout.
+#[tokio::test]
+async fn a_partial_header_does_not_hold_up_shutdown() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let server = Server::start("memory://", &["--drain-timeout", "300s"]);
+    let address = address_of(&server);
+    let mut partial = half_sent_request(&address).await;
+    let mut idle = tokio::net::TcpStream::connect(&address)
+        .await
+        .expect("connect");
+    idle.write_all(b"GET /hits HTTP/1.1\r\nHost: x\r\n\r\n")
+        .await
+        .expect("request");
+    let mut answer = vec![0u8; 1024];
+    let n = idle.read(&mut answer).await.expect("answer");
+    assert!(answer[..n].starts_with(b"HTTP/1.1 200"));
+
+    let status = tokio::task::spawn_blocking(move || server.terminate())
+        .await
+        .expect("join");
+    assert!(status.success(), "exit status after SIGTERM: {status}");
+    read_until_closed(&mut partial)
+        .await
+        .expect("partial closed");
+    read_until_closed(&mut idle).await.expect("idle closed");
+}
+
+/// Sends `request` while reading, so the answer is read even if the server closes before
+/// taking all the bytes; returns (status line, content type, body).
+async fn raw_answer(address: &str, request: Vec<u8>) -> (String, String, String) {
+    use tokio::io::AsyncWriteExt;
+    let stream = tokio::net::TcpStream::connect(address)
+        .await
+        .expect("connect");
+    let (mut reader, mut writer) = stream.into_split();
+    let sender = tokio::spawn(async move {
+        // The server may close mid-request (that is the point): ignore write errors.
+        let _ = writer.write_all(&request).await;
+        writer
+    });
+    let received = read_until_closed(&mut reader)
+        .await
+        .expect("the server closed the connection after its error answer");
+    sender.abort();
+    let text = String::from_utf8_lossy(&received).into_owned();
+    let (head, body) = text
+        .split_once("\r\n\r\n")
+        .unwrap_or_else(|| panic!("no complete answer: {text:?}"));
+    let mut lines = head.lines();
+    let status = lines.next().unwrap_or_default().to_owned();
+    let content_type = lines
+        .filter_map(|line| line.split_once(':'))
+        .find(|(name, _)| name.eq_ignore_ascii_case("content-type"))
+        .map(|(_, value)| value.trim().to_owned())
+        .unwrap_or_default();
+    (status, content_type, body.to_owned())
+}
+
+#[tokio::test]
+async fn hypers_own_error_answers_are_json() {
+    let server = Server::start("memory://", &[]);
+    let address = address_of(&server);
+    let long_uri = format!("GET /{} HTTP/1.1\r\nHost: x\r\n\r\n", "a".repeat(70_000));
+    let huge_header = format!("GET / HTTP/1.1\r\nX-Big: {}", "b".repeat(600_000));
+    for (request, status) in [
+        (b"NOT HTTP AT ALL\r\n\r\n".to_vec(), "400"),
+        (long_uri.into_bytes(), "414"),
+        (huge_header.into_bytes(), "431"),
+    ] {
+        let (status_line, content_type, body) = raw_answer(&address, request).await;
+        assert!(
+            status_line.starts_with(&format!("HTTP/1.1 {status}")),
+            "{status_line}"
+        );
+        assert_eq!(content_type, "application/json", "{status_line}");
+        let json: serde_json::Value = serde_json::from_str(&body)
+            .unwrap_or_else(|err| panic!("{status_line}: body {body:?} is not JSON: {err}"));
+        assert!(json["error"].is_string(), "{status_line}: {body}");
+    }
+    // The server is unharmed and nothing was counted.
+    assert_eq!(hit(&client(), &server.base_url).await, Ok(1));
+}

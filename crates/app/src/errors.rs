@@ -6,6 +6,7 @@
 //! | 405 | the path exists but not for this method (an `Allow` header lists the methods) |
 //! | 413 | the body is larger than [`AppConfig::body_limit_bytes`](crate::AppConfig) |
 //! | 503 | the counter store failed, or the request timed out |
+//! | 400, 414, 431 | hyper could not parse the request head (answered by the server loop) |
 //!
 //! A 5xx body never carries internals; the details go to the log.
 
@@ -26,12 +27,11 @@ pub enum AppError {
 }
 
 impl IntoResponse for AppError {
+    /// The JSON 503. A store failure is not logged here: the handler that saw it logs it
+    /// through a rate limit, so that an outage does not write one line per request.
     fn into_response(self) -> Response {
         let message = match &self {
-            AppError::Store(err) => {
-                tracing::warn!(error = %err, "store operation failed");
-                "the counter store is unavailable; try again shortly"
-            }
+            AppError::Store(_) => "the counter store is unavailable; try again shortly",
             AppError::Metrics(err) => {
                 tracing::error!(error = %err, "metrics encoding failed");
                 "metrics are unavailable"
@@ -65,10 +65,10 @@ pub(crate) async fn method_not_allowed(method: Method, uri: Uri) -> Response {
 /// Gives an error response that is not JSON yet (an extractor's rejection, say) a JSON
 /// body that keeps its message. Other responses pass through untouched, headers included.
 pub(crate) async fn ensure_json(response: Response) -> Response {
-    let status = response.status();
-    if !(status.is_client_error() || status.is_server_error()) || is_json(&response) {
+    if !needs_json(&response) {
         return response;
     }
+    let status = response.status();
     let (mut parts, body) = response.into_parts();
     // Rejection messages are short; anything longer is cut rather than buffered.
     let text = match axum::body::to_bytes(body, MAX_MESSAGE_BYTES).await {
@@ -87,6 +87,12 @@ pub(crate) async fn ensure_json(response: Response) -> Response {
     parts.headers.remove(header::CONTENT_LENGTH);
     parts.headers.extend(json.headers().clone());
     Response::from_parts(parts, json.into_body())
+}
+
+/// Whether [`ensure_json`] would change `response`: an error answer that is not JSON.
+pub(crate) fn needs_json(response: &Response) -> bool {
+    let status = response.status();
+    (status.is_client_error() || status.is_server_error()) && !is_json(response)
 }
 
 const MAX_MESSAGE_BYTES: usize = 1024;
@@ -110,4 +116,51 @@ fn shorten(path: &str) -> &str {
         end -= 1;
     }
     &path[..end]
+}
+
+/// If `head` is hyper's own answer to a request head it could not parse (a `4xx` status
+/// line and no `content-type`: every answer of the app has one), the JSON answer to write
+/// instead, with `connection: close` (hyper closes the connection after it).
+///
+/// Cheap on the hot path: a success answer fails the first comparison.
+pub(crate) fn json_parse_error_answer(head: &[u8]) -> Option<Vec<u8>> {
+    const PREFIX: &[u8] = b"HTTP/1.1 4";
+    if !head.starts_with(PREFIX) {
+        return None;
+    }
+    let end = head.windows(4).position(|w| w == b"\r\n\r\n")?;
+    let text = std::str::from_utf8(&head[..end]).ok()?;
+    let mut lines = text.split("\r\n");
+    let status_line = lines.next()?;
+    let mut kept = Vec::new();
+    for line in lines {
+        let name = line.split(':').next().unwrap_or("").to_ascii_lowercase();
+        match name.as_str() {
+            "content-type" => return None, // the app's own answer
+            "content-length" | "connection" => {}
+            _ => kept.push(line),
+        }
+    }
+    let code: u16 = status_line.get(9..12)?.parse().ok()?;
+    let message = match code {
+        400 => "malformed HTTP request",
+        414 => "the request URI is too long",
+        431 => "the request header fields are too large",
+        _ => StatusCode::from_u16(code)
+            .ok()
+            .and_then(|status| status.canonical_reason())
+            .unwrap_or("request failed"),
+    };
+    let body = serde_json::json!({ "error": message }).to_string();
+    let mut answer = format!(
+        "{status_line}\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n",
+        body.len()
+    );
+    for line in kept {
+        answer.push_str(line);
+        answer.push_str("\r\n");
+    }
+    answer.push_str("\r\n");
+    answer.push_str(&body);
+    Some(answer.into_bytes())
 }

@@ -21,7 +21,7 @@ use axum::response::Response;
 use tower::{Layer, Service};
 
 use crate::AppConfig;
-use crate::errors::{ensure_json, json_error};
+use crate::errors::{ensure_json, json_error, needs_json};
 use crate::metrics::{Metrics, RequestRecorder, RouteLabel};
 
 /// What every request shares: the limits and the metrics registry.
@@ -79,17 +79,22 @@ where
     }
 
     fn call(&mut self, mut request: Request) -> Self::Future {
-        // The service that was polled ready is the one to call; leave a fresh clone behind.
-        let clone = self.inner.clone();
-        let mut inner = std::mem::replace(&mut self.inner, clone);
+        let started = Instant::now();
+        let limit = self.shared.config.body_limit_bytes;
+        let route = RouteLabel::new(request.extensions().get::<MatchedPath>());
+        let method = request.method().clone();
+        // The inner service is called here, the one `poll_ready` readied, rather than
+        // inside the future: that needs no clone of the route service (a heap allocation
+        // per request) to move into the future, and the route's future owns what it needs.
+        let call = match limit_body(&mut request, limit) {
+            Ok(()) => Ok(self.inner.call(request)),
+            Err(too_large) => Err(too_large),
+        };
         let shared = Arc::clone(&self.shared);
         let recorder = self.recorder.clone();
         Box::pin(async move {
-            let started = Instant::now();
             let config = &shared.config;
-            let route = RouteLabel::new(request.extensions().get::<MatchedPath>());
-            let method = request.method().clone();
-            let response = match limit_body(&mut request, config.body_limit_bytes) {
+            let response = match call {
                 Err(BodyTooLarge) => json_error(
                     StatusCode::PAYLOAD_TOO_LARGE,
                     &format!(
@@ -97,19 +102,22 @@ where
                         config.body_limit_bytes
                     ),
                 ),
-                Ok(()) => {
-                    match tokio::time::timeout(config.request_timeout, inner.call(request)).await {
-                        Ok(Ok(response)) => ensure_json(response).await,
-                        Ok(Err(never)) => match never {},
-                        Err(_elapsed) => json_error(
-                            StatusCode::SERVICE_UNAVAILABLE,
-                            &format!(
-                                "request timed out after {} ms",
-                                config.request_timeout.as_millis()
-                            ),
-                        ),
+                Ok(call) => match answer_within(config.request_timeout, call).await {
+                    // The error path is boxed so that its state does not enlarge (and
+                    // slow the moves of) every request's future.
+                    Ok(Ok(response)) if needs_json(&response) => {
+                        Box::pin(ensure_json(response)).await
                     }
-                }
+                    Ok(Ok(response)) => response,
+                    Ok(Err(never)) => match never {},
+                    Err(_elapsed) => json_error(
+                        StatusCode::SERVICE_UNAVAILABLE,
+                        &format!(
+                            "request timed out after {} ms",
+                            config.request_timeout.as_millis()
+                        ),
+                    ),
+                },
             };
             recorder.record(
                 &shared.metrics,
@@ -120,6 +128,24 @@ where
             );
             Ok(response)
         })
+    }
+}
+
+/// `tokio::time::timeout`, with the timer armed only if `call` is not ready at its first
+/// poll. Most answers are (an in-memory counter, the page, health), and creating and
+/// dropping a timer is a clock read, a runtime-handle clone and a timer-wheel entry: a
+/// large share of a hello-world request's cost (docs/benchmarks.md). The time of the first
+/// poll, which does not wait for anything, is not counted against the limit.
+async fn answer_within<F: Future>(
+    limit: std::time::Duration,
+    call: F,
+) -> Result<F::Output, tokio::time::error::Elapsed> {
+    let mut call = std::pin::pin!(call);
+    let first = std::future::poll_fn(|cx| Poll::Ready(call.as_mut().poll(cx))).await;
+    match first {
+        Poll::Ready(output) => Ok(output),
+        // Boxed: a timer's state is large, and only a request that waits needs it.
+        Poll::Pending => Box::pin(tokio::time::timeout(limit, call)).await,
     }
 }
 

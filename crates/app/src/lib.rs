@@ -7,17 +7,23 @@
 //! |---|---|
 //! | `GET /` | the page (embedded in the binary) |
 //! | `GET /hits` | `200 text/plain`: the new count |
+//! | `HEAD /hits` | the headers of `GET /hits` for the current count, which it does not change |
 //! | `GET /healthz` | `200 {"status":"pass"}` |
 //! | `GET /metrics` | Prometheus (OpenMetrics) text |
 //! | `POST /calc {"x": s}` | `202 {"id": …}`: a job enqueued (see [`calc`]) |
 //!
 //! Every error is JSON, `{"error": "…"}`, with its status code (see [`errors`]).
+//!
+//! [`serve_with`] runs the router as an HTTP/1.1 server with connection limits
+//! ([`ServerConfig`]); [`serve`] does so with the default limits.
 
 pub mod calc;
 pub mod errors;
 mod layer;
 mod metrics;
 mod page;
+mod server;
+mod warn;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -27,21 +33,26 @@ use axum::Router;
 use axum::http::header;
 use axum::response::IntoResponse;
 use axum::routing::{get, post};
-use axum::serve::ListenerExt;
 use latency_store::SharedStore;
 use tokio::net::TcpListener;
 
 pub use errors::AppError;
 pub use metrics::{Metrics, StoreOperationTimer};
 pub use page::PAGE;
+pub use server::{ServerConfig, serve_with};
+
+use crate::warn::RateLimitedWarning;
 
 /// Limits that protect the app from slow or oversized requests.
 #[derive(Debug, Clone)]
 pub struct AppConfig {
-    /// A request that has not been answered after this long gets a 503.
+    /// A request that has not been answered after this long gets a 503. Must be > 0.
     pub request_timeout: Duration,
-    /// A request body larger than this many bytes gets a 413.
+    /// A request body larger than this many bytes gets a 413. Must be > 0.
     pub body_limit_bytes: usize,
+    /// A failing store is logged at most once per this interval, with the number of
+    /// failures held back since the last line (the metrics count every one).
+    pub store_warning_interval: Duration,
 }
 
 impl Default for AppConfig {
@@ -49,8 +60,40 @@ impl Default for AppConfig {
         Self {
             request_timeout: Duration::from_secs(10),
             body_limit_bytes: 16 * 1024,
+            store_warning_interval: Duration::from_secs(10),
         }
     }
+}
+
+impl AppConfig {
+    /// Fails on a value that cannot work: a zero request timeout would answer every
+    /// request 503 (after the store counted it), and a zero body limit would refuse every
+    /// body.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        if self.request_timeout.is_zero() {
+            return Err(ConfigError::Zero("request timeout"));
+        }
+        if self.body_limit_bytes == 0 {
+            return Err(ConfigError::Zero("body limit"));
+        }
+        Ok(())
+    }
+}
+
+/// A configuration value that cannot work.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ConfigError {
+    /// The value is zero where only a positive value works.
+    #[error("the {0} must be greater than zero")]
+    Zero(&'static str),
+    /// The value is larger than the server supports.
+    #[error("the {what} must be at most {max}")]
+    TooLarge {
+        /// What the value sets.
+        what: &'static str,
+        /// The largest value that works.
+        max: u64,
+    },
 }
 
 /// Everything a request handler needs: the counter store, the metrics, the limits.
@@ -64,6 +107,7 @@ pub struct AppState {
 struct StateInner {
     store: SharedStore,
     store_incr: StoreOperationTimer,
+    store_warning: RateLimitedWarning,
     metrics: Arc<Metrics>,
     config: Arc<AppConfig>,
 }
@@ -75,6 +119,7 @@ impl AppState {
         Self {
             inner: Arc::new(StateInner {
                 store_incr: metrics.store_operation(store.backend(), "incr"),
+                store_warning: RateLimitedWarning::new(config.store_warning_interval),
                 store,
                 metrics,
                 config: Arc::new(config),
@@ -106,10 +151,15 @@ pub fn router(state: AppState) -> Router {
     // and rebuild every request, which costs more than the counter itself.
     let hits_state = state.clone();
     let calc_producer = state.calc.clone();
+    let head_state = state.clone();
     let metrics_state = state;
     Router::new()
         .route("/", get(page::page))
-        .route("/hits", get(move || hits(hits_state.clone())))
+        // HEAD would otherwise run the GET handler, which counts: HEAD must not change state.
+        .route(
+            "/hits",
+            get(move || hits(hits_state.clone())).head(move || hits_head(head_state.clone())),
+        )
         .route("/healthz", get(healthz))
         .route("/metrics", get(move || metrics_text(metrics_state.clone())))
         .route(
@@ -119,24 +169,20 @@ pub fn router(state: AppState) -> Router {
         .fallback(errors::not_found)
         .method_not_allowed_fallback(errors::method_not_allowed)
         .layer(layer)
+        // Turns each handler into its layered route once, here. Without it axum does so on
+        // every request (`axum::serve` does it once per connection): re-applying the layer
+        // and re-resolving its metric handles cost ~3k instructions a request.
+        .with_state(())
 }
 
-/// Serves `app` on `listener` until `shutdown` resolves, then stops accepting
-/// connections, lets requests in flight finish, and returns.
+/// Serves `app` on `listener` with the default [`ServerConfig`] until `shutdown`
+/// resolves; see [`serve_with`].
 pub async fn serve(
     listener: TcpListener,
     app: Router,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let listener = listener.tap_io(|tcp| {
-        // Small responses must not wait for Nagle's algorithm.
-        if let Err(err) = tcp.set_nodelay(true) {
-            tracing::warn!(%err, "cannot set TCP_NODELAY");
-        }
-    });
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown)
-        .await
+    serve_with(listener, app, ServerConfig::default(), shutdown).await
 }
 
 async fn hits(state: AppState) -> Result<impl IntoResponse, AppError> {
@@ -144,14 +190,37 @@ async fn hits(state: AppState) -> Result<impl IntoResponse, AppError> {
     let started = Instant::now();
     let outcome = state.store.incr().await;
     state.store_incr.record(outcome.is_ok(), started.elapsed());
-    let count = outcome?;
-    Ok((
-        [
-            (header::CONTENT_TYPE, "text/plain; charset=utf-8"),
-            (header::CACHE_CONTROL, "no-store"),
-        ],
-        count.to_string(),
-    ))
+    count_response(state, outcome)
+}
+
+/// `HEAD /hits`: what `GET /hits` would answer for the current count, without counting.
+async fn hits_head(state: AppState) -> Result<impl IntoResponse, AppError> {
+    let state = &state.inner;
+    count_response(state, state.store.get().await)
+}
+
+fn count_response(
+    state: &StateInner,
+    outcome: Result<u64, latency_store::StoreError>,
+) -> Result<impl IntoResponse + use<>, AppError> {
+    let count = outcome.inspect_err(|err| {
+        state.store_warning.warn(|suppressed| {
+            tracing::warn!(error = %err, suppressed, "store operation failed");
+        });
+    })?;
+    // Built directly: `([(name, value); 2], String)` inserts the content type twice
+    // (once for the String, once from the array) through axum's generic header parts.
+    let mut response = axum::response::Response::new(axum::body::Body::from(count.to_string()));
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        header::HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    headers.insert(
+        header::CACHE_CONTROL,
+        header::HeaderValue::from_static("no-store"),
+    );
+    Ok(response)
 }
 
 /// Liveness: the process answers. It does not touch the store, so an orchestrator does not

@@ -254,3 +254,120 @@ async fn a_request_that_hangs_times_out_with_a_json_503() {
     assert_eq!(answer.status, StatusCode::SERVICE_UNAVAILABLE);
     assert!(error_message(&answer).contains("timed out after 750 ms"));
 }
+
+#[tokio::test]
+async fn head_hits_answers_without_counting() {
+    let app = memory_app();
+    assert_eq!(get(&app, "/hits").await.body, "1");
+    for _ in 0..3 {
+        let answer = call(&app, Method::HEAD, "/hits", Body::empty()).await;
+        assert_eq!(answer.status, StatusCode::OK);
+        assert!(answer.content_type.starts_with("text/plain"));
+        assert_eq!(answer.body, "", "HEAD answered with a body");
+    }
+    assert_eq!(get(&app, "/hits").await.body, "2", "HEAD changed the count");
+}
+
+#[test]
+fn limits_that_cannot_work_are_refused_by_name() {
+    assert_eq!(AppConfig::default().validate(), Ok(()));
+    let zero_timeout = AppConfig {
+        request_timeout: Duration::ZERO,
+        ..AppConfig::default()
+    };
+    let err = zero_timeout.validate().expect_err("zero timeout accepted");
+    assert!(err.to_string().contains("request timeout"), "{err}");
+    let zero_body = AppConfig {
+        body_limit_bytes: 0,
+        ..AppConfig::default()
+    };
+    let err = zero_body.validate().expect_err("zero body limit accepted");
+    assert!(err.to_string().contains("body limit"), "{err}");
+}
+
+/// A store that always fails, as during an outage.
+struct DownStore;
+
+#[async_trait::async_trait]
+impl latency_store::CounterStore for DownStore {
+    async fn incr(&self) -> Result<u64, latency_store::StoreError> {
+        Err(latency_store::StoreError::Unavailable {
+            backend: "down",
+            detail: "connection refused".into(),
+        })
+    }
+    async fn get(&self) -> Result<u64, latency_store::StoreError> {
+        self.incr().await
+    }
+    fn backend(&self) -> &'static str {
+        "down"
+    }
+}
+
+/// Collects formatted log lines for one test.
+#[derive(Clone, Default)]
+struct Lines(Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Lines {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().expect("log buffer").extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Lines {
+    fn warnings(&self) -> Vec<String> {
+        let text = String::from_utf8(self.0.lock().expect("log buffer").clone()).expect("utf-8");
+        text.lines()
+            .filter(|line| line.contains("store operation failed"))
+            .map(str::to_owned)
+            .collect()
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn store_failures_log_one_warning_per_interval_with_a_count() {
+    let lines = Lines::default();
+    let writer = lines.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_writer(move || writer.clone())
+        .with_ansi(false)
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+    let config = AppConfig {
+        store_warning_interval: Duration::from_secs(10),
+        ..AppConfig::default()
+    };
+    let app = app_with(Arc::new(DownStore), config);
+
+    let fail_once = || async {
+        assert_eq!(
+            get(&app, "/hits").await.status,
+            StatusCode::SERVICE_UNAVAILABLE
+        )
+    };
+    for _ in 0..100 {
+        fail_once().await;
+    }
+    let first = lines.warnings();
+    assert_eq!(first.len(), 1, "{first:#?}");
+    assert!(first[0].contains("suppressed=0"), "{}", first[0]);
+    assert!(first[0].contains("connection refused"), "{}", first[0]);
+
+    tokio::time::advance(Duration::from_secs(10)).await;
+    fail_once().await;
+    let after = lines.warnings();
+    assert_eq!(after.len(), 2, "{after:#?}");
+    assert!(after[1].contains("suppressed=99"), "{}", after[1]);
+
+    let metrics = get(&app, "/metrics").await.body;
+    assert!(
+        metrics.contains(
+            r#"latency_http_requests_total{route="/hits",method="GET",status="503"} 101"#
+        ),
+        "every failure is still counted:\n{metrics}"
+    );
+}

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
-use latency_app::{AppConfig, AppState};
+use latency_app::{AppConfig, AppState, ServerConfig};
 use tokio::sync::Notify;
 
 /// The long help's store section, generated from `latency_store::StoreScheme` (so it
@@ -16,6 +16,19 @@ fn store_help() -> String {
 }
 
 const SERVE_HELP_TAIL: &str = "\
+Limits (each must be greater than zero):
+  --request-timeout   a request not answered in time gets a JSON 503.
+  --body-limit        a larger request body gets a JSON 413.
+  --header-read-timeout, --idle-timeout
+                      a connection slow to send its request head, or idle after an
+                      answer, is closed (checked a few times per timeout, so it goes
+                      within 1.25x the time). A request in flight is never cut.
+  --max-connections   beyond it, new connections wait in the listen backlog.
+  A request head hyper cannot parse gets a JSON 400, 414 or 431. A failing store logs
+  one WARN line per 10 s with the number of failures held back; /metrics counts all.
+  On SIGTERM or Ctrl-C, idle and half-sent connections close at once and requests in
+  flight are answered, for up to --drain-timeout.
+
 Output:
   stdout gets exactly one line, `listening on http://ADDR:PORT`, once the socket is
   bound (so `--listen 127.0.0.1:0` can be used by scripts); logs go to stderr.
@@ -40,11 +53,12 @@ pub(crate) struct ServeArgs {
     listen: SocketAddr,
 
     /// Answer 503 to any request not answered within this time (e.g. 500ms, 10s).
-    #[arg(long, default_value = "10s", value_parser = humantime::parse_duration)]
+    #[arg(long, default_value = "10s", value_parser = positive_duration)]
     request_timeout: Duration,
 
-    /// Answer 413 to request bodies larger than this many bytes.
-    #[arg(long, default_value_t = AppConfig::default().body_limit_bytes)]
+    /// Answer 413 to request bodies larger than this many bytes (at least 1).
+    #[arg(long, default_value_t = AppConfig::default().body_limit_bytes,
+          value_parser = positive_count)]
     body_limit: usize,
 
     /// Enable POST /calc {"x": s}: enqueue calc jobs on this queue (memory://, amqp://…,
@@ -55,6 +69,21 @@ pub(crate) struct ServeArgs {
     /// POST /calc answers 400 for x above this many seconds.
     #[arg(long, default_value_t = 900.0)]
     calc_max: f64,
+
+    /// Close a connection that has not sent a complete request head within this time of
+    /// connecting or of starting the head (slowloris protection).
+    #[arg(long, default_value = "10s", value_parser = positive_duration)]
+    header_read_timeout: Duration,
+
+    /// Close a keep-alive connection idle for this long after its last answer.
+    #[arg(long, default_value = "75s", value_parser = positive_duration)]
+    idle_timeout: Duration,
+
+    /// Accept at most this many connections at once; more wait in the listen backlog.
+    /// Keep it below the open-file limit (`ulimit -n`).
+    #[arg(long, default_value_t = ServerConfig::default().max_connections,
+          value_parser = positive_count)]
+    max_connections: usize,
 
     /// On SIGTERM or Ctrl-C, wait this long for requests in flight before exiting anyway.
     #[arg(long, default_value = "30s", value_parser = humantime::parse_duration)]
@@ -74,6 +103,12 @@ async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
     let config = AppConfig {
         request_timeout: args.request_timeout,
         body_limit_bytes: args.body_limit,
+        ..AppConfig::default()
+    };
+    let server_config = ServerConfig {
+        header_read_timeout: args.header_read_timeout,
+        idle_timeout: args.idle_timeout,
+        max_connections: args.max_connections,
     };
     let mut state = AppState::new(store.clone(), config);
     if let Some(queue) = &args.queue {
@@ -94,7 +129,12 @@ async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
             signalled.notify_one();
         }
     };
-    let mut server = tokio::spawn(latency_app::serve(listener, app, shutdown));
+    let mut server = tokio::spawn(latency_app::serve_with(
+        listener,
+        app,
+        server_config,
+        shutdown,
+    ));
     tracing::info!(address = %bound, store = store.backend(), "serving");
     println!("listening on http://{bound}");
 
@@ -119,4 +159,27 @@ pub(crate) async fn bind(listen: SocketAddr) -> anyhow::Result<tokio::net::TcpLi
             "cannot listen on {listen} (pick another --listen address, or port 0 for any free port)"
         )
     })
+}
+
+/// A duration for a limit: zero is refused, because a zero timeout fails every request.
+fn positive_duration(text: &str) -> Result<Duration, String> {
+    match humantime::parse_duration(text) {
+        Ok(duration) if duration.is_zero() => {
+            Err("must be greater than zero (e.g. 500ms, 10s)".to_owned())
+        }
+        Ok(duration) => Ok(duration),
+        Err(err) => Err(format!("{err} (expected e.g. 500ms, 10s)")),
+    }
+}
+
+/// A count for a limit: at least 1 (a zero body limit or connection cap refuses all).
+fn positive_count(text: &str) -> Result<usize, String> {
+    match text.parse::<u32>() {
+        Ok(0) => Err("must be at least 1".to_owned()),
+        Ok(count) => Ok(count as usize),
+        Err(err) => Err(format!(
+            "{err} (expected a whole number from 1 to {})",
+            u32::MAX
+        )),
+    }
 }
