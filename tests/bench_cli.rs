@@ -225,3 +225,42 @@ fn help_teaches_the_load_models_output_and_exit_codes() {
         assert!(help.contains(needle), "{needle:?} missing from --help");
     }
 }
+
+#[test]
+fn json_dash_writes_the_report_to_stdout_and_the_summary_to_stderr() {
+    let server = Server::start("memory://", &[]);
+    let url = format!("{}/hits", server.base_url);
+    // The vocabulary of issue 9: -n and --concurrency (and the old --connections).
+    for flags in [
+        ["-n", "30", "--concurrency", "3"],
+        ["-n", "30", "--connections", "3"],
+    ] {
+        let out = bench(&[&url, flags[0], flags[1], flags[2], flags[3], "--json", "-"]);
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+        let report: serde_json::Value =
+            serde_json::from_slice(&out.stdout).expect("stdout is exactly one JSON Report");
+        assert_eq!(report["results"]["requests"], 30);
+        assert_eq!(report["plan"]["connections"], 3);
+        assert!(
+            text(&out.stderr).contains("closed loop, 3 connections"),
+            "{}",
+            text(&out.stderr)
+        );
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("-n.json");
+    let out = bench(&[&url, "-n", "5", "--json", file.to_str().expect("utf8")]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).contains("5 measured requests"));
+    assert!(
+        std::fs::read_to_string(&file)
+            .expect("file")
+            .contains("\"requests\": 5")
+    );
+    let both = bench(&[&url, "5", "-n", "5"]);
+    assert_eq!(
+        both.status.code(),
+        Some(2),
+        "N and -n together are a usage error"
+    );
+}

@@ -83,3 +83,35 @@ fn from_and_duration_ms_together_are_a_usage_error() {
         .expect("run");
     assert_eq!(output.status.code(), Some(2));
 }
+
+#[test]
+fn cost_json_goes_to_stdout_with_a_dash_or_no_value_and_to_a_file_otherwise() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("cost.json");
+    let to_file = latency()
+        .args([
+            "cost",
+            "--only",
+            "ec2",
+            "--json",
+            file.to_str().expect("utf8"),
+        ])
+        .output()
+        .expect("run latency cost");
+    assert!(to_file.status.success());
+    assert!(
+        to_file.stdout.is_empty(),
+        "nothing on stdout with --json FILE"
+    );
+    let written: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&file).expect("written")).expect("JSON");
+    for argv in [
+        &["cost", "--only", "ec2", "--json", "-"][..],
+        &["cost", "--json", "--only", "ec2"],
+    ] {
+        let out = latency().args(argv).output().expect("run latency cost");
+        assert!(out.status.success(), "{argv:?}");
+        let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+        assert_eq!(json["rows"], written["rows"], "{argv:?}");
+    }
+}

@@ -93,6 +93,20 @@ fn two_runs_become_a_markdown_table_and_an_html_page() {
     assert_eq!(out.status.code(), Some(0));
     assert!(out.stdout.is_empty());
     assert_eq!(std::fs::read_to_string(&md).expect("md"), table);
+
+    // --json - puts the Reports on stdout as one array; the table moves to stderr.
+    let out = latency()
+        .arg("report")
+        .args(&files)
+        .args(["--json", "-"])
+        .output()
+        .expect("report");
+    assert_eq!(out.status.code(), Some(0));
+    let reports: Vec<serde_json::Value> =
+        serde_json::from_slice(&out.stdout).expect("stdout is a JSON array");
+    assert_eq!(reports.len(), 2);
+    assert_eq!(reports[1]["target"]["label"], "four connections");
+    assert_eq!(String::from_utf8_lossy(&out.stderr), table);
 }
 
 #[test]

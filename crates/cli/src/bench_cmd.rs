@@ -2,18 +2,17 @@
 //! way the best load generators do.
 
 use std::io::IsTerminal as _;
-use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use anyhow::Context as _;
+use crate::json_out::JsonOut;
 use latency_bench::{BenchConfig, BenchError, CounterCheckMode, Report, Stop, Verdict, Warmup};
 
 const BENCH_HELP: &str = "\
 Load models:
-  latency bench URL [N]            N requests (default 1000) one after another over one
+  latency bench URL [N] | -n N     N requests (default 1000) one after another over one
                                    keep-alive connection: the original study's latency.py.
-  -c C                             closed loop: C connections, each sending its next
+  -c C (--concurrency C)           closed loop: C connections, each sending its next
                                    request as soon as its previous one is answered.
   --rate R [-c C]                  open loop: requests scheduled at R per second IN TOTAL
                                    (not per connection), shared by the C connections.
@@ -32,7 +31,8 @@ Output (stdout):
                first request apart as the cold start (its connect included); throughput;
                status codes; errors by kind; the counter check.
   --csv        a CSV header and one row instead; --json FILE also writes the full Report
-               (schema: crates/bench/schema/report.v1.schema.json) for `latency report`.
+               (schema: crates/bench/schema/) for `latency report`; --json - writes it to
+               stdout, and the summary or CSV then goes to stderr.
   A progress bar is drawn on stderr when it is a terminal.
 
 Counter check (on when the 2xx bodies are integers, as GET /hits returns):
@@ -60,14 +60,30 @@ pub(crate) struct BenchArgs {
     /// The http:// URL to GET, e.g. http://127.0.0.1:8000/hits.
     url: String,
 
-    /// Number of measured requests [default: 1000, like the original latency.py].
+    /// Number of measured requests [default: 1000, like the original latency.py]; the
+    /// same as -n N.
     #[arg(value_name = "N", conflicts_with = "duration")]
+    requests_positional: Option<u64>,
+
+    /// Number of measured requests [default: 1000].
+    #[arg(
+        short = 'n',
+        long = "requests",
+        value_name = "N",
+        conflicts_with_all = ["duration", "requests_positional"]
+    )]
     requests: Option<u64>,
 
     /// Concurrent connections. Without --rate, each sends its next request as soon as its
-    /// previous one is answered (closed loop).
-    #[arg(short = 'c', long, default_value_t = 1, value_name = "C")]
-    connections: usize,
+    /// previous one is answered (closed loop). `--connections` is an old spelling.
+    #[arg(
+        short = 'c',
+        long = "concurrency",
+        alias = "connections",
+        default_value_t = 1,
+        value_name = "C"
+    )]
+    concurrency: usize,
 
     /// Open loop: the TOTAL target rate in requests per second, shared by all connections
     /// (not per connection). Latency is then corrected for coordinated omission.
@@ -96,9 +112,16 @@ pub(crate) struct BenchArgs {
     #[arg(long)]
     no_counter_check: bool,
 
-    /// Also write the full Report as JSON to FILE.
-    #[arg(long, value_name = "FILE")]
-    json: Option<PathBuf>,
+    /// Also write the full Report as JSON to FILE; `-` (or no value) writes it to stdout,
+    /// and the human summary then goes to stderr.
+    #[arg(
+        long,
+        value_name = "FILE|-",
+        num_args = 0..=1,
+        default_missing_value = "-",
+        value_parser = crate::json_out::parse
+    )]
+    json: Option<JsonOut>,
 
     /// Print a CSV header and one row on stdout instead of the human summary.
     #[arg(long)]
@@ -158,9 +181,9 @@ fn config(args: &BenchArgs) -> Result<BenchConfig, BenchError> {
         },
         e => e,
     })?;
-    config.connections = args.connections;
+    config.connections = args.concurrency;
     config.rate = args.rate;
-    config.stop = match (args.duration, args.requests) {
+    config.stop = match (args.duration, args.requests.or(args.requests_positional)) {
         (Some(d), _) => Stop::Duration(d),
         (None, n) => Stop::Requests(n.unwrap_or(1000)),
     };
@@ -204,15 +227,23 @@ pub(crate) fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
     }
     let report = report?;
 
-    if args.csv {
-        println!("{}", latency_bench::render::CSV_HEADER);
-        println!("{}", latency_bench::render::csv_row(&report));
+    let human = if args.csv {
+        format!(
+            "{}\n{}\n",
+            latency_bench::render::CSV_HEADER,
+            latency_bench::render::csv_row(&report)
+        )
     } else {
-        print!("{}", latency_bench::render::summary(&report));
+        latency_bench::render::summary(&report)
+    };
+    // With the Report on stdout, stdout stays pure JSON and the human output moves.
+    if args.json.as_ref().is_some_and(JsonOut::is_stdout) {
+        eprint!("{human}");
+    } else {
+        print!("{human}");
     }
-    if let Some(path) = &args.json {
-        std::fs::write(path, report.to_json())
-            .with_context(|| format!("cannot write the Report to {}", path.display()))?;
+    if let Some(out) = &args.json {
+        out.write(&report.to_json())?;
     }
     Ok(verdict(&report, args.max_error_rate))
 }

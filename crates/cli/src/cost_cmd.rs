@@ -43,11 +43,17 @@ pub(crate) struct CostArgs {
     #[arg(long)]
     with_load_balancer: bool,
 
-    /// Print the whole report as JSON (schema: crates/cost/schema/cost-report.v1.schema.json)
+    /// Write the whole report as JSON (schema: crates/cost/schema/cost-report.v1.schema.json)
     /// instead of the tables: every figure of the sheet, every row's arithmetic, every
-    /// break-even point.
-    #[arg(long)]
-    json: bool,
+    /// break-even point. To FILE, or to stdout with `-` or no value.
+    #[arg(
+        long,
+        value_name = "FILE|-",
+        num_args = 0..=1,
+        default_missing_value = "-",
+        value_parser = crate::json_out::parse
+    )]
+    json: Option<crate::json_out::JsonOut>,
 
     /// Lambda memory in MB for per-call rows, 128 to 10240 (default 128, as the study).
     ///
@@ -248,9 +254,10 @@ fn cost(args: CostArgs) -> anyhow::Result<ExitCode> {
         eprintln!("wrote the break-even chart to {}", path.display());
     }
 
-    if args.json {
-        let json = serde_json::to_string_pretty(&report).context("cannot encode the report")?;
-        println!("{json}");
+    if let Some(out) = &args.json {
+        let mut json = serde_json::to_string_pretty(&report).context("cannot encode the report")?;
+        json.push('\n');
+        out.write(&json)?;
     } else {
         print!("{}", render_text(&report, args.explain));
     }
@@ -316,7 +323,8 @@ Examples:
   latency cost --only ec2,lambda-rust-dynamodb --duration-ms lambda-rust-dynamodb=12
   latency cost --memory-mb 1024 --duration-ms 5 --store-mode atomic
   latency cost --explain                        show the arithmetic behind each figure
-  latency cost --json > cost.json               the whole report, machine-readable
+  latency cost --json cost.json                 the whole report, machine-readable
+  latency cost --json -                         the same on stdout
   latency cost --svg cost.svg                   the break-even chart",
         format_calls(5e6)
     );
@@ -344,7 +352,7 @@ mod tests {
         let args = parse(&[]).expect("no flags parse");
         assert_eq!(args.calls_per_month.0, vec![1e6, 1e7, 1e8]);
         assert_eq!(args.sheet, "original-era");
-        assert!(!args.with_load_balancer && !args.json);
+        assert!(!args.with_load_balancer && args.json.is_none());
     }
 
     #[test]

@@ -6,6 +6,7 @@
 
 mod bench_cmd;
 mod cost_cmd;
+mod json_out;
 mod lab_cmd;
 mod logging;
 mod report_cmd;

@@ -3,6 +3,7 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use crate::json_out::JsonOut;
 use anyhow::Context as _;
 use latency_bench::Report;
 use latency_bench::render::Comparison;
@@ -44,6 +45,17 @@ pub(crate) struct ReportArgs {
     /// Heading of the HTML page.
     #[arg(long, default_value = "Latency comparison")]
     title: String,
+
+    /// Also write the Reports read, as one JSON array in the order given, to FILE; `-`
+    /// (or no value) writes it to stdout, and the table then goes to stderr.
+    #[arg(
+        long,
+        value_name = "FILE|-",
+        num_args = 0..=1,
+        default_missing_value = "-",
+        value_parser = crate::json_out::parse
+    )]
+    json: Option<JsonOut>,
 }
 
 pub(crate) fn run(args: ReportArgs) -> anyhow::Result<ExitCode> {
@@ -52,13 +64,25 @@ pub(crate) fn run(args: ReportArgs) -> anyhow::Result<ExitCode> {
         .iter()
         .map(|path| Report::read(path).map_err(|e| anyhow::anyhow!("{e}")))
         .collect::<anyhow::Result<Vec<_>>>()?;
+    let json = match &args.json {
+        Some(_) => {
+            Some(serde_json::to_string_pretty(&reports).context("cannot encode the Reports")?)
+        }
+        None => None,
+    };
     let mut comparison = Comparison::new(reports);
     comparison.title = args.title;
     let markdown = comparison.markdown();
     match &args.markdown {
         Some(path) => std::fs::write(path, &markdown)
             .with_context(|| format!("cannot write {}", path.display()))?,
+        // With the JSON on stdout, stdout stays pure JSON and the table moves.
+        None if args.json.as_ref().is_some_and(JsonOut::is_stdout) => eprint!("{markdown}"),
         None => print!("{markdown}"),
+    }
+    if let (Some(out), Some(mut json)) = (&args.json, json) {
+        json.push('\n');
+        out.write(&json)?;
     }
     if let Some(path) = &args.html {
         std::fs::write(path, comparison.html())
