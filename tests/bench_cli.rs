@@ -264,3 +264,43 @@ fn json_dash_writes_the_report_to_stdout_and_the_summary_to_stderr() {
         "N and -n together are a usage error"
     );
 }
+
+#[test]
+fn a_password_in_the_url_is_never_printed_nor_written() {
+    const SECRET: &str = "pw-8e1f2c";
+    let server = Server::start("memory://", &[]);
+    let with_pw = server
+        .base_url
+        .replacen("http://", &format!("http://ann:{SECRET}@"), 1);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let json = dir.path().join("run.json");
+    let json_arg = json.to_str().expect("utf8");
+    let free = TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr")
+        .port();
+    let runs = [
+        bench(&[&format!("{with_pw}/hits"), "20", "--json", json_arg]),
+        bench(&[&format!("{with_pw}/hits"), "20", "--csv"]),
+        bench(&[&format!("{with_pw}/hits"), "5", "--json", "-"]),
+        // Errors: unreachable, and rejected before any request.
+        bench(&[&format!("http://ann:{SECRET}@127.0.0.1:{free}/hits"), "5"]),
+        bench(&[&format!("ftp://ann:{SECRET}@127.0.0.1:{free}/hits"), "5"]),
+    ];
+    for (i, out) in runs.iter().enumerate() {
+        let all = format!("{}{}", text(&out.stdout), text(&out.stderr));
+        assert!(
+            !all.contains(SECRET),
+            "run {i} printed the password:\n{all}"
+        );
+        assert!(
+            all.contains("ann:***@"),
+            "run {i} names the URL redacted:\n{all}"
+        );
+    }
+    assert_eq!(runs[0].status.code(), Some(0));
+    let written = std::fs::read_to_string(&json).expect("report written");
+    assert!(!written.contains(SECRET), "{written}");
+    assert!(written.contains("http://ann:***@127.0.0.1"), "{written}");
+}

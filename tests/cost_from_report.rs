@@ -115,3 +115,27 @@ fn cost_json_goes_to_stdout_with_a_dash_or_no_value_and_to_a_file_otherwise() {
         assert_eq!(json["rows"], written["rows"], "{argv:?}");
     }
 }
+
+#[test]
+fn a_sheet_whose_totals_overflow_is_rejected_before_any_chart_is_drawn() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let sheet = dir.path().join("huge.toml");
+    let original = include_str!("../crates/cost/sheets/original-era.toml");
+    // 1e307 dollars an hour is a finite figure; times the hours of a month it is not.
+    let huge = original.replacen("value = 0.0132\n", "value = 1e307\n", 1);
+    assert_ne!(huge, original, "the fixture's EC2 price moved");
+    std::fs::write(&sheet, huge).expect("write sheet");
+    let svg = dir.path().join("chart.svg");
+    let out = latency()
+        .args(["cost", "--sheet", sheet.to_str().expect("utf8"), "--svg"])
+        .arg(&svg)
+        .output()
+        .expect("run latency cost");
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("non-finite") && stderr.contains("ec2"),
+        "{stderr}"
+    );
+    assert!(!svg.exists(), "no chart of infinite costs");
+}

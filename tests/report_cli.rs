@@ -137,3 +137,86 @@ fn a_file_that_is_not_a_report_is_one_line_naming_it() {
     let out = latency().arg("report").output().expect("report");
     assert_eq!(out.status.code(), Some(2), "no files is a usage error");
 }
+
+/// A Report from a short real run, as JSON to tamper with.
+fn one_report() -> serde_json::Value {
+    let server = Server::start("memory://", &[]);
+    let out = latency()
+        .args([
+            "bench",
+            &format!("{}/hits", server.base_url),
+            "20",
+            "--json",
+            "-",
+        ])
+        .output()
+        .expect("bench");
+    assert_eq!(out.status.code(), Some(0));
+    serde_json::from_slice(&out.stdout).expect("a Report")
+}
+
+fn report_of(files: &[&std::path::Path]) -> std::process::Output {
+    latency()
+        .arg("report")
+        .args(files)
+        .output()
+        .expect("report")
+}
+
+#[test]
+fn oversized_reports_are_refused_with_one_clear_line() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let report = one_report();
+    let mut cases: Vec<(&str, serde_json::Value, &str)> = Vec::new();
+    let mut long_label = report.clone();
+    long_label["target"]["label"] = "x".repeat(100_000).into();
+    cases.push(("label", long_label, "label is 100000 characters long"));
+    let mut many_bins = report.clone();
+    let bin = serde_json::json!({"from_ms": 1.0, "to_ms": 2.0, "count": 1});
+    many_bins["results"]["distribution"]["bins"] = vec![bin; 50_000].into();
+    cases.push(("bins", many_bins, "50000 histogram bins"));
+    for (name, value, needle) in cases {
+        let file = dir.path().join(format!("{name}.json"));
+        std::fs::write(&file, value.to_string()).expect("write");
+        let out = report_of(&[&file]);
+        assert_eq!(out.status.code(), Some(1), "{name}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(stderr.lines().count(), 1, "{stderr}");
+        assert!(
+            stderr.contains(&format!("{name}.json")) && stderr.contains(needle),
+            "{stderr}"
+        );
+        assert!(out.stdout.is_empty());
+    }
+    // A file past the size limit is refused before it is parsed.
+    let huge = dir.path().join("huge.json");
+    let mut padded = report.to_string();
+    padded.push_str(&" ".repeat(latency_bench::MAX_REPORT_BYTES));
+    std::fs::write(&huge, padded).expect("write");
+    let out = report_of(&[&huge]);
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("huge.json") && stderr.contains("at most"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn a_newline_in_a_label_does_not_break_the_markdown_table() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut report = one_report();
+    report["target"]["label"] = "two\nlines | and\r\na pipe".into();
+    let file = dir.path().join("newline.json");
+    std::fs::write(&file, report.to_string()).expect("write");
+    let out = report_of(&[&file]);
+    assert_eq!(out.status.code(), Some(0));
+    let table = String::from_utf8(out.stdout).expect("utf8");
+    let lines: Vec<&str> = table.lines().collect();
+    assert!(
+        lines[2].starts_with("| two<br>lines \\| and<br>a pipe | "),
+        "{table}"
+    );
+    let columns = |line: &str| line.matches(" | ").count();
+    assert_eq!(columns(lines[2]), columns(lines[0]), "{table}");
+}

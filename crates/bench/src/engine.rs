@@ -10,7 +10,7 @@ use std::time::{Duration, SystemTime};
 use bytes::Bytes;
 use http_body_util::{BodyExt, Empty};
 use hyper::client::conn::http1;
-use hyper::header::{CONNECTION, HOST, HeaderValue, USER_AGENT};
+use hyper::header::{AUTHORIZATION, CONNECTION, HOST, HeaderValue, USER_AGENT};
 use hyper::{Request, Uri};
 use hyper_util::rt::TokioIo;
 use tokio::net::TcpStream;
@@ -20,7 +20,7 @@ use tokio::time::{Instant, sleep_until, timeout};
 use crate::counter::{CounterCheck, Ledger, parse_value};
 use crate::report::{ColdStart, Environment, Plan, Report, Results, Target};
 use crate::stats::Recorder;
-use crate::{BenchConfig, BenchError, CounterCheckMode, Stop, Warmup};
+use crate::{BenchConfig, BenchError, CounterCheckMode, Stop, Warmup, redact_url};
 
 /// Progress of a run, as passed to the callback of [`run_with_progress`].
 #[derive(Debug, Clone, PartialEq)]
@@ -87,7 +87,7 @@ where
         .next(run_start)
         .expect("a validated plan always has a first request");
     let unreachable = |source: io::Error| BenchError::Unreachable {
-        url: config.url.to_string(),
+        url: redact_url(&config.url),
         source,
     };
     let mut conn0 = match timeout(config.timeout, Conn::open(addr)).await {
@@ -231,7 +231,7 @@ fn build_report(
         schema_version: crate::SCHEMA_VERSION,
         target: Target {
             label: config.label.clone(),
-            url: config.url.to_string(),
+            url: redact_url(&config.url),
             method: "GET".to_owned(),
         },
         plan: Plan::of(config),
@@ -278,7 +278,7 @@ async fn resolve(config: &BenchConfig) -> Result<SocketAddr, BenchError> {
     let host = host.trim_start_matches('[').trim_end_matches(']');
     let port = config.url.port_or_known_default().unwrap_or(80);
     let resolve_err = |source| BenchError::Resolve {
-        url: config.url.to_string(),
+        url: redact_url(&config.url),
         source,
     };
     let mut addrs = tokio::net::lookup_host((host, port))
@@ -556,7 +556,27 @@ impl Outcome {
 struct RequestTemplate {
     uri: Uri,
     host: HeaderValue,
+    /// `Basic …` from the URL's `user:password@`, marked sensitive so that hyper never
+    /// shows it.
+    authorization: Option<HeaderValue>,
     keepalive: bool,
+}
+
+/// The `Authorization: Basic` value for a URL with credentials (percent-decoded, as
+/// curl sends them).
+fn basic_auth(url: &url::Url) -> Option<HeaderValue> {
+    use base64::Engine as _;
+    if url.username().is_empty() && url.password().is_none() {
+        return None;
+    }
+    let decode = |s: &str| percent_encoding::percent_decode_str(s).collect::<Vec<u8>>();
+    let mut pair = decode(url.username());
+    pair.push(b':');
+    pair.extend(decode(url.password().unwrap_or_default()));
+    let encoded = base64::engine::general_purpose::STANDARD.encode(pair);
+    let mut value = HeaderValue::from_str(&format!("Basic {encoded}")).ok()?;
+    value.set_sensitive(true);
+    Some(value)
 }
 
 static AGENT: HeaderValue =
@@ -579,6 +599,7 @@ impl RequestTemplate {
             uri: path.parse().unwrap_or_else(|_| Uri::from_static("/")),
             host: HeaderValue::from_str(&host)
                 .unwrap_or_else(|_| HeaderValue::from_static("localhost")),
+            authorization: basic_auth(url),
             keepalive: config.keepalive,
         }
     }
@@ -603,6 +624,9 @@ impl RequestTemplate {
         let headers = req.headers_mut();
         headers.insert(HOST, self.host.clone());
         headers.insert(USER_AGENT, AGENT.clone());
+        if let Some(auth) = &self.authorization {
+            headers.insert(AUTHORIZATION, auth.clone());
+        }
         if !self.keepalive {
             headers.insert(CONNECTION, HeaderValue::from_static("close"));
         }

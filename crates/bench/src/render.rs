@@ -408,7 +408,15 @@ impl Comparison {
             .collect();
         let _ = writeln!(out, "|{}|", align.join("|"));
         for row in rows {
-            let cells: Vec<String> = row.iter().map(|c| c.replace('|', "\\|")).collect();
+            // A line break inside a cell would end the table row: write it as <br>.
+            let cells: Vec<String> = row
+                .iter()
+                .map(|c| {
+                    c.replace('|', "\\|")
+                        .replace("\r\n", "<br>")
+                        .replace(['\n', '\r'], "<br>")
+                })
+                .collect();
             let _ = writeln!(out, "| {} |", cells.join(" | "));
         }
         let notes = self.footnotes();

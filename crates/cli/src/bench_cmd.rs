@@ -57,7 +57,8 @@ Examples:
 #[derive(Debug, clap::Args)]
 #[command(after_long_help = BENCH_HELP)]
 pub(crate) struct BenchArgs {
-    /// The http:// URL to GET, e.g. http://127.0.0.1:8000/hits.
+    /// The http:// URL to GET, e.g. http://127.0.0.1:8000/hits. Credentials
+    /// (user:pw@) are sent as Basic auth and always shown as user:***@.
     url: String,
 
     /// Number of measured requests [default: 1000, like the original latency.py]; the

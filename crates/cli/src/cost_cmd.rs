@@ -144,10 +144,8 @@ fn parse_row_value<T: std::str::FromStr>(text: &str) -> Result<RowValue<T>, Stri
 
 /// The mean billed duration (ms) and memory size (MB) in a Report's function figures.
 fn measured_function(path: &std::path::Path) -> anyhow::Result<(f64, u32)> {
-    let text = std::fs::read_to_string(path)
-        .with_context(|| format!("cannot read the Report {}", path.display()))?;
-    let report: latency_bench::Report = serde_json::from_str(&text)
-        .with_context(|| format!("{} is not a latency Report", path.display()))?;
+    // The bench crate's reader: it checks the schema version and the Report's bounds.
+    let report = latency_bench::Report::read(path).map_err(|e| anyhow::anyhow!("{e}"))?;
     let figures = report.function.with_context(|| {
         format!(
             "{} has no function figures: billed durations come from the Lambda rows of \

@@ -432,8 +432,9 @@ impl CostReport {
 /// Prices `rows` with `sheet`.
 ///
 /// Fails with [`CostError::InvalidInput`] if a volume is not finite and in
-/// (0, [`MAX_CALLS_PER_MONTH`]], if no volume is given, if two rows share an id, or if a
-/// function row's memory or duration is out of Lambda's range.
+/// (0, [`MAX_CALLS_PER_MONTH`]], if no volume is given, if two rows share an id, if a
+/// function row's memory or duration is out of Lambda's range, or if a cost overflows to
+/// a non-finite number (a sheet figure far too large).
 pub fn price(sheet: &PriceSheet, rows: &[Row], options: &Options) -> Result<CostReport, CostError> {
     if options.calls_per_month.is_empty() {
         return Err(CostError::InvalidInput {
@@ -469,6 +470,9 @@ pub fn price(sheet: &PriceSheet, rows: &[Row], options: &Options) -> Result<Cost
         .iter()
         .map(|row| price_row(sheet, row, options))
         .collect();
+    for row in &priced {
+        check_finite(row)?;
+    }
     let mut break_even = Vec::new();
     for provisioned in priced.iter().filter(|r| r.billing == Billing::Provisioned) {
         for per_call in priced.iter().filter(|r| r.billing == Billing::PerCall) {
@@ -500,6 +504,31 @@ pub fn price(sheet: &PriceSheet, rows: &[Row], options: &Options) -> Result<Cost
         rows: priced,
         break_even,
     })
+}
+
+/// Rejects a row whose costs overflowed: a sheet's figures are each finite, but a huge
+/// one times hours or volumes can reach infinity, and every table, chart and break-even
+/// point downstream needs finite numbers.
+fn check_finite(row: &RowCost) -> Result<(), CostError> {
+    let figures = [
+        ("monthly cost", row.monthly),
+        ("cost per million calls", row.per_million),
+    ]
+    .into_iter()
+    .chain(row.totals.iter().map(|t| ("total", t.cost)))
+    .chain(row.lines.iter().map(|l| ("line", l.cost)));
+    for (what, value) in figures {
+        if !value.is_finite() {
+            return Err(CostError::InvalidInput {
+                what: "price sheet",
+                value: format!("{}: {what} = {value}", row.id),
+                problem: "a cost overflowed to a non-finite number; a figure in the sheet is \
+                          far too large"
+                    .to_owned(),
+            });
+        }
+    }
+    Ok(())
 }
 
 pub(crate) fn check_calls(calls: f64, shown: &str) -> Result<(), CostError> {
