@@ -205,6 +205,103 @@ fn csv_is_a_header_and_one_row() {
     assert!(lines[0].starts_with("label,url,mode,connections,rate,requests"));
     assert_eq!(lines[0].split(',').count(), lines[1].split(',').count());
     assert!(lines[1].contains(",closed,1,,50,"), "{}", lines[1]);
+    // Rounded: latencies to 4 decimals of ms, never a float's noise.
+    let header: Vec<&str> = lines[0].split(',').collect();
+    let row: Vec<&str> = lines[1].split(',').collect();
+    for (name, value) in header.iter().zip(&row) {
+        if name.ends_with("_ms") && !value.is_empty() {
+            let decimals = value.split_once('.').map_or(0, |(_, d)| d.len());
+            assert_eq!(decimals, 4, "{name} = {value}");
+        }
+    }
+    let out = bench(&[
+        &format!("{}/hits", server.base_url),
+        "5",
+        "--csv",
+        "--no-header",
+    ]);
+    assert_eq!(out.status.code(), Some(0));
+    let stdout = text(&out.stdout);
+    assert_eq!(stdout.lines().count(), 1, "{stdout}");
+    assert!(stdout.contains(",closed,1,,5,"), "{stdout}");
+    let without_csv = bench(&[&format!("{}/hits", server.base_url), "5", "--no-header"]);
+    assert_eq!(
+        without_csv.status.code(),
+        Some(2),
+        "--no-header needs --csv"
+    );
+}
+
+#[test]
+fn the_summary_has_a_percentile_ladder_in_scaled_units() {
+    let server = Server::start("memory://", &[]);
+    let out = bench(&[&format!("{}/hits", server.base_url), "300"]);
+    assert_eq!(out.status.code(), Some(0));
+    let stdout = text(&out.stdout);
+    let ladder = stdout
+        .lines()
+        .position(|l| l.trim_start().starts_with("percentiles"))
+        .unwrap_or_else(|| panic!("no ladder:\n{stdout}"));
+    let names: Vec<&str> = stdout
+        .lines()
+        .nth(ladder)
+        .unwrap_or_default()
+        .split_whitespace()
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "percentiles",
+            "50%",
+            "75%",
+            "90%",
+            "95%",
+            "99%",
+            "99.9%",
+            "99.99%",
+            "100%"
+        ]
+    );
+    let values: Vec<&str> = stdout
+        .lines()
+        .nth(ladder + 1)
+        .unwrap_or_default()
+        .split_whitespace()
+        .collect();
+    assert_eq!(values.len(), 8, "{stdout}");
+    for v in values {
+        assert!(
+            ["µs", "ms", "s"].iter().any(|u| v.ends_with(u)),
+            "{v} has no unit:\n{stdout}"
+        );
+    }
+}
+
+#[test]
+fn thresholds_exit_1_when_crossed_and_0_when_held() {
+    let server = Server::start("memory://", &[]);
+    let url = format!("{}/hits", server.base_url);
+    // No answer from a local server takes 1 ns, nor 60 s.
+    let crossed = bench(&[&url, "50", "--max-p99", "1ns"]);
+    let stderr = text(&crossed.stderr);
+    assert_eq!(crossed.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("above --max-p99"), "{stderr}");
+    let held = bench(&[&url, "50", "--max-p99", "60s", "--max-error-rate", "0.1%"]);
+    assert_eq!(held.status.code(), Some(0), "{}", text(&held.stderr));
+    let bad = bench(&[&url, "50", "--max-p99", "5"]);
+    assert_eq!(bad.status.code(), Some(2), "a threshold needs a unit");
+    assert!(text(&bad.stderr).contains("needs a unit"));
+    let errors = bench(&[
+        &format!("{}/no-such-page", server.base_url),
+        "50",
+        "--max-error-rate",
+        "0.5",
+    ]);
+    assert_eq!(
+        errors.status.code(),
+        Some(1),
+        "a fraction works like a percentage"
+    );
 }
 
 #[test]

@@ -37,6 +37,10 @@ pub struct Progress {
     pub elapsed: Duration,
     /// Length of the measured phase, when the run is bounded by time.
     pub planned: Option<Duration>,
+    /// Time since the run began, warm-up included.
+    pub since_start: Duration,
+    /// Length of the warm-up, when it is bounded by time.
+    pub warmup_planned: Option<Duration>,
 }
 
 /// Runs the plan and returns its Report. Equivalent to [`run_with_progress`] with a
@@ -375,6 +379,11 @@ impl Shared {
             planned: match config.stop {
                 Stop::Duration(d) => Some(d),
                 Stop::Requests(_) => None,
+            },
+            since_start: Instant::now().saturating_duration_since(self.dispenser.run_start),
+            warmup_planned: match config.warmup {
+                Warmup::Duration(d) => Some(d),
+                Warmup::None | Warmup::Requests(_) => None,
             },
         }
     }

@@ -28,6 +28,7 @@ mod error;
 pub mod render;
 mod report;
 mod stats;
+pub mod units;
 
 pub use config::{BenchConfig, CounterCheckMode, MAX_CONNECTIONS, Stop, Warmup, redact_url};
 pub use counter::{CounterCheck, Verdict};

@@ -315,6 +315,11 @@ Rows (ids for --only, --memory-mb ROW=MB and --duration-ms ROW=MS):
     let _ = write!(
         out,
         "
+Exit codes:
+  0  priced;
+  1  a sheet or Report cannot be read or is invalid, or an output cannot be written;
+  2  usage error: an unknown row, a value out of range, or a sheet whose costs overflow.
+
 Examples:
   latency cost                                  the study's table, reproduced
   latency cost --sheet current --with-load-balancer --calls-per-month 100k,{},1B

@@ -20,6 +20,12 @@ The HTML page is self-contained (no scripts, no external resources): the table, 
 latency CDF of every run, a histogram per run, and each run's details (URL, load,
 machine, time).
 
+Exit codes:
+  0  written;
+  1  a file cannot be read, is not a Report, or is too large (one line names the file and
+     the problem), or an output cannot be written;
+  2  usage error, such as no file given.
+
 Examples:
   latency bench http://127.0.0.1:8000/hits --label 'server + VM' --json a.json
   latency bench http://127.0.0.1:8001/hits --label 'Fargate + EFS' --json b.json
