@@ -74,7 +74,7 @@ fn bench_against_serve_prints_the_original_mean_then_the_distribution() {
     }
     let report: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&json).expect("json written")).expect("json");
-    assert_eq!(report["schema_version"], 1);
+    assert_eq!(report["schema_version"], 2);
     assert_eq!(report["target"]["label"], "server + VM");
     assert_eq!(report["results"]["requests"], 200);
     assert_eq!(report["results"]["counter"]["verdict"], "pass");

@@ -139,3 +139,70 @@ fn a_sheet_whose_totals_overflow_is_rejected_before_any_chart_is_drawn() {
     );
     assert!(!svg.exists(), "no chart of infinite costs");
 }
+
+#[test]
+fn infracost_usage_comes_from_a_reports_billed_duration_or_its_mean_latency() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let with_function = dir.path().join("lambda.json");
+    std::fs::write(&with_function, report_with_function(12.3, 128).to_string()).expect("write");
+    let usage = dir.path().join("usage.yml");
+    let out = latency()
+        .args(["cost", "--calls-per-month", "5M,1e8", "--infracost-usage"])
+        .arg(&usage)
+        .arg("--usage-report")
+        .arg(&with_function)
+        .output()
+        .expect("run latency cost");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let yaml = std::fs::read_to_string(&usage).expect("usage file written");
+    assert!(yaml.contains("\nversion: 0.1\n"), "{yaml}");
+    assert!(
+        yaml.contains(
+            "  aws_lambda_function:\n    monthly_requests: 5000000\n    request_duration_ms: 13\n"
+        ),
+        "{yaml}"
+    );
+    assert!(yaml.contains("mean billed duration"), "{yaml}");
+
+    // A bench Report without function figures: its mean warm latency, said to be so.
+    let text = include_str!("../crates/bench/tests/fixtures/server-vm.json");
+    let plain: serde_json::Value = serde_json::from_str(text).expect("fixture");
+    let mean = plain["results"]["latency"]["mean_ms"]
+        .as_f64()
+        .expect("mean");
+    let bench_only = dir.path().join("bench.json");
+    std::fs::write(&bench_only, text).expect("write");
+    let out = latency()
+        .args(["cost", "--infracost-usage", "-", "--usage-report"])
+        .arg(&bench_only)
+        .output()
+        .expect("run latency cost");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let yaml = String::from_utf8(out.stdout).expect("utf8");
+    assert!(
+        yaml.starts_with("# Infracost usage file"),
+        "stdout is only the file: {yaml}"
+    );
+    assert!(
+        yaml.contains(&format!("request_duration_ms: {}\n", mean.ceil())),
+        "{yaml}"
+    );
+    assert!(
+        yaml.contains("monthly_requests: 1000000\n") && yaml.contains("upper bound"),
+        "{yaml}"
+    );
+
+    let alone = latency()
+        .args(["cost", "--infracost-usage", "-"])
+        .output()
+        .expect("run latency cost");
+    assert_eq!(alone.status.code(), Some(2), "needs --usage-report");
+}

@@ -220,3 +220,67 @@ fn a_newline_in_a_label_does_not_break_the_markdown_table() {
     let columns = |line: &str| line.matches(" | ").count();
     assert_eq!(columns(lines[2]), columns(lines[0]), "{table}");
 }
+
+#[test]
+fn merge_adds_two_reports_into_one_with_the_same_percentiles_and_twice_the_counts() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let report = one_report();
+    let (a, b) = (dir.path().join("a.json"), dir.path().join("b.json"));
+    std::fs::write(&a, report.to_string()).expect("write");
+    std::fs::write(&b, report.to_string()).expect("write");
+    let out = latency()
+        .args(["report", "--merge"])
+        .args([&a, &b])
+        .args(["--json", "-"])
+        .output()
+        .expect("report");
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let merged: serde_json::Value = serde_json::from_slice(&out.stdout).expect("one Report");
+    let (m, r) = (&merged["results"], &report["results"]);
+    assert_eq!(m["requests"], 40);
+    assert_eq!(
+        m["latency"]["count"],
+        r["latency"]["count"].as_u64().expect("count") * 2
+    );
+    // The same data twice: every percentile, the min and the max are unchanged.
+    for field in ["min_ms", "p50_ms", "p90_ms", "p99_ms", "p99_9_ms", "max_ms"] {
+        assert_eq!(m["latency"][field], r["latency"][field], "{field}");
+    }
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(
+        stderr.lines().filter(|l| l.starts_with('|')).count(),
+        3,
+        "header, rule and one row: {stderr}"
+    );
+    // The same counter values twice are 20 duplicates across the "shards".
+    assert_eq!(m["counter"]["verdict"], "fail");
+    assert_eq!(m["counter"]["duplicates"], 20);
+
+    // A version-1 Report has no histogram: refused by --merge, with the file named.
+    let mut old = report.clone();
+    old["schema_version"] = 1.into();
+    old["results"]
+        .as_object_mut()
+        .expect("object")
+        .remove("latency_histogram");
+    let v1 = dir.path().join("v1.json");
+    std::fs::write(&v1, old.to_string()).expect("write");
+    let shown = latency().arg("report").arg(&v1).output().expect("report");
+    assert_eq!(shown.status.code(), Some(0), "version 1 is still read");
+    let out = latency()
+        .args(["report", "--merge"])
+        .args([&a, &v1])
+        .output()
+        .expect("report");
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("v1.json") && stderr.contains("no latency histogram"),
+        "{stderr}"
+    );
+}

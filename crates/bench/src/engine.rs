@@ -269,6 +269,12 @@ fn build_report(
             },
             counter,
             distribution: all.latency.distribution(),
+            latency_histogram: all.latency.encode(),
+            latency_uncorrected_histogram: if config.rate.is_some() {
+                all.uncorrected.encode()
+            } else {
+                None
+            },
         },
         environment: Environment::here(started, finished),
         function: None,

@@ -1,5 +1,6 @@
 //! The Report: what was measured, what was seen, and where. Its JSON form is versioned;
-//! the schema is committed at `crates/bench/schema/report.v1.schema.json`.
+//! the schema is committed at `crates/bench/schema/report.v2.schema.json` (version 1,
+//! without histograms, is still read).
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -13,7 +14,11 @@ use crate::{BenchConfig, BenchError, Stop, Warmup};
 
 /// The schema version this build writes and reads. A change that removes or renames a
 /// field, or changes its meaning, bumps it and adds a new schema file.
-pub const SCHEMA_VERSION: u32 = 1;
+pub const SCHEMA_VERSION: u32 = 2;
+
+/// The oldest schema version this build reads. Version 1 lacks the histograms: it shows
+/// in tables but cannot be merged.
+pub const OLDEST_READABLE_VERSION: u32 = 1;
 
 /// The largest Report file read, in bytes. A Report of this build is a few KB plus its
 /// compressed histogram (a few KB more); 16 MiB leaves room for any real one while a
@@ -32,7 +37,10 @@ pub const MAX_NOTES: usize = 100;
 pub const MAX_BINS: usize = 1000;
 
 /// The committed JSON schema of [`Report`], version [`SCHEMA_VERSION`].
-pub const SCHEMA_JSON: &str = include_str!("../schema/report.v1.schema.json");
+pub const SCHEMA_JSON: &str = include_str!("../schema/report.v2.schema.json");
+
+/// The committed JSON schema of version 1, for Reports written by older builds.
+pub const SCHEMA_V1_JSON: &str = include_str!("../schema/report.v1.schema.json");
 
 /// One measurement of one endpoint.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -144,6 +152,15 @@ pub struct Results {
     pub counter: CounterCheck,
     /// Chart data for the warm latencies.
     pub distribution: Distribution,
+    /// The warm latencies as an HDR histogram, values in ns, in the standard
+    /// HdrHistogram V2 compressed form, base64 (as in `.hlog` files): what `latency
+    /// report --merge` adds exactly. `None` when no warm request was answered, and in
+    /// version-1 Reports.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub latency_histogram: Option<String>,
+    /// Open loop only: the uncorrected latencies, in the same form.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub latency_uncorrected_histogram: Option<String>,
 }
 
 impl Results {
@@ -288,10 +305,13 @@ impl Report {
             .get("schema_version")
             .and_then(serde_json::Value::as_u64)
         {
-            Some(v) if v == u64::from(SCHEMA_VERSION) => {}
+            Some(v)
+                if (u64::from(OLDEST_READABLE_VERSION)..=u64::from(SCHEMA_VERSION))
+                    .contains(&v) => {}
             Some(v) => {
                 return Err(invalid(format!(
-                    "schema version {v}; this build reads version {SCHEMA_VERSION}"
+                    "schema version {v}; this build reads versions \
+                     {OLDEST_READABLE_VERSION} to {SCHEMA_VERSION}"
                 )));
             }
             None => return Err(invalid("no schema_version field".to_owned())),

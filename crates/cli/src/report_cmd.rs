@@ -20,6 +20,12 @@ The HTML page is self-contained (no scripts, no external resources): the table, 
 latency CDF of every run, a histogram per run, and each run's details (URL, load,
 machine, time).
 
+--merge takes Reports of shards of one run (the same URL measured at once from several
+machines or processes, e.g. `--fanout`) and writes one: HDR histograms added (each
+Report carries its own, HdrHistogram V2 compressed), counts and statuses summed,
+throughput summed, percentiles of all latencies together; never an average of
+percentiles. Reports of schema version 1 have no histogram and are refused by --merge.
+
 Exit codes:
   0  written;
   1  a file cannot be read, is not a Report, or is too large (one line names the file and
@@ -29,7 +35,8 @@ Exit codes:
 Examples:
   latency bench http://127.0.0.1:8000/hits --label 'server + VM' --json a.json
   latency bench http://127.0.0.1:8001/hits --label 'Fargate + EFS' --json b.json
-  latency report a.json b.json --html report.html > report.md";
+  latency report a.json b.json --html report.html > report.md
+  latency report --merge shard-*.json --json merged.json";
 
 /// Flags of `latency report`.
 #[derive(Debug, clap::Args)]
@@ -52,8 +59,15 @@ pub(crate) struct ReportArgs {
     #[arg(long, default_value = "Latency comparison")]
     title: String,
 
-    /// Also write the Reports read, as one JSON array in the order given, to FILE; `-`
-    /// (or no value) writes it to stdout, and the table then goes to stderr.
+    /// Merge the Reports into one, as shards of one run (e.g. of --fanout): their HDR
+    /// histograms are added, so the merged percentiles are exact; nothing is averaged.
+    /// The table then has one row, and --json writes the merged Report.
+    #[arg(long)]
+    merge: bool,
+
+    /// Also write the Reports read, as one JSON array in the order given (with --merge:
+    /// the merged Report), to FILE; `-` (or no value) writes it to stdout, and the table
+    /// then goes to stderr.
     #[arg(
         long,
         value_name = "FILE|-",
@@ -70,11 +84,18 @@ pub(crate) fn run(args: ReportArgs) -> anyhow::Result<ExitCode> {
         .iter()
         .map(|path| Report::read(path).map_err(|e| anyhow::anyhow!("{e}")))
         .collect::<anyhow::Result<Vec<_>>>()?;
-    let json = match &args.json {
-        Some(_) => {
+    let reports = if args.merge {
+        let paths: Vec<&std::path::Path> = args.files.iter().map(PathBuf::as_path).collect();
+        vec![Report::merge(&reports, &paths).map_err(|e| anyhow::anyhow!("{e}"))?]
+    } else {
+        reports
+    };
+    let json = match (&args.json, args.merge) {
+        (None, _) => None,
+        (Some(_), true) => Some(reports[0].to_json().trim_end().to_owned()),
+        (Some(_), false) => {
             Some(serde_json::to_string_pretty(&reports).context("cannot encode the Reports")?)
         }
-        None => None,
     };
     let mut comparison = Comparison::new(reports);
     comparison.title = args.title;
