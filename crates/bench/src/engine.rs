@@ -3,8 +3,10 @@
 use std::collections::BTreeMap;
 use std::io;
 use std::net::SocketAddr;
+use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
+use std::task::Poll;
 use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
@@ -105,7 +107,7 @@ where
         }
     };
     let remaining = config.timeout.saturating_sub(run_start.elapsed());
-    let outcome = match timeout(remaining, request.exchange(&mut conn0, addr)).await {
+    let outcome = match timeout(remaining, request.exchange(&mut conn0, addr, false)).await {
         Ok(outcome) => outcome,
         Err(_) => Outcome::Fail("timeout"),
     };
@@ -259,7 +261,9 @@ fn build_report(
             status_codes: all
                 .statuses
                 .iter()
-                .map(|(k, v)| (k.to_string(), *v))
+                .enumerate()
+                .filter(|(_, n)| **n > 0)
+                .map(|(code, n)| (code.to_string(), *n))
                 .collect(),
             errors,
             error_rate: if all.measured > 0 {
@@ -395,9 +399,48 @@ impl Shared {
     }
 }
 
+/// Progress counts are published to [`Shared`] every this many requests (and at the
+/// end): an atomic add on a cache line shared by every thread, per request, costs more
+/// than the progress bar needs.
+const PUBLISH_EVERY: u64 = 64;
+
+/// Counts not yet published to [`Shared`].
+#[derive(Default)]
+struct Unpublished {
+    completed: u64,
+    errors: u64,
+    warm: u64,
+}
+
+impl Unpublished {
+    fn publish(&mut self, shared: &Shared) {
+        let Unpublished {
+            completed,
+            errors,
+            warm,
+        } = std::mem::take(self);
+        if completed > 0 {
+            shared.completed.fetch_add(completed, Ordering::Relaxed);
+        }
+        if errors > 0 {
+            shared.errors.fetch_add(errors, Ordering::Relaxed);
+        }
+        if warm > 0 {
+            shared.warm_completed.fetch_add(warm, Ordering::Relaxed);
+        }
+    }
+}
+
 async fn worker(shared: Arc<Shared>, mut conn: Option<Conn>, mut tally: Tally) -> Tally {
     // When this worker became free to send its next request.
     let mut ready = Instant::now();
+    // One timer for every request of this worker, moved forward before each: extending
+    // a registered tokio timer is an atomic store, while a fresh `timeout()` per request
+    // inserts into and removes from the runtime's timer wheel.
+    let deadline = tokio::time::sleep(shared.timeout);
+    tokio::pin!(deadline);
+    let mut unpublished = Unpublished::default();
+    let mut since_publish = 0u64;
     loop {
         let (ticket, scheduled) = match shared.rate {
             Some(rate) => {
@@ -411,20 +454,21 @@ async fn worker(shared: Arc<Shared>, mut conn: Option<Conn>, mut tally: Tally) -
                 }
                 (ticket, Some(at))
             }
-            None => match shared.dispenser.next(Instant::now()) {
+            None => match shared.dispenser.next(ready) {
                 Some(ticket) => (ticket, None),
                 None => break,
             },
         };
-        let sent = Instant::now();
-        let outcome = match timeout(
-            shared.timeout,
-            shared.request.exchange(&mut conn, shared.addr),
-        )
-        .await
-        {
-            Ok(outcome) => outcome,
-            Err(_) => Outcome::Fail("timeout"),
+        // In the closed loop the worker sends at once, so `ready` is the send time.
+        let sent = match scheduled {
+            Some(_) => Instant::now(),
+            None => ready,
+        };
+        deadline.as_mut().reset(sent + shared.timeout);
+        let outcome = tokio::select! {
+            biased;
+            outcome = shared.request.exchange(&mut conn, shared.addr, scheduled.is_some()) => outcome,
+            () = &mut deadline => Outcome::Fail("timeout"),
         };
         let done = Instant::now();
         if !shared.keepalive || matches!(outcome, Outcome::Fail(_)) {
@@ -445,31 +489,52 @@ async fn worker(shared: Arc<Shared>, mut conn: Option<Conn>, mut tally: Tally) -
                     tally.uncorrected.record(done - sent);
                 }
             }
-            shared.completed.fetch_add(1, Ordering::Relaxed);
-            if outcome.is_error() {
-                shared.errors.fetch_add(1, Ordering::Relaxed);
-            }
+            unpublished.completed += 1;
+            unpublished.errors += u64::from(outcome.is_error());
         } else {
-            shared.warm_completed.fetch_add(1, Ordering::Relaxed);
+            unpublished.warm += 1;
+        }
+        since_publish += 1;
+        if since_publish == PUBLISH_EVERY {
+            since_publish = 0;
+            unpublished.publish(&shared);
         }
         tally.account(&ticket, &outcome, shared.check, start, done);
-        ready = Instant::now();
+        ready = done;
     }
+    unpublished.publish(&shared);
     tally
 }
 
 /// What one worker saw.
-#[derive(Default)]
 struct Tally {
     latency: Recorder,
     uncorrected: Recorder,
-    statuses: BTreeMap<u16, u64>,
+    /// Answers by status code, indexed by the code (0 to 999): an array index per
+    /// request instead of a map lookup.
+    statuses: Box<[u64; 1000]>,
     errors: BTreeMap<&'static str, u64>,
     ledger: Ledger,
     measured: u64,
     warmup: u64,
     first_send: Option<Instant>,
     last_done: Option<Instant>,
+}
+
+impl Default for Tally {
+    fn default() -> Self {
+        Self {
+            latency: Recorder::default(),
+            uncorrected: Recorder::default(),
+            statuses: Box::new([0; 1000]),
+            errors: BTreeMap::new(),
+            ledger: Ledger::default(),
+            measured: 0,
+            warmup: 0,
+            first_send: None,
+            last_done: None,
+        }
+    }
 }
 
 impl Tally {
@@ -488,7 +553,10 @@ impl Tally {
             self.last_done = Some(self.last_done.map_or(done, |d| d.max(done)));
             match outcome {
                 Outcome::Answer { status, .. } => {
-                    *self.statuses.entry(*status).or_default() += 1;
+                    // hyper only yields codes 100 to 999.
+                    if let Some(n) = self.statuses.get_mut(usize::from(*status)) {
+                        *n += 1;
+                    }
                     if let Some(kind) = status_error(*status) {
                         *self.errors.entry(kind).or_default() += 1;
                     }
@@ -503,8 +571,10 @@ impl Tally {
                 Outcome::Answer {
                     status,
                     head,
+                    head_len,
                     truncated,
                 } if (200..300).contains(status) => {
+                    let head = &head[..usize::from(*head_len)];
                     match (!truncated).then(|| parse_value(head)).flatten() {
                         Some(v) => self.ledger.insert(v),
                         None => self.ledger.non_integer += 1,
@@ -518,8 +588,8 @@ impl Tally {
     fn merge(&mut self, other: Tally) {
         self.latency.merge(&other.latency);
         self.uncorrected.merge(&other.uncorrected);
-        for (k, v) in other.statuses {
-            *self.statuses.entry(k).or_default() += v;
+        for (mine, theirs) in self.statuses.iter_mut().zip(other.statuses.iter()) {
+            *mine += theirs;
         }
         for (k, v) in other.errors {
             *self.errors.entry(k).or_default() += v;
@@ -552,7 +622,9 @@ const HEAD_BYTES: usize = 32;
 enum Outcome {
     Answer {
         status: u16,
-        head: Vec<u8>,
+        /// The body's first bytes, kept inline: no allocation per request.
+        head: [u8; HEAD_BYTES],
+        head_len: u8,
         truncated: bool,
     },
     Fail(&'static str),
@@ -619,21 +691,82 @@ impl RequestTemplate {
         }
     }
 
-    /// One request/response on `conn`, opening a connection first if there is none.
-    /// Reads the whole body. Never retries: `GET /hits` is not idempotent.
-    async fn exchange(&self, conn: &mut Option<Conn>, addr: SocketAddr) -> Outcome {
-        if conn.as_ref().is_none_or(|c| c.sender.is_closed()) {
+    /// One request/response on `conn`, opening a connection first if there is none or
+    /// it has ended. Reads the whole body. Never retries: `GET /hits` is not idempotent.
+    ///
+    /// `was_idle`: the connection may have sat unused (open loop), so the server may have
+    /// closed it meanwhile; it is checked first, as a driver task would have noticed.
+    async fn exchange(&self, conn: &mut Option<Conn>, addr: SocketAddr, was_idle: bool) -> Outcome {
+        if let Some(c) = conn.as_mut()
+            && (c.ended || c.sender.is_closed() || (was_idle && c.ended_while_idle().await))
+        {
+            *conn = None;
+        }
+        if conn.is_none() {
             match Conn::open(addr).await {
                 Ok(c) => *conn = Some(c),
                 Err(_) => return Outcome::Fail("connect"),
             }
         }
-        let Some(c) = conn.as_mut() else {
+        let Some(Conn {
+            sender,
+            connection,
+            ended,
+        }) = conn.as_mut()
+        else {
             return Outcome::Fail("connect");
         };
-        if c.sender.ready().await.is_err() {
-            return Outcome::Fail("closed");
-        }
+        let req = self.request();
+        let exchange = async move {
+            if sender.ready().await.is_err() {
+                return (Outcome::Fail("closed"), true);
+            }
+            let response = match sender.send_request(req).await {
+                Ok(r) => r,
+                Err(e) => return (Outcome::Fail(hyper_kind(&e)), true),
+            };
+            let status = response.status().as_u16();
+            // A server that says it will close is taken at its word: the next request
+            // opens a new connection instead of failing on this one.
+            let closing = response
+                .headers()
+                .get(CONNECTION)
+                .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"close"));
+            let mut body = response.into_body();
+            let mut head = [0u8; HEAD_BYTES];
+            let mut len = 0;
+            let mut truncated = false;
+            while let Some(frame) = body.frame().await {
+                match frame {
+                    Ok(frame) => {
+                        if let Some(data) = frame.data_ref() {
+                            let take = data.len().min(HEAD_BYTES - len);
+                            head[len..len + take].copy_from_slice(&data[..take]);
+                            len += take;
+                            truncated |= data.len() > take;
+                        }
+                    }
+                    Err(e) => return (Outcome::Fail(hyper_kind(&e)), true),
+                }
+            }
+            let answer = Outcome::Answer {
+                status,
+                head,
+                // At most HEAD_BYTES (32).
+                head_len: u8::try_from(len).unwrap_or(u8::MAX),
+                truncated,
+            };
+            (answer, closing)
+        };
+        let (outcome, closing) = drive(connection.as_mut(), ended, exchange)
+            .await
+            .unwrap_or((Outcome::Fail("closed"), true));
+        *ended |= closing;
+        outcome
+    }
+
+    /// The request to send: the URI and headers of the template.
+    fn request(&self) -> Request<Empty<Bytes>> {
         let mut req = Request::new(Empty::<Bytes>::new());
         *req.uri_mut() = self.uri.clone();
         let headers = req.headers_mut();
@@ -645,32 +778,46 @@ impl RequestTemplate {
         if !self.keepalive {
             headers.insert(CONNECTION, HeaderValue::from_static("close"));
         }
-        let response = match c.sender.send_request(req).await {
-            Ok(r) => r,
-            Err(e) => return Outcome::Fail(hyper_kind(&e)),
-        };
-        let status = response.status().as_u16();
-        let mut body = response.into_body();
-        let mut head = Vec::new();
-        let mut truncated = false;
-        while let Some(frame) = body.frame().await {
-            match frame {
-                Ok(frame) => {
-                    if let Some(data) = frame.data_ref() {
-                        let room = HEAD_BYTES - head.len();
-                        truncated |= data.len() > room;
-                        head.extend_from_slice(&data[..data.len().min(room)]);
-                    }
-                }
-                Err(e) => return Outcome::Fail(hyper_kind(&e)),
+        req
+    }
+}
+
+/// Runs `fut` while driving `connection` in the same task, and returns its output, or
+/// `None` when the connection ended first.
+///
+/// hyper's examples spawn the connection as its own task; then every request costs two
+/// wake-ups across tasks (often across threads): the request to the connection task,
+/// the response back. Driving both here, as wrk drives each socket from one event loop,
+/// saves those. The polls alternate a few rounds so that a request the exchange has
+/// just queued is written in the same wake-up.
+async fn drive<F: std::future::Future>(
+    mut connection: Pin<&mut Connection>,
+    ended: &mut bool,
+    fut: F,
+) -> Option<F::Output> {
+    let mut fut = std::pin::pin!(fut);
+    std::future::poll_fn(move |cx| {
+        for _ in 0..3 {
+            if let Poll::Ready(out) = fut.as_mut().poll(cx) {
+                return Poll::Ready(Some(out));
+            }
+            if *ended {
+                return Poll::Ready(None);
+            }
+            if connection.as_mut().poll(cx).is_ready() {
+                *ended = true;
             }
         }
-        Outcome::Answer {
-            status,
-            head,
-            truncated,
+        if let Poll::Ready(out) = fut.as_mut().poll(cx) {
+            return Poll::Ready(Some(out));
         }
-    }
+        if *ended {
+            Poll::Ready(None)
+        } else {
+            Poll::Pending
+        }
+    })
+    .await
 }
 
 fn hyper_kind(e: &hyper::Error) -> &'static str {
@@ -685,10 +832,17 @@ fn hyper_kind(e: &hyper::Error) -> &'static str {
     }
 }
 
-/// One HTTP/1.1 connection; its driver task ends when it is dropped.
+/// hyper's client connection: the state machine that writes requests and reads
+/// responses on the socket. Polled by the worker itself, see [`drive`].
+type Connection = http1::Connection<TokioIo<TcpStream>, Empty<Bytes>>;
+
+/// One HTTP/1.1 connection; dropping it closes the socket at once, even with a response
+/// still pending.
 struct Conn {
     sender: http1::SendRequest<Empty<Bytes>>,
-    driver: tokio::task::JoinHandle<()>,
+    connection: Pin<Box<Connection>>,
+    /// The connection future has completed: the server closed it, or it failed.
+    ended: bool,
 }
 
 impl Conn {
@@ -698,16 +852,22 @@ impl Conn {
         let (sender, connection) = http1::handshake(TokioIo::new(stream))
             .await
             .map_err(io::Error::other)?;
-        let driver = tokio::spawn(async move {
-            let _ = connection.await;
-        });
-        Ok(Conn { sender, driver })
+        Ok(Conn {
+            sender,
+            connection: Box::pin(connection),
+            ended: false,
+        })
     }
-}
 
-impl Drop for Conn {
-    fn drop(&mut self) {
-        // Aborting closes the socket at once, even with a response still pending.
-        self.driver.abort();
+    /// Polls the idle connection once, without waiting: whether it has ended (e.g. the
+    /// server closed it after its keep-alive timeout).
+    async fn ended_while_idle(&mut self) -> bool {
+        std::future::poll_fn(|cx| {
+            if !self.ended && self.connection.as_mut().poll(cx).is_ready() {
+                self.ended = true;
+            }
+            Poll::Ready(self.ended)
+        })
+        .await
     }
 }
