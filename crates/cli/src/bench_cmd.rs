@@ -121,16 +121,8 @@ pub(crate) struct BenchArgs {
     #[arg(long)]
     no_counter_check: bool,
 
-    /// Also write the full Report as JSON to FILE; `-` (or no value) writes it to stdout,
-    /// and the human summary then goes to stderr.
-    #[arg(
-        long,
-        value_name = "FILE|-",
-        num_args = 0..=1,
-        default_missing_value = "-",
-        value_parser = crate::json_out::parse
-    )]
-    json: Option<JsonOut>,
+    #[command(flatten)]
+    json: crate::json_out::JsonArg,
 
     /// Print a CSV header and one row on stdout instead of the human summary. Latencies
     /// are in ms to 4 decimals (0.1 µs).
@@ -257,12 +249,12 @@ pub(crate) fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
         latency_bench::render::summary(&report)
     };
     // With the Report on stdout, stdout stays pure JSON and the human output moves.
-    if args.json.as_ref().is_some_and(JsonOut::is_stdout) {
+    if args.json.json.as_ref().is_some_and(JsonOut::is_stdout) {
         eprint!("{human}");
     } else {
         print!("{human}");
     }
-    if let Some(out) = &args.json {
+    if let Some(out) = &args.json.json {
         out.write(&report.to_json())?;
     }
     Ok(verdict(&report, args.max_error_rate, args.max_p99))

@@ -43,17 +43,8 @@ pub(crate) struct CostArgs {
     #[arg(long)]
     with_load_balancer: bool,
 
-    /// Write the whole report as JSON (schema: crates/cost/schema/cost-report.v1.schema.json)
-    /// instead of the tables: every figure of the sheet, every row's arithmetic, every
-    /// break-even point. To FILE, or to stdout with `-` or no value.
-    #[arg(
-        long,
-        value_name = "FILE|-",
-        num_args = 0..=1,
-        default_missing_value = "-",
-        value_parser = crate::json_out::parse
-    )]
-    json: Option<crate::json_out::JsonOut>,
+    #[command(flatten)]
+    json: crate::json_out::JsonArg,
 
     /// Lambda memory in MB for per-call rows, 128 to 10240 (default 128, as the study).
     ///
@@ -308,7 +299,7 @@ fn cost(args: CostArgs) -> anyhow::Result<ExitCode> {
         }
     }
 
-    if let Some(out) = &args.json {
+    if let Some(out) = &args.json.json {
         let mut json = serde_json::to_string_pretty(&report).context("cannot encode the report")?;
         json.push('\n');
         out.write(&json)?;
@@ -378,6 +369,10 @@ Rows (ids for --only, --memory-mb ROW=MB and --duration-ms ROW=MS):
     let _ = write!(
         out,
         "
+--json writes the whole report instead of the tables (schema:
+crates/cost/schema/cost-report.v1.schema.json): every figure of the sheet, every row's
+arithmetic, every break-even point.
+
 Exit codes:
   0  priced;
   1  a sheet or Report cannot be read or is invalid, or an output cannot be written;
@@ -419,7 +414,7 @@ mod tests {
         let args = parse(&[]).expect("no flags parse");
         assert_eq!(args.calls_per_month.0, vec![1e6, 1e7, 1e8]);
         assert_eq!(args.sheet, "original-era");
-        assert!(!args.with_load_balancer && args.json.is_none());
+        assert!(!args.with_load_balancer && args.json.json.is_none());
     }
 
     #[test]

@@ -36,6 +36,21 @@ impl JsonOut {
     }
 }
 
+/// `--json [FILE|-]`, flattened into each command's flags so the three spell it alike.
+#[derive(Debug, clap::Args)]
+pub(crate) struct JsonArg {
+    /// Write the command's JSON document (its help says what it holds) to FILE, or to
+    /// stdout with `-` or no value; the human output then leaves stdout.
+    #[arg(
+        long = "json",
+        value_name = "FILE|-",
+        num_args = 0..=1,
+        default_missing_value = "-",
+        value_parser = parse
+    )]
+    pub(crate) json: Option<JsonOut>,
+}
+
 /// The clap value parser of `--json`: `-` is stdout, anything else a path.
 pub(crate) fn parse(s: &str) -> Result<JsonOut, String> {
     match s {

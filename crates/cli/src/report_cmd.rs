@@ -20,6 +20,9 @@ The HTML page is self-contained (no scripts, no external resources): the table, 
 latency CDF of every run, a histogram per run, and each run's details (URL, load,
 machine, time).
 
+--json writes the Reports read as one JSON array, in the order given (with --merge: the
+merged Report); with `--json -` it goes to stdout and the table to stderr.
+
 --merge takes Reports of shards of one run (the same URL measured at once from several
 machines or processes, e.g. `--fanout`) and writes one: HDR histograms added (each
 Report carries its own, HdrHistogram V2 compressed), counts and statuses summed,
@@ -65,17 +68,8 @@ pub(crate) struct ReportArgs {
     #[arg(long)]
     merge: bool,
 
-    /// Also write the Reports read, as one JSON array in the order given (with --merge:
-    /// the merged Report), to FILE; `-` (or no value) writes it to stdout, and the table
-    /// then goes to stderr.
-    #[arg(
-        long,
-        value_name = "FILE|-",
-        num_args = 0..=1,
-        default_missing_value = "-",
-        value_parser = crate::json_out::parse
-    )]
-    json: Option<JsonOut>,
+    #[command(flatten)]
+    json: crate::json_out::JsonArg,
 }
 
 pub(crate) fn run(args: ReportArgs) -> anyhow::Result<ExitCode> {
@@ -90,7 +84,7 @@ pub(crate) fn run(args: ReportArgs) -> anyhow::Result<ExitCode> {
     } else {
         reports
     };
-    let json = match (&args.json, args.merge) {
+    let json = match (&args.json.json, args.merge) {
         (None, _) => None,
         (Some(_), true) => Some(reports[0].to_json().trim_end().to_owned()),
         (Some(_), false) => {
@@ -104,10 +98,10 @@ pub(crate) fn run(args: ReportArgs) -> anyhow::Result<ExitCode> {
         Some(path) => std::fs::write(path, &markdown)
             .with_context(|| format!("cannot write {}", path.display()))?,
         // With the JSON on stdout, stdout stays pure JSON and the table moves.
-        None if args.json.as_ref().is_some_and(JsonOut::is_stdout) => eprint!("{markdown}"),
+        None if args.json.json.as_ref().is_some_and(JsonOut::is_stdout) => eprint!("{markdown}"),
         None => print!("{markdown}"),
     }
-    if let (Some(out), Some(mut json)) = (&args.json, json) {
+    if let (Some(out), Some(mut json)) = (&args.json.json, json) {
         json.push('\n');
         out.write(&json)?;
     }
