@@ -3,10 +3,8 @@
 use std::collections::BTreeMap;
 use std::io;
 use std::net::SocketAddr;
-use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
-use std::task::Poll;
 use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
@@ -107,7 +105,7 @@ where
         }
     };
     let remaining = config.timeout.saturating_sub(run_start.elapsed());
-    let outcome = match timeout(remaining, request.exchange(&mut conn0, addr, false)).await {
+    let outcome = match timeout(remaining, request.exchange(&mut conn0, addr)).await {
         Ok(outcome) => outcome,
         Err(_) => Outcome::Fail("timeout"),
     };
@@ -467,7 +465,7 @@ async fn worker(shared: Arc<Shared>, mut conn: Option<Conn>, mut tally: Tally) -
         deadline.as_mut().reset(sent + shared.timeout);
         let outcome = tokio::select! {
             biased;
-            outcome = shared.request.exchange(&mut conn, shared.addr, scheduled.is_some()) => outcome,
+            outcome = shared.request.exchange(&mut conn, shared.addr) => outcome,
             () = &mut deadline => Outcome::Fail("timeout"),
         };
         let done = Instant::now();
@@ -692,77 +690,50 @@ impl RequestTemplate {
     }
 
     /// One request/response on `conn`, opening a connection first if there is none or
-    /// it has ended. Reads the whole body. Never retries: `GET /hits` is not idempotent.
-    ///
-    /// `was_idle`: the connection may have sat unused (open loop), so the server may have
-    /// closed it meanwhile; it is checked first, as a driver task would have noticed.
-    async fn exchange(&self, conn: &mut Option<Conn>, addr: SocketAddr, was_idle: bool) -> Outcome {
-        if let Some(c) = conn.as_mut()
-            && (c.ended || c.sender.is_closed() || (was_idle && c.ended_while_idle().await))
-        {
-            *conn = None;
-        }
-        if conn.is_none() {
+    /// its driver task has seen it close. Reads the whole body. Never retries: `GET
+    /// /hits` is not idempotent.
+    async fn exchange(&self, conn: &mut Option<Conn>, addr: SocketAddr) -> Outcome {
+        if conn.as_ref().is_none_or(|c| c.sender.is_closed()) {
             match Conn::open(addr).await {
                 Ok(c) => *conn = Some(c),
                 Err(_) => return Outcome::Fail("connect"),
             }
         }
-        let Some(Conn {
-            sender,
-            connection,
-            ended,
-        }) = conn.as_mut()
-        else {
+        let Some(c) = conn.as_mut() else {
             return Outcome::Fail("connect");
         };
-        let req = self.request();
-        let exchange = async move {
-            if sender.ready().await.is_err() {
-                return (Outcome::Fail("closed"), true);
-            }
-            let response = match sender.send_request(req).await {
-                Ok(r) => r,
-                Err(e) => return (Outcome::Fail(hyper_kind(&e)), true),
-            };
-            let status = response.status().as_u16();
-            // A server that says it will close is taken at its word: the next request
-            // opens a new connection instead of failing on this one.
-            let closing = response
-                .headers()
-                .get(CONNECTION)
-                .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"close"));
-            let mut body = response.into_body();
-            let mut head = [0u8; HEAD_BYTES];
-            let mut len = 0;
-            let mut truncated = false;
-            while let Some(frame) = body.frame().await {
-                match frame {
-                    Ok(frame) => {
-                        if let Some(data) = frame.data_ref() {
-                            let take = data.len().min(HEAD_BYTES - len);
-                            head[len..len + take].copy_from_slice(&data[..take]);
-                            len += take;
-                            truncated |= data.len() > take;
-                        }
-                    }
-                    Err(e) => return (Outcome::Fail(hyper_kind(&e)), true),
-                }
-            }
-            let answer = Outcome::Answer {
-                status,
-                head,
-                // At most HEAD_BYTES (32).
-                head_len: u8::try_from(len).unwrap_or(u8::MAX),
-                truncated,
-            };
-            (answer, closing)
+        if c.sender.ready().await.is_err() {
+            return Outcome::Fail("closed");
+        }
+        let response = match c.sender.send_request(self.request()).await {
+            Ok(r) => r,
+            Err(e) => return Outcome::Fail(hyper_kind(&e)),
         };
-        let (outcome, closing) = drive(connection.as_mut(), ended, exchange)
-            .await
-            .unwrap_or((Outcome::Fail("closed"), true));
-        *ended |= closing;
-        outcome
+        let status = response.status().as_u16();
+        let mut body = response.into_body();
+        let mut head = [0u8; HEAD_BYTES];
+        let mut len = 0;
+        let mut truncated = false;
+        while let Some(frame) = body.frame().await {
+            match frame {
+                Ok(frame) => {
+                    if let Some(data) = frame.data_ref() {
+                        let take = data.len().min(HEAD_BYTES - len);
+                        head[len..len + take].copy_from_slice(&data[..take]);
+                        len += take;
+                        truncated |= data.len() > take;
+                    }
+                }
+                Err(e) => return Outcome::Fail(hyper_kind(&e)),
+            }
+        }
+        Outcome::Answer {
+            status,
+            head,
+            // At most HEAD_BYTES (32).
+            head_len: u8::try_from(len).unwrap_or(u8::MAX),
+            truncated,
+        }
     }
 
     /// The request to send: the URI and headers of the template.
@@ -782,44 +753,6 @@ impl RequestTemplate {
     }
 }
 
-/// Runs `fut` while driving `connection` in the same task, and returns its output, or
-/// `None` when the connection ended first.
-///
-/// hyper's examples spawn the connection as its own task; then every request costs two
-/// wake-ups across tasks (often across threads): the request to the connection task,
-/// the response back. Driving both here, as wrk drives each socket from one event loop,
-/// saves those. Each wake-up polls the exchange, the connection, then the exchange again,
-/// so that a request just queued is written, and a response just read is taken, in the
-/// same wake-up. (Three such rounds per wake-up cost 2.7k more instructions a request
-/// under callgrind; one round is what remains.)
-async fn drive<F: std::future::Future>(
-    mut connection: Pin<&mut Connection>,
-    ended: &mut bool,
-    fut: F,
-) -> Option<F::Output> {
-    let mut fut = std::pin::pin!(fut);
-    std::future::poll_fn(move |cx| {
-        if let Poll::Ready(out) = fut.as_mut().poll(cx) {
-            return Poll::Ready(Some(out));
-        }
-        if *ended {
-            return Poll::Ready(None);
-        }
-        if connection.as_mut().poll(cx).is_ready() {
-            *ended = true;
-        }
-        if let Poll::Ready(out) = fut.as_mut().poll(cx) {
-            return Poll::Ready(Some(out));
-        }
-        if *ended {
-            Poll::Ready(None)
-        } else {
-            Poll::Pending
-        }
-    })
-    .await
-}
-
 fn hyper_kind(e: &hyper::Error) -> &'static str {
     if e.is_parse() || e.is_parse_status() {
         "protocol"
@@ -832,17 +765,15 @@ fn hyper_kind(e: &hyper::Error) -> &'static str {
     }
 }
 
-/// hyper's client connection: the state machine that writes requests and reads
-/// responses on the socket. Polled by the worker itself, see [`drive`].
-type Connection = http1::Connection<TokioIo<TcpStream>, Empty<Bytes>>;
-
-/// One HTTP/1.1 connection; dropping it closes the socket at once, even with a response
-/// still pending.
+/// One HTTP/1.1 connection; its driver task ends when it is dropped.
+///
+/// The driver is its own task, as in hyper's examples. Polling the connection from the
+/// worker instead saves two cross-task wake-ups a request, but measured (callgrind and
+/// timings, 2026-11-26 and 2026-11-29, docs/benchmarks.md) it executed as many
+/// instructions and added about 7 µs to sequential latency, so it was not kept.
 struct Conn {
     sender: http1::SendRequest<Empty<Bytes>>,
-    connection: Pin<Box<Connection>>,
-    /// The connection future has completed: the server closed it, or it failed.
-    ended: bool,
+    driver: tokio::task::JoinHandle<()>,
 }
 
 impl Conn {
@@ -852,22 +783,16 @@ impl Conn {
         let (sender, connection) = http1::handshake(TokioIo::new(stream))
             .await
             .map_err(io::Error::other)?;
-        Ok(Conn {
-            sender,
-            connection: Box::pin(connection),
-            ended: false,
-        })
+        let driver = tokio::spawn(async move {
+            let _ = connection.await;
+        });
+        Ok(Conn { sender, driver })
     }
+}
 
-    /// Polls the idle connection once, without waiting: whether it has ended (e.g. the
-    /// server closed it after its keep-alive timeout).
-    async fn ended_while_idle(&mut self) -> bool {
-        std::future::poll_fn(|cx| {
-            if !self.ended && self.connection.as_mut().poll(cx).is_ready() {
-                self.ended = true;
-            }
-            Poll::Ready(self.ended)
-        })
-        .await
+impl Drop for Conn {
+    fn drop(&mut self) {
+        // Aborting closes the socket at once, even with a response still pending.
+        self.driver.abort();
     }
 }
