@@ -74,7 +74,7 @@ fn bench_against_serve_prints_the_original_mean_then_the_distribution() {
     }
     let report: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&json).expect("json written")).expect("json");
-    assert_eq!(report["schema_version"], 1);
+    assert_eq!(report["schema_version"], 2);
     assert_eq!(report["target"]["label"], "server + VM");
     assert_eq!(report["results"]["requests"], 200);
     assert_eq!(report["results"]["counter"]["verdict"], "pass");
@@ -205,6 +205,95 @@ fn csv_is_a_header_and_one_row() {
     assert!(lines[0].starts_with("label,url,mode,connections,rate,requests"));
     assert_eq!(lines[0].split(',').count(), lines[1].split(',').count());
     assert!(lines[1].contains(",closed,1,,50,"), "{}", lines[1]);
+    // Rounded: latencies to 4 decimals of ms, never a float's noise.
+    let header: Vec<&str> = lines[0].split(',').collect();
+    let row: Vec<&str> = lines[1].split(',').collect();
+    for (name, value) in header.iter().zip(&row) {
+        if name.ends_with("_ms") && !value.is_empty() {
+            let decimals = value.split_once('.').map_or(0, |(_, d)| d.len());
+            assert_eq!(decimals, 4, "{name} = {value}");
+        }
+    }
+    let out = bench(&[
+        &format!("{}/hits", server.base_url),
+        "5",
+        "--csv",
+        "--no-header",
+    ]);
+    assert_eq!(out.status.code(), Some(0));
+    let stdout = text(&out.stdout);
+    assert_eq!(stdout.lines().count(), 1, "{stdout}");
+    assert!(stdout.contains(",closed,1,,5,"), "{stdout}");
+    let without_csv = bench(&[&format!("{}/hits", server.base_url), "5", "--no-header"]);
+    assert_eq!(
+        without_csv.status.code(),
+        Some(2),
+        "--no-header needs --csv"
+    );
+}
+
+#[test]
+fn the_summary_has_a_percentile_ladder_in_scaled_units() {
+    let server = Server::start("memory://", &[]);
+    let out = bench(&[&format!("{}/hits", server.base_url), "300"]);
+    assert_eq!(out.status.code(), Some(0));
+    let stdout = text(&out.stdout);
+    let ladder = stdout
+        .lines()
+        .position(|l| l.trim_start().starts_with("percentiles"))
+        .unwrap_or_else(|| panic!("no ladder:\n{stdout}"));
+    let names: Vec<&str> = stdout
+        .lines()
+        .nth(ladder)
+        .unwrap_or_default()
+        .split_whitespace()
+        .collect();
+    assert_eq!(names.len(), 9, "a heading and 8 steps: {names:?}");
+    assert_eq!(
+        (names[0], names[1], names[8]),
+        ("percentiles", "50%", "100%"),
+        "{names:?}"
+    );
+    let values: Vec<&str> = stdout
+        .lines()
+        .nth(ladder + 1)
+        .unwrap_or_default()
+        .split_whitespace()
+        .collect();
+    assert_eq!(values.len(), 8, "{stdout}");
+    for v in values {
+        assert!(
+            ["µs", "ms", "s"].iter().any(|u| v.ends_with(u)),
+            "{v} has no unit:\n{stdout}"
+        );
+    }
+}
+
+#[test]
+fn thresholds_exit_1_when_crossed_and_0_when_held() {
+    let server = Server::start("memory://", &[]);
+    let url = format!("{}/hits", server.base_url);
+    // No answer from a local server takes 1 ns, nor 60 s.
+    let crossed = bench(&[&url, "50", "--max-p99", "1ns"]);
+    let stderr = text(&crossed.stderr);
+    assert_eq!(crossed.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("above --max-p99"), "{stderr}");
+    let held = bench(&[&url, "50", "--max-p99", "60s", "--max-error-rate", "0.1%"]);
+    assert_eq!(held.status.code(), Some(0), "{}", text(&held.stderr));
+    let bad = bench(&[&url, "50", "--max-p99", "5"]);
+    assert_eq!(bad.status.code(), Some(2), "a threshold needs a unit");
+    assert!(text(&bad.stderr).contains("needs a unit"));
+    let errors = bench(&[
+        &format!("{}/no-such-page", server.base_url),
+        "50",
+        "--max-error-rate",
+        "0.5",
+    ]);
+    assert_eq!(
+        errors.status.code(),
+        Some(1),
+        "a fraction works like a percentage"
+    );
 }
 
 #[test]
@@ -224,4 +313,83 @@ fn help_teaches_the_load_models_output_and_exit_codes() {
     ] {
         assert!(help.contains(needle), "{needle:?} missing from --help");
     }
+}
+
+#[test]
+fn json_dash_writes_the_report_to_stdout_and_the_summary_to_stderr() {
+    let server = Server::start("memory://", &[]);
+    let url = format!("{}/hits", server.base_url);
+    // The vocabulary of issue 9: -n and --concurrency (and the old --connections).
+    for flags in [
+        ["-n", "30", "--concurrency", "3"],
+        ["-n", "30", "--connections", "3"],
+    ] {
+        let out = bench(&[&url, flags[0], flags[1], flags[2], flags[3], "--json", "-"]);
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+        let report: serde_json::Value =
+            serde_json::from_slice(&out.stdout).expect("stdout is exactly one JSON Report");
+        assert_eq!(report["results"]["requests"], 30);
+        assert_eq!(report["plan"]["connections"], 3);
+        assert!(
+            text(&out.stderr).contains("closed loop, 3 connections"),
+            "{}",
+            text(&out.stderr)
+        );
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("-n.json");
+    let out = bench(&[&url, "-n", "5", "--json", file.to_str().expect("utf8")]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).contains("5 measured requests"));
+    assert!(
+        std::fs::read_to_string(&file)
+            .expect("file")
+            .contains("\"requests\": 5")
+    );
+    let both = bench(&[&url, "5", "-n", "5"]);
+    assert_eq!(
+        both.status.code(),
+        Some(2),
+        "N and -n together are a usage error"
+    );
+}
+
+#[test]
+fn a_password_in_the_url_is_never_printed_nor_written() {
+    const SECRET: &str = "pw-8e1f2c";
+    let server = Server::start("memory://", &[]);
+    let with_pw = server
+        .base_url
+        .replacen("http://", &format!("http://ann:{SECRET}@"), 1);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let json = dir.path().join("run.json");
+    let json_arg = json.to_str().expect("utf8");
+    let free = TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr")
+        .port();
+    let runs = [
+        bench(&[&format!("{with_pw}/hits"), "20", "--json", json_arg]),
+        bench(&[&format!("{with_pw}/hits"), "20", "--csv"]),
+        bench(&[&format!("{with_pw}/hits"), "5", "--json", "-"]),
+        // Errors: unreachable, and rejected before any request.
+        bench(&[&format!("http://ann:{SECRET}@127.0.0.1:{free}/hits"), "5"]),
+        bench(&[&format!("ftp://ann:{SECRET}@127.0.0.1:{free}/hits"), "5"]),
+    ];
+    for (i, out) in runs.iter().enumerate() {
+        let all = format!("{}{}", text(&out.stdout), text(&out.stderr));
+        assert!(
+            !all.contains(SECRET),
+            "run {i} printed the password:\n{all}"
+        );
+        assert!(
+            all.contains("ann:***@"),
+            "run {i} names the URL redacted:\n{all}"
+        );
+    }
+    assert_eq!(runs[0].status.code(), Some(0));
+    let written = std::fs::read_to_string(&json).expect("report written");
+    assert!(!written.contains(SECRET), "{written}");
+    assert!(written.contains("http://ann:***@127.0.0.1"), "{written}");
 }

@@ -164,10 +164,40 @@ pub(crate) fn trim_float(x: f64) -> String {
     }
 }
 
-/// Parses and checks a bench URL: `http` scheme, a host, no credentials.
+/// The URL as it may be shown or stored: a password is replaced by `***` (the user name
+/// stays, so a reader can tell which credentials were used). Every URL that bench prints,
+/// returns in an error or writes into a Report goes through this or [`redact_raw`].
+pub fn redact_url(url: &Url) -> String {
+    if url.password().is_none() {
+        return url.to_string();
+    }
+    let mut shown = url.clone();
+    // Only fails for URLs that cannot have credentials, and this one has them.
+    let _ = shown.set_password(Some("***"));
+    shown.to_string()
+}
+
+/// [`redact_url`] for text that may not parse as a URL (it is being rejected): whatever
+/// lies between `scheme://` and the last `@` of the authority becomes `***`, except a
+/// user name before a `:`.
+pub(crate) fn redact_raw(raw: &str) -> String {
+    let Some(scheme_end) = raw.find("://").map(|i| i + 3) else {
+        return raw.to_owned();
+    };
+    let rest = &raw[scheme_end..];
+    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let Some(at) = rest[..authority_end].rfind('@') else {
+        return raw.to_owned();
+    };
+    let user = rest[..at].split(':').next().unwrap_or_default();
+    format!("{}{user}:***{}", &raw[..scheme_end], &rest[at..])
+}
+
+/// Parses and checks a bench URL: `http` scheme and a host. Credentials (`user:pw@`) are
+/// accepted and sent as HTTP Basic authentication, as curl does; they are never shown.
 pub(crate) fn parse_url(raw: &str) -> Result<Url, BenchError> {
     let invalid = |reason: &str| BenchError::InvalidUrl {
-        url: raw.to_owned(),
+        url: redact_raw(raw),
         reason: reason.to_owned(),
     };
     let url = Url::parse(raw).map_err(|e| invalid(&e.to_string()))?;
@@ -200,6 +230,27 @@ mod tests {
         ] {
             let err = BenchConfig::new(bad).expect_err(bad).to_string();
             assert!(err.contains(bad), "{err} does not name {bad}");
+        }
+    }
+
+    #[test]
+    fn passwords_never_show() {
+        let url = Url::parse("http://ann:s3cret@127.0.0.1:8000/hits").expect("url");
+        assert_eq!(redact_url(&url), "http://ann:***@127.0.0.1:8000/hits");
+        let plain = Url::parse("http://127.0.0.1:8000/hits?a=b").expect("url");
+        assert_eq!(redact_url(&plain), "http://127.0.0.1:8000/hits?a=b");
+        assert_eq!(
+            redact_raw("htp://ann:s3cret@host:1/x@y"),
+            "htp://ann:***@host:1/x@y"
+        );
+        assert_eq!(redact_raw("ftp://:s3cret@host"), "ftp://:***@host");
+        assert_eq!(redact_raw("no scheme s3cret@x"), "no scheme s3cret@x");
+        for bad in ["ftp://ann:s3cret@host/", "https://ann:s3cret@host/"] {
+            let err = BenchConfig::new(bad).expect_err(bad).to_string();
+            assert!(
+                !err.contains("s3cret") && err.contains("ann:***@host"),
+                "{err}"
+            );
         }
     }
 

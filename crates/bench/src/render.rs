@@ -118,7 +118,7 @@ pub fn summary(report: &Report) -> String {
             String::new()
         }
     );
-    let _ = write!(out, "  {:<13}", "latency (ms)");
+    let _ = write!(out, "  {:<13}", "latency");
     for name in Summary::FIGURE_NAMES {
         let _ = write!(out, "{name:>9}");
     }
@@ -127,7 +127,7 @@ pub fn summary(report: &Report) -> String {
         Some(s) => {
             let _ = write!(out, "  {name:<13}");
             for (_, ms) in s.figures_ms() {
-                let _ = write!(out, "{:>9}", fmt_ms(ms));
+                let _ = write!(out, "{:>9}", crate::units::duration_ms(ms));
             }
             out.push('\n');
         }
@@ -146,9 +146,12 @@ pub fn summary(report: &Report) -> String {
     } else {
         row(&mut out, "warm", &r.latency);
     }
+    out.push_str(&crate::units::ladder(&r.distribution));
     if let Some(c) = &r.cold_start {
         let what = match (c.latency_ms, c.status, &c.error) {
-            (Some(ms), Some(status), _) => format!("{} ms, status {status}", fmt_ms(ms)),
+            (Some(ms), Some(status), _) => {
+                format!("{}, status {status}", crate::units::duration_ms(ms))
+            }
             (_, _, Some(e)) => format!("failed ({e})"),
             _ => "n/a".to_owned(),
         };
@@ -215,7 +218,9 @@ counter,duplicates,gaps,started_at";
 /// One CSV row (no trailing newline); empty cells where a figure does not apply.
 pub fn csv_row(report: &Report) -> String {
     let r = &report.results;
-    let opt = |v: Option<f64>| v.map(|x| x.to_string()).unwrap_or_default();
+    // Latencies to 0.1 µs (4 decimals of ms), times and rates to what they can resolve:
+    // never a float's noise such as 0.020211905999999998.
+    let opt = |v: Option<f64>| v.map(|x| format!("{x:.4}")).unwrap_or_default();
     let lat = |f: fn(&Summary) -> f64| opt(r.latency.as_ref().map(f));
     let unc = |f: fn(&Summary) -> f64| opt(r.latency_uncorrected.as_ref().map(f));
     let fields = [
@@ -223,11 +228,15 @@ pub fn csv_row(report: &Report) -> String {
         csv_field(&report.target.url),
         format!("{:?}", report.plan.mode).to_lowercase(),
         report.plan.connections.to_string(),
-        opt(report.plan.rate),
+        report
+            .plan
+            .rate
+            .map(crate::config::trim_float)
+            .unwrap_or_default(),
         r.requests.to_string(),
         r.warmup_requests.to_string(),
-        r.elapsed_s.to_string(),
-        r.throughput_rps.to_string(),
+        format!("{:.3}", r.elapsed_s),
+        format!("{:.1}", r.throughput_rps),
         opt(r.mean_all_ms),
         lat(|s| s.min_ms),
         lat(|s| s.mean_ms),
@@ -241,7 +250,7 @@ pub fn csv_row(report: &Report) -> String {
         unc(|s| s.p99_ms),
         opt(r.cold_start.as_ref().and_then(|c| c.latency_ms)),
         r.error_count().to_string(),
-        r.error_rate.to_string(),
+        format!("{:.6}", r.error_rate),
         r.counter.verdict.label().to_lowercase(),
         r.counter.duplicates.to_string(),
         r.counter.gaps.to_string(),

@@ -1,5 +1,6 @@
 //! The Report: what was measured, what was seen, and where. Its JSON form is versioned;
-//! the schema is committed at `crates/bench/schema/report.v1.schema.json`.
+//! the schema is committed at `crates/bench/schema/report.v2.schema.json` (version 1,
+//! without histograms, is still read).
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -13,10 +14,33 @@ use crate::{BenchConfig, BenchError, Stop, Warmup};
 
 /// The schema version this build writes and reads. A change that removes or renames a
 /// field, or changes its meaning, bumps it and adds a new schema file.
-pub const SCHEMA_VERSION: u32 = 1;
+pub const SCHEMA_VERSION: u32 = 2;
+
+/// The oldest schema version this build reads. Version 1 lacks the histograms: it shows
+/// in tables but cannot be merged.
+pub const OLDEST_READABLE_VERSION: u32 = 1;
+
+/// The largest Report file read, in bytes. A Report of this build is a few KB plus its
+/// compressed histogram (a few KB more); 16 MiB leaves room for any real one while a
+/// hostile file cannot make `latency report` use gigabytes.
+pub const MAX_REPORT_BYTES: usize = 16 << 20;
+/// The longest label (and method, host name) accepted, in characters.
+pub const MAX_LABEL_CHARS: usize = 200;
+/// The longest URL accepted, in characters.
+pub const MAX_URL_CHARS: usize = 4096;
+/// The longest note accepted, in characters.
+pub const MAX_NOTE_CHARS: usize = 2000;
+/// The most notes accepted.
+pub const MAX_NOTES: usize = 100;
+/// The most histogram bins (and percentile points, status codes, error kinds) accepted.
+/// `latency bench` writes ten bins a decade, so under 200.
+pub const MAX_BINS: usize = 1000;
 
 /// The committed JSON schema of [`Report`], version [`SCHEMA_VERSION`].
-pub const SCHEMA_JSON: &str = include_str!("../schema/report.v1.schema.json");
+pub const SCHEMA_JSON: &str = include_str!("../schema/report.v2.schema.json");
+
+/// The committed JSON schema of version 1, for Reports written by older builds.
+pub const SCHEMA_V1_JSON: &str = include_str!("../schema/report.v1.schema.json");
 
 /// One measurement of one endpoint.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -128,6 +152,15 @@ pub struct Results {
     pub counter: CounterCheck,
     /// Chart data for the warm latencies.
     pub distribution: Distribution,
+    /// The warm latencies as an HDR histogram, values in ns, in the standard
+    /// HdrHistogram V2 compressed form, base64 (as in `.hlog` files): what `latency
+    /// report --merge` adds exactly. `None` when no warm request was answered, and in
+    /// version-1 Reports.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub latency_histogram: Option<String>,
+    /// Open loop only: the uncorrected latencies, in the same form.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub latency_uncorrected_histogram: Option<String>,
 }
 
 impl Results {
@@ -260,21 +293,76 @@ impl Report {
             path: path.to_owned(),
             reason,
         };
+        if text.len() > MAX_REPORT_BYTES {
+            return Err(invalid(format!(
+                "{} bytes; a Report is at most {MAX_REPORT_BYTES} bytes",
+                text.len()
+            )));
+        }
         let value: serde_json::Value =
             serde_json::from_str(text).map_err(|e| invalid(format!("not JSON: {e}")))?;
         match value
             .get("schema_version")
             .and_then(serde_json::Value::as_u64)
         {
-            Some(v) if v == u64::from(SCHEMA_VERSION) => {}
+            Some(v)
+                if (u64::from(OLDEST_READABLE_VERSION)..=u64::from(SCHEMA_VERSION))
+                    .contains(&v) => {}
             Some(v) => {
                 return Err(invalid(format!(
-                    "schema version {v}; this build reads version {SCHEMA_VERSION}"
+                    "schema version {v}; this build reads versions \
+                     {OLDEST_READABLE_VERSION} to {SCHEMA_VERSION}"
                 )));
             }
             None => return Err(invalid("no schema_version field".to_owned())),
         }
-        serde_json::from_value(value).map_err(|e| invalid(e.to_string()))
+        let report: Self = serde_json::from_value(value).map_err(|e| invalid(e.to_string()))?;
+        report.check_bounds().map_err(invalid)?;
+        Ok(report)
+    }
+
+    /// Checks that every free-form part is of a size a table or page can show: what
+    /// `latency bench` writes always is; a hand-made or hostile file may not be.
+    fn check_bounds(&self) -> Result<(), String> {
+        let too_long = |what: &str, text: &str, max: usize| {
+            let n = text.chars().count();
+            (n > max)
+                .then(|| format!("its {what} is {n} characters long; at most {max} are accepted"))
+        };
+        let mut problems = [
+            self.target
+                .label
+                .as_deref()
+                .and_then(|l| too_long("label", l, MAX_LABEL_CHARS)),
+            too_long("URL", &self.target.url, MAX_URL_CHARS),
+            too_long("method", &self.target.method, MAX_LABEL_CHARS),
+            too_long("host name", &self.environment.hostname, MAX_LABEL_CHARS),
+        ]
+        .into_iter()
+        .flatten()
+        .chain(
+            self.notes
+                .iter()
+                .chain(self.cost.as_ref().and_then(|c| c.note.as_ref()))
+                .chain(std::iter::once(&self.results.counter.note))
+                .filter_map(|n| too_long("note", n, MAX_NOTE_CHARS)),
+        );
+        if let Some(problem) = problems.next() {
+            return Err(problem);
+        }
+        let d = &self.results.distribution;
+        for (what, n, max) in [
+            ("histogram bins", d.bins.len(), MAX_BINS),
+            ("percentile points", d.percentiles.len(), MAX_BINS),
+            ("notes", self.notes.len(), MAX_NOTES),
+            ("status codes", self.results.status_codes.len(), MAX_BINS),
+            ("error kinds", self.results.errors.len(), MAX_BINS),
+        ] {
+            if n > max {
+                return Err(format!("it has {n} {what}; at most {max} are accepted"));
+            }
+        }
+        Ok(())
     }
 
     /// Reads a Report file.
@@ -283,10 +371,19 @@ impl Report {
     /// [`BenchError::ReadReport`] when the file cannot be read, and the errors of
     /// [`from_json`](Self::from_json).
     pub fn read(path: &Path) -> Result<Self, BenchError> {
-        let text = std::fs::read_to_string(path).map_err(|source| BenchError::ReadReport {
+        use std::io::Read as _;
+        let read_err = |source| BenchError::ReadReport {
             path: path.to_owned(),
             source,
-        })?;
+        };
+        // Read at most one byte past the limit, so a huge file costs no memory.
+        let mut text = String::new();
+        std::fs::File::open(path)
+            .and_then(|f| {
+                f.take(MAX_REPORT_BYTES as u64 + 1)
+                    .read_to_string(&mut text)
+            })
+            .map_err(read_err)?;
         Self::from_json(&text, path)
     }
 }

@@ -327,3 +327,81 @@ async fn the_counter_check_can_be_turned_off() {
         "always 7 is a broken counter"
     );
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_keepalive_connection_the_server_closed_while_idle_is_replaced_without_an_error() {
+    // A server that closes every connection 50 ms after accepting it, as a keep-alive
+    // timeout does; requests come every 200 ms, so each finds its connection closed.
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let served = Arc::new(AtomicU64::new(0));
+    let served2 = Arc::clone(&served);
+    tokio::spawn(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            let served = Arc::clone(&served2);
+            tokio::spawn(async move {
+                let svc = hyper::service::service_fn(move |_req| {
+                    let n = served.fetch_add(1, Ordering::SeqCst) + 1;
+                    async move {
+                        Ok::<_, std::convert::Infallible>(hyper::Response::new(
+                            http_body_util::Full::new(bytes::Bytes::from(n.to_string())),
+                        ))
+                    }
+                });
+                let conn = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(hyper_util::rt::TokioIo::new(stream), svc);
+                let _ = tokio::time::timeout(Duration::from_millis(50), conn).await;
+            });
+        }
+    });
+    let mut config = plan(addr, 10);
+    config.rate = Some(5.0);
+    let r = latency_bench::run(config).await.expect("run").results;
+    assert!(r.errors.is_empty(), "{:?}", r.errors);
+    assert_eq!(r.status_codes.get("200"), Some(&10));
+    assert_eq!(r.counter.verdict, Verdict::Pass, "{:?}", r.counter);
+}
+
+#[tokio::test]
+async fn a_server_that_closes_after_every_answer_costs_no_errors() {
+    let (addr, seen) = serve(|i| async move { (200, (i + 1).to_string()) }).await;
+    // The helper's server keeps connections open; this one says it will close them.
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let closing = listener.local_addr().expect("addr");
+    tokio::spawn(async move {
+        while let Ok((mut stream, _)) = listener.accept().await {
+            let upstream = addr;
+            tokio::spawn(async move {
+                // Relay one exchange to the counter, then answer with Connection: close.
+                use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+                let mut buf = [0u8; 1024];
+                if stream.read(&mut buf).await.unwrap_or(0) == 0 {
+                    return;
+                }
+                let Ok(mut up) = tokio::net::TcpStream::connect(upstream).await else {
+                    return;
+                };
+                let _ = up
+                    .write_all(b"GET /hits HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n")
+                    .await;
+                let mut answer = Vec::new();
+                let _ = up.read_to_end(&mut answer).await;
+                let text = String::from_utf8_lossy(&answer);
+                let body = text.split("\r\n\r\n").nth(1).unwrap_or_default();
+                let reply = format!(
+                    "HTTP/1.1 200 OK\r\nconnection: close\r\ncontent-length: {}\r\n\r\n{body}",
+                    body.len()
+                );
+                let _ = stream.write_all(reply.as_bytes()).await;
+            });
+        }
+    });
+    let r = latency_bench::run(plan(closing, 20))
+        .await
+        .expect("run")
+        .results;
+    assert!(r.errors.is_empty(), "{:?}", r.errors);
+    assert_eq!(r.status_codes.get("200"), Some(&20));
+    assert_eq!(r.counter.verdict, Verdict::Pass, "{:?}", r.counter);
+    assert_eq!(seen.requests.load(Ordering::SeqCst), 20);
+}

@@ -1,4 +1,6 @@
-//! The Report's JSON against the committed schema, `schema/report.v1.schema.json`.
+//! The Report's JSON against the committed schemas, `schema/report.v2.schema.json` (what
+//! this build writes) and `schema/report.v1.schema.json` (the committed fixtures, written
+//! by an older build and still read).
 
 mod common;
 
@@ -6,11 +8,15 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use common::{counter_after, plan, serve};
-use latency_bench::{CostFigures, FunctionFigures, Report, SCHEMA_JSON};
+use latency_bench::{CostFigures, FunctionFigures, Report, SCHEMA_JSON, SCHEMA_V1_JSON};
 use serde_json::Value;
 
 fn validator() -> jsonschema::Validator {
-    let schema: Value = serde_json::from_str(SCHEMA_JSON).expect("the schema is JSON");
+    validator_of(SCHEMA_JSON)
+}
+
+fn validator_of(schema: &str) -> jsonschema::Validator {
+    let schema: Value = serde_json::from_str(schema).expect("the schema is JSON");
     jsonschema::draft202012::new(&schema).expect("the schema is a valid 2020-12 schema")
 }
 
@@ -67,7 +73,7 @@ async fn reports_of_real_runs_match_the_schema_and_round_trip() {
 
 #[test]
 fn committed_fixtures_match_the_schema_and_parse() {
-    let v = validator();
+    let v = validator_of(SCHEMA_V1_JSON);
     let files = fixtures();
     assert!(files.len() >= 2);
     for path in files {
@@ -85,7 +91,7 @@ fn committed_fixtures_match_the_schema_and_parse() {
 
 #[test]
 fn the_schema_rejects_unknown_missing_and_mistyped_fields() {
-    let v = validator();
+    let v = validator_of(SCHEMA_V1_JSON);
     let path = &fixtures()[0];
     let good: Value =
         serde_json::from_str(&std::fs::read_to_string(path).expect("read")).expect("json");
@@ -115,13 +121,29 @@ fn another_schema_version_is_refused_with_a_clear_message() {
     let path = &fixtures()[0];
     let mut json: Value =
         serde_json::from_str(&std::fs::read_to_string(path).expect("read")).expect("json");
-    json["schema_version"] = Value::from(2);
-    let err = Report::from_json(&json.to_string(), Path::new("old.json")).expect_err("v2");
+    json["schema_version"] = Value::from(3);
+    let err = Report::from_json(&json.to_string(), Path::new("new.json")).expect_err("v3");
     let msg = err.to_string();
     assert!(
-        msg.contains("old.json") && msg.contains("schema version 2"),
+        msg.contains("new.json") && msg.contains("schema version 3"),
         "{msg}"
     );
     let err = Report::from_json("{\"x\":", Path::new("cut.json")).expect_err("not json");
     assert!(err.to_string().contains("cut.json"));
+}
+
+#[tokio::test]
+async fn this_build_writes_version_2_with_histograms_and_the_v2_schema_rejects_bad_ones() {
+    let v = validator();
+    let (addr, _) = serve(counter_after(Duration::ZERO)).await;
+    let report = latency_bench::run(plan(addr, 30)).await.expect("run");
+    let mut json: Value = serde_json::from_str(&report.to_json()).expect("json");
+    assert_eq!(json["schema_version"], 2);
+    let hist = json["results"]["latency_histogram"]
+        .as_str()
+        .expect("histogram");
+    assert!(hist.starts_with("HISTFAA"), "{hist}");
+    assert_eq!(errors(&v, &json), Vec::<String>::new());
+    json["results"]["latency_histogram"] = Value::from("not base64!");
+    assert!(!v.is_valid(&json));
 }

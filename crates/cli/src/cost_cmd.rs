@@ -43,11 +43,8 @@ pub(crate) struct CostArgs {
     #[arg(long)]
     with_load_balancer: bool,
 
-    /// Print the whole report as JSON (schema: crates/cost/schema/cost-report.v1.schema.json)
-    /// instead of the tables: every figure of the sheet, every row's arithmetic, every
-    /// break-even point.
-    #[arg(long)]
-    json: bool,
+    #[command(flatten)]
+    json: crate::json_out::JsonArg,
 
     /// Lambda memory in MB for per-call rows, 128 to 10240 (default 128, as the study).
     ///
@@ -103,6 +100,48 @@ pub(crate) struct CostArgs {
     /// file, e.g. to open in a browser.
     #[arg(long, value_name = "FILE")]
     svg: Option<PathBuf>,
+
+    /// Write an Infracost usage file (aws_lambda_function monthly_requests and
+    /// request_duration_ms) from the Report given with --usage-report: the duration is
+    /// its mean billed duration (function figures of a `latency lab` row), else its mean
+    /// warm latency, an upper bound; the requests are the first --calls-per-month
+    /// volume. `-` writes it to stdout (the table then goes to stderr).
+    #[arg(long, value_name = "FILE|-", requires = "usage_report")]
+    infracost_usage: Option<PathBuf>,
+
+    /// The Report whose measured figures go into --infracost-usage.
+    #[arg(long, value_name = "REPORT.json", requires = "infracost_usage")]
+    usage_report: Option<PathBuf>,
+}
+
+/// The Infracost usage of the Report at `path`, at `monthly_requests` calls a month.
+fn infracost_usage(
+    path: &std::path::Path,
+    monthly_requests: f64,
+) -> anyhow::Result<latency_cost::InfracostUsage> {
+    let report = latency_bench::Report::read(path).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let billed = report.function.as_ref().and_then(|f| f.billed_duration_ms);
+    let (duration, basis) = match (billed, &report.results.latency) {
+        (Some(ms), _) => (ms, "its mean billed duration"),
+        (None, Some(s)) => (
+            s.mean_ms,
+            "its mean warm latency (no billed duration measured; an upper bound)",
+        ),
+        (None, None) => anyhow::bail!(
+            "{} has neither a billed duration nor an answered warm request to take a \
+             request duration from",
+            path.display()
+        ),
+    };
+    Ok(latency_cost::InfracostUsage {
+        monthly_requests,
+        request_duration_ms: duration,
+        source: format!(
+            "From {} ({}): request_duration_ms is {basis}; monthly_requests is --calls-per-month.",
+            path.display(),
+            report.name()
+        ),
+    })
 }
 
 /// The parsed `--calls-per-month` list.
@@ -138,10 +177,8 @@ fn parse_row_value<T: std::str::FromStr>(text: &str) -> Result<RowValue<T>, Stri
 
 /// The mean billed duration (ms) and memory size (MB) in a Report's function figures.
 fn measured_function(path: &std::path::Path) -> anyhow::Result<(f64, u32)> {
-    let text = std::fs::read_to_string(path)
-        .with_context(|| format!("cannot read the Report {}", path.display()))?;
-    let report: latency_bench::Report = serde_json::from_str(&text)
-        .with_context(|| format!("{} is not a latency Report", path.display()))?;
+    // The bench crate's reader: it checks the schema version and the Report's bounds.
+    let report = latency_bench::Report::read(path).map_err(|e| anyhow::anyhow!("{e}"))?;
     let figures = report.function.with_context(|| {
         format!(
             "{} has no function figures: billed durations come from the Lambda rows of \
@@ -248,9 +285,31 @@ fn cost(args: CostArgs) -> anyhow::Result<ExitCode> {
         eprintln!("wrote the break-even chart to {}", path.display());
     }
 
-    if args.json {
-        let json = serde_json::to_string_pretty(&report).context("cannot encode the report")?;
-        println!("{json}");
+    let priced = &report;
+    if let (Some(file), Some(report)) = (&args.infracost_usage, &args.usage_report) {
+        // price() has checked that there is at least one volume.
+        let volume = priced.calls_per_month.first().copied().unwrap_or(1e6);
+        let yaml = infracost_usage(report, volume)?.to_yaml()?;
+        if file.as_os_str() == "-" {
+            print!("{yaml}");
+        } else {
+            std::fs::write(file, yaml)
+                .with_context(|| format!("cannot write the usage file {}", file.display()))?;
+            eprintln!("wrote the Infracost usage file {}", file.display());
+        }
+    }
+
+    if let Some(out) = &args.json.json {
+        let mut json = serde_json::to_string_pretty(&report).context("cannot encode the report")?;
+        json.push('\n');
+        out.write(&json)?;
+    } else if args
+        .infracost_usage
+        .as_ref()
+        .is_some_and(|f| f.as_os_str() == "-")
+    {
+        // The usage file went to stdout: keep it pure YAML.
+        eprint!("{}", render_text(&report, args.explain));
     } else {
         print!("{}", render_text(&report, args.explain));
     }
@@ -314,14 +373,25 @@ Rows (ids for --only, --memory-mb ROW=MB and --duration-ms ROW=MS):
     let _ = write!(
         out,
         "
+--json writes the whole report instead of the tables (schema:
+crates/cost/schema/cost-report.v1.schema.json): every figure of the sheet, every row's
+arithmetic, every break-even point.
+
+Exit codes:
+  0  priced;
+  1  a sheet or Report cannot be read or is invalid, or an output cannot be written;
+  2  usage error: an unknown row, a value out of range, or a sheet whose costs overflow.
+
 Examples:
   latency cost                                  the study's table, reproduced
   latency cost --sheet current --with-load-balancer --calls-per-month 100k,{},1B
   latency cost --only ec2,lambda-dynamodb --duration-ms lambda-dynamodb=12
   latency cost --memory-mb 1024 --duration-ms 5 --store-mode atomic
   latency cost --explain                        show the arithmetic behind each figure
-  latency cost --json > cost.json               the whole report, machine-readable
-  latency cost --svg cost.svg                   the break-even chart",
+  latency cost --json cost.json                 the whole report, machine-readable
+  latency cost --json -                         the same on stdout
+  latency cost --svg cost.svg                   the break-even chart
+  latency cost --calls-per-month 5M --infracost-usage usage.yml --usage-report run.json",
         format_calls(5e6)
     );
     out
@@ -348,7 +418,7 @@ mod tests {
         let args = parse(&[]).expect("no flags parse");
         assert_eq!(args.calls_per_month.0, vec![1e6, 1e7, 1e8]);
         assert_eq!(args.sheet, "original-era");
-        assert!(!args.with_load_balancer && !args.json);
+        assert!(!args.with_load_balancer && args.json.json.is_none());
     }
 
     #[test]

@@ -9,6 +9,7 @@ mod completions_cmd;
 mod cost_cmd;
 #[cfg(feature = "lambda-bench")]
 mod fanout;
+mod json_out;
 mod lab_cmd;
 mod logging;
 mod platform_cmd;

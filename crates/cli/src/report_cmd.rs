@@ -4,6 +4,7 @@ use std::io::IsTerminal as _;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use crate::json_out::JsonOut;
 use anyhow::Context as _;
 use latency_bench::Report;
 use latency_bench::render::{Comparison, TextOptions};
@@ -27,10 +28,26 @@ axis, one colour per architecture, solid sequential and dashed concurrent); cold
 against warm latency; average latency against monthly cost at 10 million calls a month
 (when Reports carry cost); a histogram per run; and each run's details.
 
+--json writes the Reports read as one JSON array, in the order given (with --merge: the
+merged Report); with `--json -` it goes to stdout and the table to stderr.
+
+--merge takes Reports of shards of one run (the same URL measured at once from several
+machines or processes, e.g. `--fanout`) and writes one: HDR histograms added (each
+Report carries its own, HdrHistogram V2 compressed), counts and statuses summed,
+throughput summed, percentiles of all latencies together; never an average of
+percentiles. Reports of schema version 1 have no histogram and are refused by --merge.
+
+Exit codes:
+  0  written;
+  1  a file cannot be read, is not a Report, or is too large (one line names the file and
+     the problem), or an output cannot be written;
+  2  usage error, such as no file given.
+
 Examples:
   latency bench http://127.0.0.1:8000/hits --label 'server + VM' --json a.json
   latency bench http://127.0.0.1:8001/hits --label 'Fargate + EFS' --json b.json
-  latency report a.json b.json --html report.html > report.md";
+  latency report a.json b.json --html report.html > report.md
+  latency report --merge shard-*.json --json merged.json";
 
 /// Flags of `latency report`.
 #[derive(Debug, clap::Args)]
@@ -63,6 +80,15 @@ pub(crate) struct ReportArgs {
     /// the rest in a second table.
     #[arg(long)]
     wide: bool,
+
+    /// Merge the Reports into one, as shards of one run (e.g. of --fanout): their HDR
+    /// histograms are added, so the merged percentiles are exact; nothing is averaged.
+    /// The table then has one row, and --json writes the merged Report.
+    #[arg(long)]
+    merge: bool,
+
+    #[command(flatten)]
+    json: crate::json_out::JsonArg,
 }
 
 /// The form of the comparison on stdout.
@@ -80,12 +106,27 @@ pub(crate) fn run(args: ReportArgs) -> anyhow::Result<ExitCode> {
         .iter()
         .map(|path| Report::read(path).map_err(|e| anyhow::anyhow!("{e}")))
         .collect::<anyhow::Result<Vec<_>>>()?;
+    let reports = if args.merge {
+        let paths: Vec<&std::path::Path> = args.files.iter().map(PathBuf::as_path).collect();
+        vec![Report::merge(&reports, &paths).map_err(|e| anyhow::anyhow!("{e}"))?]
+    } else {
+        reports
+    };
+    let json = match (&args.json.json, args.merge) {
+        (None, _) => None,
+        (Some(_), true) => Some(reports[0].to_json().trim_end().to_owned()),
+        (Some(_), false) => {
+            Some(serde_json::to_string_pretty(&reports).context("cannot encode the Reports")?)
+        }
+    };
     let mut comparison = Comparison::new(reports);
     comparison.title = args.title;
     let markdown = comparison.markdown();
     match &args.markdown {
         Some(path) => std::fs::write(path, &markdown)
             .with_context(|| format!("cannot write {}", path.display()))?,
+        // With the JSON on stdout, stdout stays pure JSON and the table moves.
+        None if args.json.json.as_ref().is_some_and(JsonOut::is_stdout) => eprint!("{markdown}"),
         None => {
             let format = args.format.unwrap_or(if std::io::stdout().is_terminal() {
                 StdoutFormat::Text
@@ -103,6 +144,10 @@ pub(crate) fn run(args: ReportArgs) -> anyhow::Result<ExitCode> {
                 ),
             }
         }
+    }
+    if let (Some(out), Some(mut json)) = (&args.json.json, json) {
+        json.push('\n');
+        out.write(&json)?;
     }
     if let Some(path) = &args.html {
         std::fs::write(path, comparison.html())

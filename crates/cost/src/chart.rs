@@ -35,11 +35,17 @@ const PALETTE: [&str; 12] = [
 /// decades covering the volumes and the break-even points. Rows whose cost is zero are
 /// left out (a log axis has no zero). Returns an SVG saying "no rows" if the workload
 /// has none.
+///
+/// Every loop is bounded whatever the data: rows with a non-finite cost are left out
+/// ([`price`](crate::price) rejects them anyway), and the axes are clamped to
+/// [`MAX_DECADES`] decades within 10^-3 to 10^18, so a hostile report cannot make the
+/// chart grow without limit.
 pub fn break_even_svg(report: &CostReport, workload: Workload) -> String {
     let rows: Vec<&RowCost> = report
         .rows
         .iter()
         .filter(|r| r.workload == workload && (r.monthly > 0.0 || r.per_million > 0.0))
+        .filter(|r| r.monthly.is_finite() && r.per_million.is_finite())
         .collect();
     let mut svg = String::new();
     let _ = write!(
@@ -88,30 +94,34 @@ pub fn break_even_svg(report: &CostReport, workload: Workload) -> String {
             .filter(|b| b.workload == workload)
             .filter_map(|b| b.calls_per_month),
     );
+    volumes.retain(|v| v.is_finite() && *v > 0.0);
     let lowest = volumes.iter().copied().fold(f64::INFINITY, f64::min);
     let highest = volumes.iter().copied().fold(0.0, f64::max);
-    let x_lo = lowest.log10().floor() - 1.0;
-    let x_hi = (highest.log10().ceil()).max(x_lo + 4.0);
+    let x_lo = clamp_exponent(lowest.log10().floor() - 1.0, 0.0);
+    let x_hi = clamp_exponent(highest.log10().ceil(), x_lo + 4.0)
+        .max(x_lo + 4.0)
+        .min(x_lo + MAX_DECADES);
     let cost_at = |row: &RowCost, exp: f64| row.total_at(10f64.powf(exp));
     let costs: Vec<f64> = rows
         .iter()
         .flat_map(|r| [cost_at(r, x_lo), cost_at(r, x_hi)])
         .filter(|c| *c > 0.0)
         .collect();
-    let y_lo = costs
-        .iter()
-        .copied()
-        .fold(f64::INFINITY, f64::min)
-        .log10()
-        .floor()
-        .max(-3.0);
-    let y_hi = costs
-        .iter()
-        .copied()
-        .fold(0.0, f64::max)
-        .log10()
-        .ceil()
-        .max(y_lo + 1.0);
+    let y_lo = clamp_exponent(
+        costs
+            .iter()
+            .copied()
+            .fold(f64::INFINITY, f64::min)
+            .log10()
+            .floor(),
+        0.0,
+    );
+    let y_hi = clamp_exponent(
+        costs.iter().copied().fold(0.0, f64::max).log10().ceil(),
+        y_lo + 1.0,
+    )
+    .max(y_lo + 1.0)
+    .min(y_lo + MAX_DECADES);
 
     let plot_w = WIDTH - LEFT - RIGHT;
     let plot_h = HEIGHT - TOP - BOTTOM;
@@ -199,7 +209,8 @@ pub fn break_even_svg(report: &CostReport, workload: Workload) -> String {
         svg,
         r##"<g stroke="#888" stroke-width="1" stroke-dasharray="2 4">"##
     );
-    for &v in &report.calls_per_month {
+    let in_range = |v: f64| v.is_finite() && v > 0.0 && (x_lo..=x_hi).contains(&v.log10());
+    for &v in report.calls_per_month.iter().filter(|v| in_range(**v)) {
         let x = px(v.log10());
         let _ = write!(
             svg,
@@ -220,12 +231,15 @@ pub fn break_even_svg(report: &CostReport, workload: Workload) -> String {
     );
     for (index, row) in &ordered {
         // Sampled per decade: a row with both fixed and per-call costs is not straight.
+        // At most 8 * MAX_DECADES steps: the axis is clamped above.
         let steps = ((x_hi - x_lo) * 8.0) as usize;
         let points: Vec<String> = (0..=steps)
             .map(|i| {
                 #[allow(clippy::cast_precision_loss)] // a few dozen steps
                 let exp = x_lo + (x_hi - x_lo) * i as f64 / steps as f64;
-                let cost = cost_at(row, exp).max(10f64.powf(y_lo - 1.0));
+                let cost = cost_at(row, exp)
+                    .max(10f64.powf(y_lo - 1.0))
+                    .min(10f64.powf(y_hi + 1.0));
                 format!("{:.1},{:.1}", px(exp), py(cost.log10()))
             })
             .collect();
@@ -251,7 +265,7 @@ pub fn break_even_svg(report: &CostReport, workload: Workload) -> String {
         let (Some(v), Some(cost)) = (b.calls_per_month, b.cost) else {
             continue;
         };
-        if cost <= 0.0 {
+        if !(cost.is_finite() && cost > 0.0 && in_range(v)) {
             continue;
         }
         let (Some(s), Some(p)) = (report.row(&b.per_call), report.row(&b.provisioned)) else {
@@ -379,9 +393,20 @@ pub fn break_even_svg(report: &CostReport, workload: Workload) -> String {
     svg
 }
 
+/// The widest axis drawn, in decades; wider data is cut at the top.
+pub const MAX_DECADES: f64 = 24.0;
+
+/// A decade exponent kept within 10^-3 to 10^18; `fallback` when it is not finite.
+fn clamp_exponent(exp: f64, fallback: f64) -> f64 {
+    let exp = if exp.is_finite() { exp } else { fallback };
+    exp.clamp(-3.0, 18.0)
+}
+
 fn decades(lo: f64, hi: f64) -> impl Iterator<Item = f64> {
-    #[allow(clippy::cast_possible_truncation)] // exponents are small whole numbers
-    (lo.round() as i32..=hi.round() as i32).map(f64::from)
+    #[allow(clippy::cast_possible_truncation)] // clamped to small whole numbers above
+    (lo.round() as i32..=hi.round() as i32)
+        .take(MAX_DECADES as usize + 1)
+        .map(f64::from)
 }
 
 fn dollars(value: f64) -> String {
@@ -401,4 +426,31 @@ pub(crate) fn escape(text: &str) -> String {
         .replace('<', "&lt;")
         .replace('>', "&gt;")
         .replace('"', "&quot;")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{BuiltinSheet, Options, PriceSheet, catalogue, price};
+
+    #[test]
+    fn hostile_figures_give_a_small_chart_not_an_endless_loop() {
+        let sheet = PriceSheet::builtin(BuiltinSheet::OriginalEra).expect("parses");
+        let mut report = price(&sheet, &catalogue(), &Options::default()).expect("prices");
+        // What an overflowing sheet would produce, had price() not rejected it.
+        report.rows[0].monthly = f64::INFINITY;
+        report.rows[1].per_million = f64::NAN;
+        report.rows[2].monthly = 1e300;
+        report.calls_per_month = vec![f64::MIN_POSITIVE, 1e300, f64::INFINITY];
+        for b in &mut report.break_even {
+            b.calls_per_month = Some(1e-300);
+        }
+        let svg = break_even_svg(&report, Workload::Hits);
+        assert!(svg.ends_with("</svg>"));
+        assert!(svg.len() < 200_000, "{} bytes", svg.len());
+        for bad in ["inf", "NaN"] {
+            let at = svg.find(bad).map(|i| &svg[i.saturating_sub(200)..i + 20]);
+            assert!(at.is_none(), "non-finite coordinates: {at:?}");
+        }
+    }
 }

@@ -34,9 +34,9 @@ pub use chart::break_even_svg;
 pub use error::CostError;
 pub use latency_arch::{ArchitectureId, UnknownArchitecture};
 pub use model::{
-    Billing, BreakEven, CostReport, DEFAULT_CALLS_PER_MONTH, Line, LoadBalancer, Measured, Options,
-    Overrides, Per, REPORT_JSON_SCHEMA, REPORT_SCHEMA, RowCost, Total, break_even_of,
-    measured_billed_duration_ms, price, price_measured,
+    Billing, BreakEven, CostReport, DEFAULT_CALLS_PER_MONTH, InfracostUsage, Line, LoadBalancer,
+    Measured, Options, Overrides, Per, REPORT_JSON_SCHEMA, REPORT_SCHEMA, RowCost, Total,
+    break_even_of, measured_billed_duration_ms, price, price_measured,
 };
 pub use render::render_text;
 pub use rows::{

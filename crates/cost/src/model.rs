@@ -432,8 +432,9 @@ impl CostReport {
 /// Prices `rows` with `sheet`.
 ///
 /// Fails with [`CostError::InvalidInput`] if a volume is not finite and in
-/// (0, [`MAX_CALLS_PER_MONTH`]], if no volume is given, if two rows share an id, or if a
-/// function row's memory or duration is out of Lambda's range.
+/// (0, [`MAX_CALLS_PER_MONTH`]], if no volume is given, if two rows share an id, if a
+/// function row's memory or duration is out of Lambda's range, or if a cost overflows to
+/// a non-finite number (a sheet figure far too large).
 pub fn price(sheet: &PriceSheet, rows: &[Row], options: &Options) -> Result<CostReport, CostError> {
     if options.calls_per_month.is_empty() {
         return Err(CostError::InvalidInput {
@@ -469,6 +470,9 @@ pub fn price(sheet: &PriceSheet, rows: &[Row], options: &Options) -> Result<Cost
         .iter()
         .map(|row| price_row(sheet, row, options))
         .collect();
+    for row in &priced {
+        check_finite(row)?;
+    }
     let mut break_even = Vec::new();
     for provisioned in priced.iter().filter(|r| r.billing == Billing::Provisioned) {
         for per_call in priced.iter().filter(|r| r.billing == Billing::PerCall) {
@@ -500,6 +504,88 @@ pub fn price(sheet: &PriceSheet, rows: &[Row], options: &Options) -> Result<Cost
         rows: priced,
         break_even,
     })
+}
+
+/// Rejects a row whose costs overflowed: a sheet's figures are each finite, but a huge
+/// one times hours or volumes can reach infinity, and every table, chart and break-even
+/// point downstream needs finite numbers.
+fn check_finite(row: &RowCost) -> Result<(), CostError> {
+    let figures = [
+        ("monthly cost", row.monthly),
+        ("cost per million calls", row.per_million),
+    ]
+    .into_iter()
+    .chain(row.totals.iter().map(|t| ("total", t.cost)))
+    .chain(row.lines.iter().map(|l| ("line", l.cost)));
+    for (what, value) in figures {
+        if !value.is_finite() {
+            return Err(CostError::InvalidInput {
+                what: "price sheet",
+                value: format!("{}: {what} = {value}", row.id),
+                problem: "a cost overflowed to a non-finite number; a figure in the sheet is \
+                          far too large"
+                    .to_owned(),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// The measured usage of one Lambda function, as an Infracost usage file states it.
+///
+/// Infracost prices `aws_lambda_function` from two usage keys, `monthly_requests` and
+/// `request_duration_ms`, both whole numbers (infracost/infracost,
+/// `internal/resources/aws/lambda_function.go`: `MonthlyRequests *int64
+/// infracost_usage:"monthly_requests"`, `RequestDurationMS *int64
+/// infracost_usage:"request_duration_ms"`), in a YAML file of `version: 0.1` whose
+/// `resource_type_default_usage` applies them to every function of that type.
+#[derive(Debug, Clone, PartialEq)]
+pub struct InfracostUsage {
+    /// Calls a month.
+    pub monthly_requests: f64,
+    /// Mean duration of a call, ms (rounded up to whole ms in the file, as Lambda
+    /// bills).
+    pub request_duration_ms: f64,
+    /// Where the figures come from, for the file's comments (one line).
+    pub source: String,
+}
+
+impl InfracostUsage {
+    /// The usage file's text. The YAML is written by hand: it is seven fixed lines, and
+    /// a YAML library would be a dependency for nothing.
+    ///
+    /// # Errors
+    /// [`CostError::InvalidInput`] when a figure is not finite and positive, or the
+    /// volume is above [`MAX_CALLS_PER_MONTH`].
+    pub fn to_yaml(&self) -> Result<String, CostError> {
+        check_calls(self.monthly_requests, &self.monthly_requests.to_string())?;
+        let duration = self.request_duration_ms;
+        if !(duration.is_finite() && duration > 0.0 && duration <= 900_000.0) {
+            return Err(CostError::InvalidInput {
+                what: "request duration",
+                value: duration.to_string(),
+                problem: "a Lambda call lasts more than 0 ms and at most 15 minutes".to_owned(),
+            });
+        }
+        // A comment is one line: a line break in the source would end it.
+        let source: String = self
+            .source
+            .chars()
+            .map(|c| if c.is_control() { ' ' } else { c })
+            .collect();
+        #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)] // checked above
+        let (requests, ms) = (self.monthly_requests.round() as u64, duration.ceil() as u64);
+        Ok(format!(
+            "# Infracost usage file written by `latency cost --infracost-usage`.\n\
+             # {source}\n\
+             # Use: infracost breakdown --path . --usage-file <this file>\n\
+             version: 0.1\n\
+             resource_type_default_usage:\n\
+             \x20 aws_lambda_function:\n\
+             \x20   monthly_requests: {requests}\n\
+             \x20   request_duration_ms: {ms}\n"
+        ))
+    }
 }
 
 pub(crate) fn check_calls(calls: f64, shown: &str) -> Result<(), CostError> {
@@ -804,4 +890,38 @@ fn function_lines(sheet: &PriceSheet, function: &Function) -> Vec<Line> {
         )),
     }
     lines
+}
+
+#[cfg(test)]
+mod infracost_tests {
+    use super::*;
+
+    #[test]
+    fn the_usage_file_has_infracosts_keys_in_whole_numbers() {
+        let usage = InfracostUsage {
+            monthly_requests: 2.5e6,
+            request_duration_ms: 12.2,
+            source: "from run.json:\nmean billed duration".to_owned(),
+        };
+        let yaml = usage.to_yaml().expect("valid");
+        let lines: Vec<&str> = yaml.lines().collect();
+        assert_eq!(lines[1], "# from run.json: mean billed duration");
+        assert_eq!(
+            &lines[3..],
+            [
+                "version: 0.1",
+                "resource_type_default_usage:",
+                "  aws_lambda_function:",
+                "    monthly_requests: 2500000",
+                "    request_duration_ms: 13",
+            ]
+        );
+        for bad in [f64::NAN, 0.0, -1.0, 1e9] {
+            let usage = InfracostUsage {
+                request_duration_ms: bad,
+                ..usage.clone()
+            };
+            assert!(usage.to_yaml().is_err(), "{bad}");
+        }
+    }
 }
