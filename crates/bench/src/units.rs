@@ -1,46 +1,13 @@
 //! Auto-scaled durations for text output (JSON keeps fixed milliseconds), and the
 //! percentile ladder of the bench summary.
 //!
-//! The `render` module is getting a `format_duration_ms` of the same contract; when both
-//! are on one branch, this module should become a re-export of that one.
+//! The unit formatter is the renderer's, so every text output scales units one way.
 
 use std::fmt::Write as _;
 
 use crate::Distribution;
 
-/// A duration given in ms, in the unit that suits its size, with three or four
-/// significant digits: `19.21µs`, `123.5µs`, `13.02ms`, `1.23s`. The unit is chosen
-/// from the value as printed, so 0.9999996 ms is `1.00ms`, not `1000.0µs`. `n/a` when
-/// not finite.
-pub fn duration_ms(ms: f64) -> String {
-    if !ms.is_finite() {
-        return "n/a".to_owned();
-    }
-    let sign = if ms < 0.0 { "-" } else { "" };
-    let ms = ms.abs();
-    let (value, unit) = if rounded(ms * 1000.0) < 1000.0 {
-        (ms * 1000.0, "µs")
-    } else if rounded(ms) < 1000.0 {
-        (ms, "ms")
-    } else {
-        (ms / 1000.0, "s")
-    };
-    format!("{sign}{}{unit}", fixed(value))
-}
-
-/// The digits shown for a value of its unit: two decimals below 100, one above.
-fn fixed(v: f64) -> String {
-    if v < 100.0 {
-        format!("{v:.2}")
-    } else {
-        format!("{v:.1}")
-    }
-}
-
-/// `v` as [`fixed`] would print it, so that the unit is chosen after rounding.
-fn rounded(v: f64) -> f64 {
-    fixed(v).parse().unwrap_or(v)
-}
+pub use crate::render::format_duration_ms as duration_ms;
 
 /// The percentiles of the summary's ladder, as wrk's `--latency` and HdrHistogram's
 /// percentile spectrum show them.
