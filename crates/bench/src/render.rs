@@ -363,6 +363,48 @@ impl Comparison {
         }
     }
 
+    /// hyperfine's relative line for exactly two measured rows, per percentile:
+    /// `A is 25.93× faster than B at p50 (142.3µs vs 3.69ms); A is 26.80× faster than B
+    /// at p99 (…)`. `None` unless the comparison holds two measured rows with latencies.
+    pub fn relative(&self) -> Option<String> {
+        let measured: Vec<&Report> = self
+            .rows
+            .iter()
+            .filter_map(|row| match row {
+                Row::Measured(report) => Some(report.as_ref()),
+                Row::Skipped { .. } => None,
+            })
+            .collect();
+        let [a, b] = measured.as_slice() else {
+            return None;
+        };
+        let (sa, sb) = (a.results.latency.as_ref()?, b.results.latency.as_ref()?);
+        let name = |r: &Report| {
+            r.target
+                .label
+                .clone()
+                .unwrap_or_else(|| r.target.url.clone())
+        };
+        let parts: Vec<String> = [("p50", sa.p50_ms, sb.p50_ms), ("p99", sa.p99_ms, sb.p99_ms)]
+            .into_iter()
+            .filter(|(_, x, y)| *x > 0.0 && *y > 0.0)
+            .map(|(p, x, y)| {
+                let (fast, slow, fv, sv) = if x <= y {
+                    (name(a), name(b), x, y)
+                } else {
+                    (name(b), name(a), y, x)
+                };
+                format!(
+                    "{fast} is {:.2}× faster than {slow} at {p} ({} vs {})",
+                    sv / fv,
+                    format_duration_ms(fv),
+                    format_duration_ms(sv)
+                )
+            })
+            .collect();
+        (!parts.is_empty()).then(|| parts.join("; "))
+    }
+
     /// Adds a skipped row.
     pub fn skip(&mut self, architecture: impl Into<String>, reason: impl Into<String>) {
         self.rows.push(Row::Skipped {

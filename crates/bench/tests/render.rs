@@ -129,3 +129,32 @@ fn the_html_page_is_self_contained_with_a_chart_per_run() {
     assert_eq!(html.matches("class=\"histogram\"").count(), 3);
     assert!(matches!(cmp.rows[0], Row::Measured(_)));
 }
+
+#[test]
+fn two_reports_get_a_relative_line_per_percentile_and_three_do_not() {
+    let vm = fixture("server-vm.json");
+    let efs = fixture("fargate-efs.json");
+    let line = Comparison::new([efs.clone(), vm.clone()])
+        .relative()
+        .expect("a relative line for two Reports");
+    let ratio = |s: fn(&latency_bench::Summary) -> f64| {
+        let (v, e) = (
+            vm.results.latency.as_ref().expect("latency"),
+            efs.results.latency.as_ref().expect("latency"),
+        );
+        s(e) / s(v)
+    };
+    assert!(
+        line.starts_with(&format!(
+            "server + VM (memory://) is {:.2}× faster than Fargate + EFS (file://), c=8 at p50",
+            ratio(|s| s.p50_ms)
+        )),
+        "{line}"
+    );
+    assert!(
+        line.contains(&format!("{:.2}× faster", ratio(|s| s.p99_ms))),
+        "{line}"
+    );
+    assert!(line.contains("at p99"), "{line}");
+    assert_eq!(Comparison::new([vm.clone(), efs, vm]).relative(), None);
+}

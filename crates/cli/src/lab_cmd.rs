@@ -60,6 +60,9 @@ Examples:
 #[derive(Debug, clap::Args)]
 #[command(after_long_help = LAB_HELP)]
 pub(crate) struct LabArgs {
+    #[command(flatten)]
+    pub(crate) log: crate::logging::LogFormat,
+
     /// Run only these rows, comma-separated, as --list names them: an architecture id,
     /// with ?mode=read-modify-write for the original study's read-then-write variant
     /// (an id alone is the atomic row).

@@ -31,10 +31,6 @@ use clap::{CommandFactory as _, FromArgMatches as _, Parser, Subcommand};
 #[derive(Debug, Parser)]
 #[command(name = "latency", version, propagate_version = true)]
 struct Cli {
-    /// Write logs as JSON lines instead of text (logs go to stderr; RUST_LOG filters them).
-    #[arg(long, global = true)]
-    log_json: bool,
-
     /// Colour logs and progress: auto (when stderr is a terminal and NO_COLOR is unset),
     /// always, or never.
     #[arg(long, global = true, value_enum, value_name = "WHEN", default_value_t)]
@@ -127,7 +123,15 @@ pub fn main() -> ExitCode {
         Ok(cli) => cli,
         Err(err) => err.exit(),
     };
-    logging::init(cli.log_json, cli.color);
+    let log_json = match &cli.command {
+        Command::Serve(args) => args.log.log_json,
+        Command::Lab(args) => args.log.log_json,
+        Command::Platform(args) => args.log.log_json,
+        Command::Worker(args) => args.log.log_json,
+        Command::Queue(args) => args.log.log_json,
+        _ => false,
+    };
+    logging::init(log_json, cli.color);
     let outcome = match cli.command {
         Command::Serve(args) => serve_cmd::run(args),
         Command::Bench(args) => bench_cmd::run(args),

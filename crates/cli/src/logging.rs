@@ -100,3 +100,11 @@ impl Write for SharedStderr {
         std::io::stderr().flush()
     }
 }
+
+/// `--log-json`, only on the subcommands that log (serve, lab, platform, worker, queue).
+#[derive(Debug, Clone, Copy, Default, clap::Args)]
+pub(crate) struct LogFormat {
+    /// Write logs as JSON lines instead of text (logs go to stderr; RUST_LOG filters them).
+    #[arg(long)]
+    pub(crate) log_json: bool,
+}

@@ -66,6 +66,9 @@ const CREDENTIAL_VARS: [&str; 3] = [
 #[derive(Debug, clap::Args)]
 #[command(after_long_help = PLATFORM_HELP)]
 pub(crate) struct PlatformArgs {
+    #[command(flatten)]
+    pub(crate) log: crate::logging::LogFormat,
+
     /// The function's code: a directory or a .zip (extracted to a temporary directory).
     /// Without a command, its `bootstrap` is run.
     #[arg(long, value_name = "DIR|ZIP")]

@@ -41,6 +41,9 @@ Examples:
 #[derive(Debug, clap::Args)]
 #[command(after_long_help = QUEUE_HELP)]
 pub(crate) struct QueueArgs {
+    #[command(flatten)]
+    pub(crate) log: crate::logging::LogFormat,
+
     /// Jobs to submit.
     #[arg(long, value_parser = clap::value_parser!(u64).range(1..=10_000_000))]
     calculations: u64,

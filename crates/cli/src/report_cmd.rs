@@ -145,6 +145,14 @@ pub(crate) fn run(args: ReportArgs) -> anyhow::Result<ExitCode> {
             }
         }
     }
+    // hyperfine's relative line, when two Reports are compared.
+    if let Some(line) = comparison.relative() {
+        if args.json.json.as_ref().is_some_and(JsonOut::is_stdout) {
+            eprintln!("\n{line}");
+        } else {
+            println!("\n{line}");
+        }
+    }
     if let (Some(out), Some(mut json)) = (&args.json.json, json) {
         json.push('\n');
         out.write(&json)?;

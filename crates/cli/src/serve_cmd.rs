@@ -44,6 +44,9 @@ Examples:
 #[derive(Debug, clap::Args)]
 #[command(after_long_help = store_help())]
 pub(crate) struct ServeArgs {
+    #[command(flatten)]
+    pub(crate) log: crate::logging::LogFormat,
+
     /// Where the counter lives; see `--help` for every URL form.
     #[arg(long, env = "LATENCY_STORE", default_value = "memory://")]
     store: String,

@@ -45,6 +45,9 @@ Examples:
 #[derive(Debug, clap::Args)]
 #[command(after_long_help = WORKER_HELP)]
 pub(crate) struct WorkerArgs {
+    #[command(flatten)]
+    pub(crate) log: crate::logging::LogFormat,
+
     /// The queue to take jobs from; see `--help` for every URL form.
     #[arg(long, env = "LATENCY_QUEUE")]
     queue: String,

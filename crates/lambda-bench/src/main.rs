@@ -13,26 +13,13 @@ use lambda_runtime::{LambdaEvent, service_fn};
 use latency_lambda_bench::BenchPlan;
 
 fn main() -> ExitCode {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
-        .with_writer(std::io::stderr)
-        .with_ansi(false)
-        .without_time()
-        .init();
+    latency_lambda_start::init_logging();
     // Unlike the app's function, this one drives many connections at once: a multi-threaded
     // runtime uses every vCPU the memory size buys (1,769 MB = 1 vCPU).
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(runtime) => runtime,
-        Err(err) => {
-            eprintln!("error: cannot start the async runtime: {err}");
-            return ExitCode::FAILURE;
-        }
+    let Some(runtime) =
+        latency_lambda_start::build_runtime(tokio::runtime::Builder::new_multi_thread())
+    else {
+        return ExitCode::FAILURE;
     };
     let outcome = runtime.block_on(lambda_runtime::run(service_fn(
         |event: LambdaEvent<BenchPlan>| async move {

@@ -12,25 +12,12 @@ use lambda_runtime::{LambdaEvent, service_fn};
 const DONE_VAR: &str = "LATENCY_DONE_STORE";
 
 fn main() -> ExitCode {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
-        .with_writer(std::io::stderr)
-        .with_ansi(false)
-        .without_time()
-        .init();
+    latency_lambda_start::init_logging();
     // One batch at a time per instance; its jobs interleave on one thread since they wait.
-    let runtime = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(runtime) => runtime,
-        Err(err) => {
-            eprintln!("error: cannot start the async runtime: {err}");
-            return ExitCode::FAILURE;
-        }
+    let Some(runtime) =
+        latency_lambda_start::build_runtime(tokio::runtime::Builder::new_current_thread())
+    else {
+        return ExitCode::FAILURE;
     };
     runtime.block_on(async {
         let Ok(url) = std::env::var(DONE_VAR) else {

@@ -15,28 +15,14 @@ use latency_app::AppConfig;
 const STORE_VAR: &str = "LATENCY_STORE";
 
 fn main() -> ExitCode {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
-        .with_writer(std::io::stderr)
-        .with_ansi(false)
-        // CloudWatch stamps every line already.
-        .without_time()
-        .init();
+    latency_lambda_start::init_logging();
 
     // One invocation at a time per instance: a single-threaded runtime is all it needs, and
     // it starts faster.
-    let runtime = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(runtime) => runtime,
-        Err(err) => {
-            eprintln!("error: cannot start the async runtime: {err}");
-            return ExitCode::FAILURE;
-        }
+    let Some(runtime) =
+        latency_lambda_start::build_runtime(tokio::runtime::Builder::new_current_thread())
+    else {
+        return ExitCode::FAILURE;
     };
     runtime.block_on(run())
 }
