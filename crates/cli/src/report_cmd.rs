@@ -121,7 +121,12 @@ pub(crate) fn run(args: ReportArgs) -> anyhow::Result<ExitCode> {
     };
     let mut comparison = Comparison::new(reports);
     comparison.title = args.title;
-    let markdown = comparison.markdown();
+    // hyperfine's relative line, when two Reports are compared: after the table, wherever
+    // the table goes.
+    let relative = comparison
+        .relative()
+        .map_or(String::new(), |line| format!("\n{line}\n"));
+    let markdown = format!("{}{relative}", comparison.markdown());
     match &args.markdown {
         Some(path) => std::fs::write(path, &markdown)
             .with_context(|| format!("cannot write {}", path.display()))?,
@@ -136,21 +141,13 @@ pub(crate) fn run(args: ReportArgs) -> anyhow::Result<ExitCode> {
             match format {
                 StdoutFormat::Markdown => print!("{markdown}"),
                 StdoutFormat::Text => print!(
-                    "{}",
+                    "{}{relative}",
                     comparison.text(&TextOptions {
                         wide: args.wide,
                         ..TextOptions::default()
                     })
                 ),
             }
-        }
-    }
-    // hyperfine's relative line, when two Reports are compared.
-    if let Some(line) = comparison.relative() {
-        if args.json.json.as_ref().is_some_and(JsonOut::is_stdout) {
-            eprintln!("\n{line}");
-        } else {
-            println!("\n{line}");
         }
     }
     if let (Some(out), Some(mut json)) = (&args.json.json, json) {

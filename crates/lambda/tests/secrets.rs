@@ -8,8 +8,9 @@ const PASSWORD: &str = "hunter2-Lm4";
 #[test]
 fn store_passwords_never_appear_in_the_functions_output() {
     for store in [
-        // A scheme this function build leaves out, and a typo'd parameter.
-        format!("redis://:{PASSWORD}@127.0.0.1:6379/"),
+        // A scheme no build knows (which schemes a build has depends on the features
+        // cargo unified for it), and a typo'd parameter.
+        format!("mysql://root:{PASSWORD}@127.0.0.1:3306/"),
         format!("dynamodb://t?endpoint=http://127.0.0.1:1&colour=red&token={PASSWORD}"),
         // An endpoint with user:password, plain and percent-encoded.
         format!("s3://b/hits?endpoint=http://ak:{PASSWORD}@127.0.0.1:1"),
