@@ -117,13 +117,7 @@ async fn work(args: WorkerArgs) -> anyhow::Result<ExitCode> {
         "worker ready"
     );
     println!("worker ready");
-    let stats = run_pool(
-        queue,
-        done,
-        config,
-        shutdown,
-    )
-    .await;
+    let stats = run_pool(queue, done, config, shutdown).await;
     println!(
         "stopped: completed={} duplicates={} released={} ack_failures={}",
         stats.completed, stats.duplicates, stats.released, stats.ack_failures

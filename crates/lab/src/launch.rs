@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use latency_balancer::Balancer;
 use latency_bench::FunctionFigures;
 use latency_platform::cgroup::{Cgroup, CgroupParent, CpuQuota, Limits};
-use latency_platform::{FrontServer, FunctionSpec, Platform, Throttling};
+use latency_platform::{FrontServer, FunctionSpec, Platform};
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 
@@ -243,18 +243,25 @@ async fn launch_function(
         Platform::start(vec![spec]).map_err(|err| start_failed("function platform", err))?;
     let listener = bind().await?;
     let front = platform
-        .serve_gateway(FUNCTION, listener)
+        .serve_gateway_with(
+            FUNCTION,
+            listener,
+            latency_platform::GatewayOptions {
+                // The study served its page from S3 through the API; the lab's rows do
+                // the same at `GET /`.
+                index_page: Some(latency_app::PAGE.into()),
+                ..Default::default()
+            },
+        )
         .await
         .map_err(|err| start_failed("API Gateway front", err))?;
-    let notes = vec![match platform.throttling() {
-        Throttling::Applied if config.cpu_limits => format!(
-            "function: {} MB, CPU budget {:.3} vCPU per instance (cgroup v1 quota, as Lambda scales CPU with memory)",
-            config.function_memory_mb,
-            latency_platform::cgroup::lambda_vcpu(config.function_memory_mb)
-        ),
-        Throttling::Applied => "function: CPU budget off (--no-cpu-limits)".to_owned(),
-        Throttling::Unavailable(reason) => format!("function: unthrottled, {reason}"),
-    }];
+    // The platform names the budget it applies (CPU quota per CFS period, memory
+    // limit) or why it applies none.
+    let notes = if config.cpu_limits {
+        platform.budget_note(FUNCTION).into_iter().collect()
+    } else {
+        vec!["function: CPU budget off (--no-cpu-limits)".to_owned()]
+    };
     Ok(Running::Function(FunctionHost {
         base_url: front.url(),
         notes,

@@ -55,8 +55,8 @@ mod platform;
 pub mod process;
 mod runtime_api;
 mod spec;
-mod util;
 pub mod sqs_source;
+mod util;
 
 pub use cgroup::Throttling;
 pub use error::PlatformError;
