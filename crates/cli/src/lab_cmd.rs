@@ -195,11 +195,12 @@ pub(crate) fn run(args: LabArgs, color: ColorChoice) -> anyhow::Result<ExitCode>
     }
     if !to_stdout {
         // The table only: its notes and the break-even points are in report.md.
-        for line in outcome.comparison.markdown().lines() {
-            if line.starts_with('|') {
-                println!("{line}");
-            }
-        }
+        print!(
+            "{}",
+            outcome
+                .comparison
+                .text(&latency_bench::render::TextOptions::default())
+        );
         println!(
             "Costs: `{}` price sheet ({}, as of {}); notes and break-even points in report.md",
             config.sheet.name, config.sheet.region, config.sheet.as_of

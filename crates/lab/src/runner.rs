@@ -13,7 +13,7 @@ use latency_cost::PriceSheet;
 
 use crate::LabError;
 use crate::catalogue::{Architecture, Mode, RowSelector, select};
-use crate::cost::{Priced, price_rows};
+use crate::cost::price_rows;
 use crate::endpoints::{EndpointTools, Endpoints};
 use crate::error::Skip;
 use crate::launch::{FunctionRuntime, Launched, Running, launch};
@@ -467,10 +467,11 @@ fn write_results(
     let mut markdown = comparison.markdown();
     markdown.push_str(&priced.markdown_note());
     write(&config.out_dir.join("report.md"), &markdown)?;
-    write(
-        &config.out_dir.join("report.html"),
-        &with_chart(comparison.html(), &priced),
-    )?;
+    let mut page = comparison.page();
+    if let Some(section) = priced.html_section() {
+        page = page.section(section);
+    }
+    write(&config.out_dir.join("report.html"), &page.render())?;
     Ok(LabOutcome {
         comparison,
         cost_note: priced.markdown_note(),
@@ -479,17 +480,6 @@ fn write_results(
         findings: verdicts.findings,
         interrupted,
     })
-}
-
-/// `report.html` with the break-even chart before its closing `</body>`.
-fn with_chart(html: String, priced: &Priced) -> String {
-    let Some(section) = priced.html_section() else {
-        return html;
-    };
-    match html.rfind("</body>") {
-        Some(at) => format!("{}{section}{}", &html[..at], &html[at..]),
-        None => html + &section,
-    }
 }
 
 async fn measure(
