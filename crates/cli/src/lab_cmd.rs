@@ -8,7 +8,8 @@ use std::time::{Duration, Instant, SystemTime};
 use anyhow::Context;
 use latency_bench::render::Row as TableRow;
 use latency_lab::{
-    EndpointTools, FunctionRuntime, LabConfig, LabEvent, LabOutcome, Phase, RowSelector, catalogue,
+    Deployment, EndpointTools, FunctionRuntime, LabConfig, LabEvent, LabOutcome, Language, Phase,
+    RowSelector, Skip, catalogue,
 };
 
 use crate::logging::ColorChoice;
@@ -157,10 +158,13 @@ pub(crate) fn run(args: LabArgs, color: ColorChoice) -> anyhow::Result<ExitCode>
         cache_dir: PathBuf::from(".cache"),
         services_script: Some(PathBuf::from("scripts/services")).filter(|p| p.is_file()),
     };
-    let runtimes = lambda_binary(&latency_exe)
+    let mut runtimes: Vec<FunctionRuntime> = lambda_binary(&latency_exe)
         .map(FunctionRuntime::rust)
         .into_iter()
         .collect();
+    let (variant_runtimes, runtime_skips) =
+        crate::runtime::block_on(variant_runtimes(&latency_exe, &args.only))?;
+    runtimes.extend(variant_runtimes);
     let mut config = LabConfig::new(latency_exe, tools, out_dir, sheet);
     if args.quick {
         config = config.quick();
@@ -169,6 +173,7 @@ pub(crate) fn run(args: LabArgs, color: ColorChoice) -> anyhow::Result<ExitCode>
         config = config.with_requests(n);
     }
     config.runtimes = runtimes;
+    config.runtime_skips = runtime_skips;
     config.function_memory_mb = args.memory_mb;
     config.cpu_limits = !args.no_cpu_limits;
     config.concurrency = args.concurrency;
@@ -262,6 +267,106 @@ fn outcome_json(outcome: &LabOutcome, config: &LabConfig) -> serde_json::Value {
 /// The Lambda binary the function rows run: `latency-lambda` beside this binary (same
 /// cargo profile). Inside the repository a missing one is built once, in the same profile;
 /// elsewhere the rows are skipped with the command that builds it.
+/// The other languages' function runtimes, each prepared from its variant under the
+/// repository's `variants/` (dependencies installed into `.cache/variants` on first use).
+/// Only languages with a selected row are prepared. A language that cannot be prepared
+/// (no toolchain, no `variants/` directory, a failed install) gets a [`Skip`] that names
+/// the fix; its rows show it in the table.
+async fn variant_runtimes(
+    latency_exe: &Path,
+    only: &[RowSelector],
+) -> anyhow::Result<(Vec<FunctionRuntime>, Vec<(Language, Skip)>)> {
+    // One variant per language: the Python runtime serves both Python rows (the handler
+    // reads its store from LATENCY_STORE).
+    const VARIANTS: [(Language, &str); 3] = [
+        (Language::Python, "lambda-python-dynamodb"),
+        (Language::NodeJs, "lambda-js-dynamodb"),
+        (Language::Cpp, "lambda-cpp-dynamodb"),
+    ];
+    let wanted: Vec<Language> = latency_lab::select(only)
+        .into_iter()
+        .filter_map(|(_, row)| match row.deployment {
+            Deployment::Function { language, .. } => Some(language),
+            _ => None,
+        })
+        .collect();
+    let mut runtimes = Vec::new();
+    let mut skips = Vec::new();
+    let repo_root = repo_root(latency_exe);
+    for (language, id) in VARIANTS {
+        if !wanted.contains(&language) {
+            continue;
+        }
+        let Some(root) = repo_root.clone() else {
+            skips.push((
+                language,
+                Skip::new(
+                    "the repository's variants/ directory was not found (looked above the latency binary and the current directory)",
+                    "run `latency lab` from a checkout of the repository",
+                ),
+            ));
+            continue;
+        };
+        let variant =
+            latency_variants::find(id).with_context(|| format!("no variant named {id}"))?;
+        let cache = root.join(".cache");
+        let prepared = tokio::task::spawn_blocking(move || {
+            latency_variants::prepare(variant, &root, &cache, &mut |line| {
+                eprintln!("lab: {line}");
+            })
+        })
+        .await
+        .context("preparing a language variant panicked")?;
+        match prepared {
+            Ok(latency_variants::Prepared::Function {
+                command,
+                args,
+                handler,
+                env,
+                ..
+            }) => runtimes.push(FunctionRuntime {
+                language,
+                command,
+                args,
+                handler,
+                env,
+            }),
+            Ok(latency_variants::Prepared::Server { .. }) => {
+                anyhow::bail!("variant {id} is a server, not a function")
+            }
+            Err(latency_variants::VariantError::ToolchainMissing { tool, install }) => {
+                skips.push((
+                    language,
+                    Skip::new(format!("{tool} is not installed"), install),
+                ))
+            }
+            Err(err) => skips.push((
+                language,
+                Skip::new(
+                    err.to_string(),
+                    "fix the error above, then rerun (installs are cached under .cache/variants)",
+                ),
+            )),
+        }
+    }
+    Ok((runtimes, skips))
+}
+
+/// The repository checkout: the first directory holding `variants/` above the `latency`
+/// binary (`<root>/target/<profile>/latency`) or above the current directory.
+fn repo_root(latency_exe: &Path) -> Option<PathBuf> {
+    let current = std::env::current_dir().ok();
+    let candidates = latency_exe
+        .parent()
+        .into_iter()
+        .flat_map(Path::ancestors)
+        .chain(current.iter().flat_map(|dir| dir.ancestors()));
+    candidates
+        .into_iter()
+        .find(|dir| dir.join("variants").is_dir())
+        .map(Path::to_path_buf)
+}
+
 fn lambda_binary(latency_exe: &Path) -> Option<PathBuf> {
     const NAME: &str = "latency-lambda";
     let profile_dir = latency_exe.parent()?;

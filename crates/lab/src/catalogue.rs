@@ -68,10 +68,8 @@ impl Language {
                 "cargo build --release -p latency-lambda",
             ),
             Language::Python | Language::NodeJs | Language::Cpp => Skip::new(
-                format!(
-                    "no {self} runtime: the other-language handlers (variants/) are not built yet"
-                ),
-                "see issue 12 (variants/)",
+                format!("no {self} runtime was prepared from the repository's variants/"),
+                "run `latency lab` from the repository (it prepares variants/ into .cache/variants)",
             ),
         }
     }
@@ -320,8 +318,8 @@ pub fn catalogue() -> Vec<Architecture> {
             budget: None,
             default: true,
         },
-        // The other-language rows: their handlers (variants/) decide how they update the
-        // counter; they are listed as atomic until those handlers exist.
+        // The other-language rows: their handlers (variants/) update the counter
+        // atomically (UpdateItem ADD, S3 conditional writes), as the Rust handler does.
         Architecture {
             id: Id::LambdaPythonS3,
             title: "Lambda Python + S3",

@@ -205,7 +205,12 @@ pub(crate) async fn launch(
         }
         Deployment::Function { language, counter } => {
             let Some(runtime) = config.runtimes.iter().find(|r| r.language == *language) else {
-                return Ok(Launched::Skipped(language.missing_runtime()));
+                let skip = config
+                    .runtime_skips
+                    .iter()
+                    .find(|(l, _)| l == language)
+                    .map_or_else(|| language.missing_runtime(), |(_, skip)| skip.clone());
+                return Ok(Launched::Skipped(skip));
             };
             let store = match endpoints.store_url(row, *counter).await {
                 Ok(url) => url,
@@ -227,6 +232,11 @@ async fn launch_function(
         .max_concurrency(config.concurrency.max(1));
     spec.args = runtime.args.clone();
     spec.handler = runtime.handler.clone();
+    // Python's runtime client imports boto3 before it asks for the first event; under
+    // the 128 MB CPU budget (0.072 vCPU) that takes well over the platform's default
+    // 10 s, and Lambda itself allows a function 10 s of init plus its timeout. 60 s
+    // bounds a hung instance without failing a slow interpreter.
+    spec.init_timeout = std::time::Duration::from_secs(60);
     let env = runtime
         .env
         .iter()

@@ -36,6 +36,10 @@ pub struct LabConfig {
     /// How function rows run, per language; a row whose language has none is skipped
     /// with the command that provides it.
     pub runtimes: Vec<FunctionRuntime>,
+    /// Languages whose runtime could not be prepared (a missing toolchain, say), with
+    /// the command that fixes it: their rows are skipped with this, not with
+    /// [`Language::missing_runtime`](crate::Language::missing_runtime).
+    pub runtime_skips: Vec<(crate::Language, crate::Skip)>,
     /// The function rows' memory size, MB (their CPU budget follows from it).
     pub function_memory_mb: u32,
     /// Apply the cloud's CPU and memory budgets through cgroups.
@@ -74,6 +78,7 @@ impl LabConfig {
             concurrency: Self::DEFAULT_CONCURRENCY,
             latency_exe,
             runtimes: Vec::new(),
+            runtime_skips: Vec::new(),
             function_memory_mb: Self::DEFAULT_MEMORY_MB,
             cpu_limits: true,
             sheet,
