@@ -200,12 +200,15 @@ pub(crate) fn run(args: LabArgs, color: ColorChoice) -> anyhow::Result<ExitCode>
     }
     if !to_stdout {
         // The table only: its notes and the break-even points are in report.md.
-        print!(
-            "{}",
-            outcome
-                .comparison
-                .text(&latency_bench::render::TextOptions::default())
-        );
+        // The aligned tables only: their notes (a few lines per row) are in report.md,
+        // so that a default run stays short.
+        let text = outcome
+            .comparison
+            .text(&latency_bench::render::TextOptions::default());
+        let tables = text
+            .split_once("\nNotes:\n")
+            .map_or(text.as_str(), |(t, _)| t);
+        println!("{}", tables.trim_end());
         println!(
             "Costs: `{}` price sheet ({}, as of {}); notes and break-even points in report.md",
             config.sheet.name, config.sheet.region, config.sheet.as_of
