@@ -30,6 +30,11 @@ run, report.md and report.html.
 A row that needs something missing is not dropped: it shows as skipped, with the reason
 and the command that enables it.
 
+The Python, JavaScript and C++ rows run the study's handlers from the repository's
+variants/ (found above the latency binary or the current directory). The first run
+installs their packages into .cache/variants (minutes, once); a missing toolchain skips
+the row with the apt-get command that installs it.
+
 Findings (stderr): what the runs showed about an architecture under this load, such as
 the read-modify-write rows' lost updates, or requests that failed (Lambda's 3 s timeout
 reached while S3 conditional writes contend for one object, say).
@@ -40,7 +45,8 @@ lab started, removes its cgroups and Redis keys, and writes what was measured so
 what is left (cgroups, Redis keys); each run also removes what earlier, dead runs left,
 and says so in one line.
 
-Output: the table on stdout (notes and break-even points in report.md); on stderr one
+Output: the table on stdout, aligned to 120 columns (notes and the break-even matrix in
+report.md, the break-even chart and matrix in report.html); on stderr one
 line per row (a progress bar on a terminal) and, for function rows, invocations, cold
 starts, mean billed duration and max memory. The platform's per-invocation REPORT lines
 are hidden: RUST_LOG=info,latency_platform=debug shows them. --color and NO_COLOR apply
