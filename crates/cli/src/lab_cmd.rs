@@ -6,10 +6,11 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant, SystemTime};
 
 use anyhow::Context;
+use latency_arch::ArchitectureId;
 use latency_bench::render::Row as TableRow;
 use latency_lab::{
     Deployment, EndpointTools, FunctionRuntime, LabConfig, LabEvent, LabOutcome, Language, Phase,
-    RowSelector, Skip, catalogue,
+    RowSelector, ServerProgram, Skip, catalogue,
 };
 
 use crate::logging::ColorChoice;
@@ -168,9 +169,8 @@ pub(crate) fn run(args: LabArgs, color: ColorChoice) -> anyhow::Result<ExitCode>
         .map(FunctionRuntime::rust)
         .into_iter()
         .collect();
-    let (variant_runtimes, runtime_skips) =
-        crate::runtime::block_on(variant_runtimes(&latency_exe, &args.only))?;
-    runtimes.extend(variant_runtimes);
+    let variants = crate::runtime::block_on(prepare_variants(&latency_exe, &args.only))?;
+    runtimes.extend(variants.runtimes);
     let mut config = LabConfig::new(latency_exe, tools, out_dir, sheet);
     if args.quick {
         config = config.quick();
@@ -179,7 +179,8 @@ pub(crate) fn run(args: LabArgs, color: ColorChoice) -> anyhow::Result<ExitCode>
         config = config.with_requests(n);
     }
     config.runtimes = runtimes;
-    config.runtime_skips = runtime_skips;
+    config.runtime_skips = variants.runtime_skips;
+    config.server_programs = variants.server_programs;
     config.function_memory_mb = args.memory_mb;
     config.cpu_limits = !args.no_cpu_limits;
     config.concurrency = args.concurrency;
@@ -276,64 +277,54 @@ fn outcome_json(outcome: &LabOutcome, config: &LabConfig) -> serde_json::Value {
 /// The Lambda binary the function rows run: `latency-lambda` beside this binary (same
 /// cargo profile). Inside the repository a missing one is built once, in the same profile;
 /// elsewhere the rows are skipped with the command that builds it.
-/// The other languages' function runtimes, each prepared from its variant under the
-/// repository's `variants/` (dependencies installed into `.cache/variants` on first use).
-/// Only languages with a selected row are prepared. A language that cannot be prepared
-/// (no toolchain, no `variants/` directory, a failed install) gets a [`Skip`] that names
-/// the fix; its rows show it in the table.
-async fn variant_runtimes(
-    latency_exe: &Path,
-    only: &[RowSelector],
-) -> anyhow::Result<(Vec<FunctionRuntime>, Vec<(Language, Skip)>)> {
+/// What `latency lab` prepares from the repository's `variants/`.
+#[derive(Default)]
+struct Variants {
+    runtimes: Vec<FunctionRuntime>,
+    runtime_skips: Vec<(Language, Skip)>,
+    server_programs: Vec<(ArchitectureId, Result<ServerProgram, Skip>)>,
+}
+
+/// The other languages' function runtimes and the server programs of the selected rows,
+/// each prepared from its variant under the repository's `variants/` (dependencies
+/// installed into `.cache/variants` on first use). Only what a selected row needs is
+/// prepared. What cannot be prepared (no toolchain, no `variants/` directory, a failed
+/// install) gets a [`Skip`] that names the fix; its rows show it in the table.
+async fn prepare_variants(latency_exe: &Path, only: &[RowSelector]) -> anyhow::Result<Variants> {
     // One variant per language: the Python runtime serves both Python rows (the handler
     // reads its store from LATENCY_STORE).
-    const VARIANTS: [(Language, &str); 3] = [
+    const RUNTIMES: [(Language, &str); 3] = [
         (Language::Python, "lambda-python-dynamodb"),
         (Language::NodeJs, "lambda-js-dynamodb"),
         (Language::Cpp, "lambda-cpp-dynamodb"),
     ];
-    let wanted: Vec<Language> = latency_lab::select(only)
-        .into_iter()
+    let selected = latency_lab::select(only);
+    let languages: Vec<Language> = selected
+        .iter()
         .filter_map(|(_, row)| match row.deployment {
             Deployment::Function { language, .. } => Some(language),
             _ => None,
         })
         .collect();
-    let mut runtimes = Vec::new();
-    let mut skips = Vec::new();
-    let repo_root = repo_root(latency_exe);
-    for (language, id) in VARIANTS {
-        if !wanted.contains(&language) {
+    let programs: Vec<ArchitectureId> = selected
+        .iter()
+        .filter(|(_, row)| matches!(row.deployment, Deployment::Program { .. }))
+        .map(|(_, row)| row.id)
+        .collect();
+    let root = repo_root(latency_exe);
+    let mut out = Variants::default();
+    for (language, id) in RUNTIMES {
+        if !languages.contains(&language) {
             continue;
         }
-        let Some(root) = repo_root.clone() else {
-            skips.push((
-                language,
-                Skip::new(
-                    "the repository's variants/ directory was not found (looked above the latency binary and the current directory)",
-                    "run `latency lab` from a checkout of the repository",
-                ),
-            ));
-            continue;
-        };
-        let variant =
-            latency_variants::find(id).with_context(|| format!("no variant named {id}"))?;
-        let cache = root.join(".cache");
-        let prepared = tokio::task::spawn_blocking(move || {
-            latency_variants::prepare(variant, &root, &cache, &mut |line| {
-                eprintln!("lab: {line}");
-            })
-        })
-        .await
-        .context("preparing a language variant panicked")?;
-        match prepared {
+        match prepare_variant(root.as_deref(), id).await? {
             Ok(latency_variants::Prepared::Function {
                 command,
                 args,
                 handler,
                 env,
                 ..
-            }) => runtimes.push(FunctionRuntime {
+            }) => out.runtimes.push(FunctionRuntime {
                 language,
                 command,
                 args,
@@ -343,22 +334,54 @@ async fn variant_runtimes(
             Ok(latency_variants::Prepared::Server { .. }) => {
                 anyhow::bail!("variant {id} is a server, not a function")
             }
-            Err(latency_variants::VariantError::ToolchainMissing { tool, install }) => {
-                skips.push((
-                    language,
-                    Skip::new(format!("{tool} is not installed"), install),
-                ))
-            }
-            Err(err) => skips.push((
-                language,
-                Skip::new(
-                    err.to_string(),
-                    "fix the error above, then rerun (installs are cached under .cache/variants)",
-                ),
-            )),
+            Err(skip) => out.runtime_skips.push((language, skip)),
         }
     }
-    Ok((runtimes, skips))
+    for id in programs {
+        let program = match prepare_variant(root.as_deref(), id.as_str()).await? {
+            Ok(latency_variants::Prepared::Server { command, args, env }) => {
+                Ok(ServerProgram { command, args, env })
+            }
+            Ok(latency_variants::Prepared::Function { .. }) => {
+                anyhow::bail!("variant {id} is a function, not a server")
+            }
+            Err(skip) => Err(skip),
+        };
+        out.server_programs.push((id, program));
+    }
+    Ok(out)
+}
+
+/// Prepares the variant `id` (on a blocking thread: it may run pip, npm or make, and
+/// prints their progress as lab lines); what stops it is a [`Skip`] naming the fix.
+async fn prepare_variant(
+    root: Option<&Path>,
+    id: &str,
+) -> anyhow::Result<Result<latency_variants::Prepared, Skip>> {
+    let Some(root) = root.map(Path::to_path_buf) else {
+        return Ok(Err(Skip::new(
+            "the repository's variants/ directory was not found (looked above the latency binary and the current directory)",
+            "run `latency lab` from a checkout of the repository",
+        )));
+    };
+    let variant = latency_variants::find(id).with_context(|| format!("no variant named {id}"))?;
+    let cache = root.join(".cache");
+    let prepared = tokio::task::spawn_blocking(move || {
+        latency_variants::prepare(variant, &root, &cache, &mut |line| {
+            eprintln!("lab: {line}");
+        })
+    })
+    .await
+    .context("preparing a language variant panicked")?;
+    Ok(prepared.map_err(|err| match err {
+        latency_variants::VariantError::ToolchainMissing { tool, install } => {
+            Skip::new(format!("{tool} is not installed"), install)
+        }
+        err => Skip::new(
+            err.to_string(),
+            "fix the error above, then rerun (installs are cached under .cache/variants)",
+        ),
+    }))
 }
 
 /// The repository checkout: the first directory holding `variants/` above the `latency`

@@ -107,6 +107,14 @@ pub enum Deployment {
         /// Where the counter lives.
         counter: CounterBackend,
     },
+    /// One server process other than `latency serve` (the study's FastAPI server): the
+    /// program configured for the row's id in
+    /// [`LabConfig::server_programs`](crate::LabConfig::server_programs), started with
+    /// `--listen 127.0.0.1:0`.
+    Program {
+        /// Where the counter lives.
+        counter: CounterBackend,
+    },
     /// Not built in this version: always skipped, with this reason.
     NotBuilt {
         /// Why, and what would enable it.
@@ -145,9 +153,9 @@ impl Architecture {
     /// The row's counter, if it has one (rows not built yet have none).
     pub fn counter(&self) -> Option<CounterBackend> {
         match &self.deployment {
-            Deployment::Servers { counter, .. } | Deployment::Function { counter, .. } => {
-                Some(*counter)
-            }
+            Deployment::Servers { counter, .. }
+            | Deployment::Function { counter, .. }
+            | Deployment::Program { counter } => Some(*counter),
             Deployment::NotBuilt { .. } => None,
         }
     }
@@ -277,14 +285,14 @@ pub fn catalogue() -> Vec<Architecture> {
         },
         Architecture {
             id: Id::Ec2FastApi,
-            title: "FastAPI + VM (EC2)",
-            analogue: "the study's FastAPI server; 1 vCPU, 1 GB (t2.micro)",
-            deployment: not_built(
-                "the FastAPI variant (variants/) is not built yet",
-                "see issue 12 (variants/)",
-            ),
-            budget: None,
-            default: false,
+            title: "FastAPI server",
+            analogue: "the study's FastAPI server (variants/python-fastapi), file counter; 1 vCPU, 1 GB (t2.micro)",
+            deployment: Program { counter: File },
+            budget: Some(Budget {
+                vcpu: 1.0,
+                memory_mb: 1024,
+            }),
+            default: true,
         },
         Architecture {
             id: Id::LambdaS3,

@@ -53,6 +53,19 @@ impl FunctionRuntime {
     }
 }
 
+/// A server program other than `latency serve` (the study's FastAPI server): the lab
+/// runs `command args… --listen 127.0.0.1:0` with `env` and the counter file in
+/// `LATENCY_COUNTER_FILE`, and waits for its `listening on http://ADDR` line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServerProgram {
+    /// The executable.
+    pub command: PathBuf,
+    /// Its arguments, before `--listen`.
+    pub args: Vec<String>,
+    /// Extra environment.
+    pub env: Vec<(String, String)>,
+}
+
 /// A row that is up: where to send requests, and what to stop afterwards. One variant
 /// per kind of row, so that queue rows and worker pools become new variants.
 pub(crate) enum Running {
@@ -203,6 +216,23 @@ pub(crate) async fn launch(
             };
             launch_servers(row, config, &store, *replicas, *balanced).await?
         }
+        Deployment::Program { counter } => {
+            let program = match config.server_programs.iter().find(|(id, _)| *id == row.id) {
+                Some((_, Ok(program))) => program,
+                Some((_, Err(skip))) => return Ok(Launched::Skipped(skip.clone())),
+                None => {
+                    return Ok(Launched::Skipped(Skip::new(
+                        format!("no program was prepared for {}", row.id),
+                        "run `latency lab` from the repository (it prepares variants/)",
+                    )));
+                }
+            };
+            let store = match endpoints.store_url(row, *counter).await {
+                Ok(url) => url,
+                Err(skip) => return Ok(Launched::Skipped(skip)),
+            };
+            launch_program(row, config, program, &store).await?
+        }
         Deployment::Function { language, counter } => {
             let Some(runtime) = config.runtimes.iter().find(|r| r.language == *language) else {
                 let skip = config
@@ -309,6 +339,31 @@ async fn launch_servers(
         notes: vec![note],
         servers,
         balancer,
+        cgroups,
+    }))
+}
+
+async fn launch_program(
+    row: &Architecture,
+    config: &LabConfig,
+    program: &ServerProgram,
+    store: &str,
+) -> Result<Running, LabError> {
+    let mut args = program.args.clone();
+    args.extend(["--listen", "127.0.0.1:0"].map(str::to_owned));
+    let mut env = program.env.clone();
+    // The program takes a counter file, not a store URL.
+    let file = store.strip_prefix("file://").unwrap_or(store);
+    env.push(("LATENCY_COUNTER_FILE".to_owned(), file.to_owned()));
+    let what = format!("{} server", row.selector());
+    let server = Supervised::start(&what, &program.command, &args, &env, false).await?;
+    let (cgroups, note) =
+        apply_budget(row.budget, config.cpu_limits, std::slice::from_ref(&server));
+    Ok(Running::Servers(ServerPool {
+        base_url: server.base_url.clone(),
+        notes: vec![note],
+        servers: vec![server],
+        balancer: None,
         cgroups,
     }))
 }

@@ -40,6 +40,12 @@ pub struct LabConfig {
     /// the command that fixes it: their rows are skipped with this, not with
     /// [`Language::missing_runtime`](crate::Language::missing_runtime).
     pub runtime_skips: Vec<(crate::Language, crate::Skip)>,
+    /// The programs of [`Deployment::Program`](crate::Deployment::Program) rows, by
+    /// architecture id, or why one could not be prepared; a row with no entry is skipped.
+    pub server_programs: Vec<(
+        latency_arch::ArchitectureId,
+        Result<crate::ServerProgram, crate::Skip>,
+    )>,
     /// The function rows' memory size, MB (their CPU budget follows from it).
     pub function_memory_mb: u32,
     /// Apply the cloud's CPU and memory budgets through cgroups.
@@ -79,6 +85,7 @@ impl LabConfig {
             latency_exe,
             runtimes: Vec::new(),
             runtime_skips: Vec::new(),
+            server_programs: Vec::new(),
             function_memory_mb: Self::DEFAULT_MEMORY_MB,
             cpu_limits: true,
             sheet,
