@@ -537,7 +537,7 @@ impl Display {
             LabEvent::Failed { row, error } => {
                 self.line(format!("lab: {}: failed: {error}", row.selector()));
             }
-            LabEvent::Finished { row, function } => {
+            LabEvent::Finished { row, summary, .. } => {
                 let took = self
                     .row_started
                     .lock()
@@ -548,16 +548,9 @@ impl Display {
                     row.selector(),
                     took.as_secs_f64()
                 );
-                if let Some(f) = function {
-                    text.push_str(&format!(
-                        "; {} invocations, {} cold starts, mean billed {}, max memory {}",
-                        f.invocations,
-                        f.cold_starts,
-                        f.billed_duration_ms
-                            .map_or("-".to_owned(), |ms| format!("{ms:.1} ms")),
-                        f.max_memory_used_mb
-                            .map_or("-".to_owned(), |mb| format!("{mb:.0} MB")),
-                    ));
+                if let Some(summary) = summary {
+                    text.push_str("; ");
+                    text.push_str(summary);
                 }
                 self.line(text);
             }

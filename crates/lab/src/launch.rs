@@ -132,6 +132,15 @@ impl Running {
         }
     }
 
+    /// The platform's one-line summary of every invocation so far (invocations, cold
+    /// starts, mean init, mean billed duration, max memory); `None` for server rows.
+    pub(crate) fn function_summary(&self) -> Option<String> {
+        let Running::Function(host) = self else {
+            return None;
+        };
+        host.platform.totals(FUNCTION).map(|t| t.summary_line())
+    }
+
     /// The platform's REPORT figures since the last call; `None` for server rows.
     pub(crate) fn take_function_run(&self) -> Option<FunctionRun> {
         let Running::Function(host) = self else {

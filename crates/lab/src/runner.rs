@@ -169,6 +169,9 @@ pub enum LabEvent<'a> {
         row: &'a Architecture,
         /// For function rows, what the platform measured over both runs.
         function: Option<&'a FunctionFigures>,
+        /// For function rows, the platform's one-line summary of both runs
+        /// ([`FunctionTotals::summary_line`](latency_platform::FunctionTotals::summary_line)).
+        summary: Option<String>,
     },
 }
 
@@ -317,12 +320,14 @@ async fn run_row(
         Err(err) => return RowOutcome::Failed(err),
     };
     let measured = measure_row(row, (index, rows), config, &running, on_event).await;
+    let summary = running.function_summary();
     running.stop().await;
     match measured {
         Ok((runs, billed_ms, function)) => {
             on_event(LabEvent::Finished {
                 row,
                 function: function.as_ref(),
+                summary,
             });
             RowOutcome::Measured { runs, billed_ms }
         }
