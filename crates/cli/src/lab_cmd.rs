@@ -6,9 +6,11 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant, SystemTime};
 
 use anyhow::Context;
+use latency_arch::ArchitectureId;
 use latency_bench::render::Row as TableRow;
 use latency_lab::{
-    EndpointTools, FunctionRuntime, LabConfig, LabEvent, LabOutcome, Phase, RowSelector, catalogue,
+    Deployment, EndpointTools, FunctionRuntime, LabConfig, LabEvent, LabOutcome, Language, Phase,
+    RowSelector, ServerProgram, Skip, catalogue,
 };
 
 use crate::logging::ColorChoice;
@@ -29,6 +31,11 @@ run, report.md and report.html.
 A row that needs something missing is not dropped: it shows as skipped, with the reason
 and the command that enables it.
 
+The Python, JavaScript and C++ rows run the study's handlers from the repository's
+variants/ (found above the latency binary or the current directory). The first run
+installs their packages into .cache/variants (minutes, once); a missing toolchain skips
+the row with the apt-get command that installs it.
+
 Findings (stderr): what the runs showed about an architecture under this load, such as
 the read-modify-write rows' lost updates, or requests that failed (Lambda's 3 s timeout
 reached while S3 conditional writes contend for one object, say).
@@ -39,7 +46,9 @@ lab started, removes its cgroups and Redis keys, and writes what was measured so
 what is left (cgroups, Redis keys); each run also removes what earlier, dead runs left,
 and says so in one line.
 
-Output: the table on stdout (notes and break-even points in report.md); on stderr one
+Output: the table of the study's columns (average latency, costs) on stdout, aligned to
+120 columns (every column, the notes and the break-even matrix in report.md; the
+break-even chart and matrix in report.html); on stderr one
 line per row (a progress bar on a terminal) and, for function rows, invocations, cold
 starts, mean billed duration and max memory. The platform's per-invocation REPORT lines
 are hidden: RUST_LOG=info,latency_platform=debug shows them. --color and NO_COLOR apply
@@ -160,10 +169,12 @@ pub(crate) fn run(args: LabArgs, color: ColorChoice) -> anyhow::Result<ExitCode>
         cache_dir: PathBuf::from(".cache"),
         services_script: Some(PathBuf::from("scripts/services")).filter(|p| p.is_file()),
     };
-    let runtimes = lambda_binary(&latency_exe)
+    let mut runtimes: Vec<FunctionRuntime> = lambda_binary(&latency_exe)
         .map(FunctionRuntime::rust)
         .into_iter()
         .collect();
+    let variants = crate::runtime::block_on(prepare_variants(&latency_exe, &args.only))?;
+    runtimes.extend(variants.runtimes);
     let mut config = LabConfig::new(latency_exe, tools, out_dir, sheet);
     if args.quick {
         config = config.quick();
@@ -172,6 +183,8 @@ pub(crate) fn run(args: LabArgs, color: ColorChoice) -> anyhow::Result<ExitCode>
         config = config.with_requests(n);
     }
     config.runtimes = runtimes;
+    config.runtime_skips = variants.runtime_skips;
+    config.server_programs = variants.server_programs;
     config.function_memory_mb = args.memory_mb;
     config.cpu_limits = !args.no_cpu_limits;
     config.concurrency = args.concurrency;
@@ -198,11 +211,18 @@ pub(crate) fn run(args: LabArgs, color: ColorChoice) -> anyhow::Result<ExitCode>
     }
     if !to_stdout {
         // The table only: its notes and the break-even points are in report.md.
-        for line in outcome.comparison.markdown().lines() {
-            if line.starts_with('|') {
-                println!("{line}");
-            }
-        }
+        // The study's columns only (average latency and cost), aligned to 120 columns:
+        // with every default row, the second table (percentiles, cold start, req/s,
+        // errors, counter check) and the notes would take a default run past the 80
+        // lines it promises; they are in report.md, and failures are findings below.
+        let text = outcome
+            .comparison
+            .text(&latency_bench::render::TextOptions::default());
+        let study_table = text.split("\n\n").next().unwrap_or_default();
+        println!("{}", study_table.trim_end());
+        println!(
+            "p50, p99, cold start, req/s, errors and counter checks per row: report.md (or --json)"
+        );
         println!(
             "Costs: `{}` price sheet ({}, as of {}); notes and break-even points in report.md",
             config.sheet.name, config.sheet.region, config.sheet.as_of
@@ -264,6 +284,128 @@ fn outcome_json(outcome: &LabOutcome, config: &LabConfig) -> serde_json::Value {
 /// The Lambda binary the function rows run: `latency-lambda` beside this binary (same
 /// cargo profile). Inside the repository a missing one is built once, in the same profile;
 /// elsewhere the rows are skipped with the command that builds it.
+/// What `latency lab` prepares from the repository's `variants/`.
+#[derive(Default)]
+struct Variants {
+    runtimes: Vec<FunctionRuntime>,
+    runtime_skips: Vec<(Language, Skip)>,
+    server_programs: Vec<(ArchitectureId, Result<ServerProgram, Skip>)>,
+}
+
+/// The other languages' function runtimes and the server programs of the selected rows,
+/// each prepared from its variant under the repository's `variants/` (dependencies
+/// installed into `.cache/variants` on first use). Only what a selected row needs is
+/// prepared. What cannot be prepared (no toolchain, no `variants/` directory, a failed
+/// install) gets a [`Skip`] that names the fix; its rows show it in the table.
+async fn prepare_variants(latency_exe: &Path, only: &[RowSelector]) -> anyhow::Result<Variants> {
+    // One variant per language: the Python runtime serves both Python rows (the handler
+    // reads its store from LATENCY_STORE).
+    const RUNTIMES: [(Language, &str); 3] = [
+        (Language::Python, "lambda-python-dynamodb"),
+        (Language::NodeJs, "lambda-js-dynamodb"),
+        (Language::Cpp, "lambda-cpp-dynamodb"),
+    ];
+    let selected = latency_lab::select(only);
+    let languages: Vec<Language> = selected
+        .iter()
+        .filter_map(|(_, row)| match row.deployment {
+            Deployment::Function { language, .. } => Some(language),
+            _ => None,
+        })
+        .collect();
+    let programs: Vec<ArchitectureId> = selected
+        .iter()
+        .filter(|(_, row)| matches!(row.deployment, Deployment::Program { .. }))
+        .map(|(_, row)| row.id)
+        .collect();
+    let root = repo_root(latency_exe);
+    let mut out = Variants::default();
+    for (language, id) in RUNTIMES {
+        if !languages.contains(&language) {
+            continue;
+        }
+        match prepare_variant(root.as_deref(), id).await? {
+            Ok(latency_variants::Prepared::Function {
+                command,
+                args,
+                handler,
+                env,
+                ..
+            }) => out.runtimes.push(FunctionRuntime {
+                language,
+                command,
+                args,
+                handler,
+                env,
+            }),
+            Ok(latency_variants::Prepared::Server { .. }) => {
+                anyhow::bail!("variant {id} is a server, not a function")
+            }
+            Err(skip) => out.runtime_skips.push((language, skip)),
+        }
+    }
+    for id in programs {
+        let program = match prepare_variant(root.as_deref(), id.as_str()).await? {
+            Ok(latency_variants::Prepared::Server { command, args, env }) => {
+                Ok(ServerProgram { command, args, env })
+            }
+            Ok(latency_variants::Prepared::Function { .. }) => {
+                anyhow::bail!("variant {id} is a function, not a server")
+            }
+            Err(skip) => Err(skip),
+        };
+        out.server_programs.push((id, program));
+    }
+    Ok(out)
+}
+
+/// Prepares the variant `id` (on a blocking thread: it may run pip, npm or make, and
+/// prints their progress as lab lines); what stops it is a [`Skip`] naming the fix.
+async fn prepare_variant(
+    root: Option<&Path>,
+    id: &str,
+) -> anyhow::Result<Result<latency_variants::Prepared, Skip>> {
+    let Some(root) = root.map(Path::to_path_buf) else {
+        return Ok(Err(Skip::new(
+            "the repository's variants/ directory was not found (looked above the latency binary and the current directory)",
+            "run `latency lab` from a checkout of the repository",
+        )));
+    };
+    let variant = latency_variants::find(id).with_context(|| format!("no variant named {id}"))?;
+    let cache = root.join(".cache");
+    let prepared = tokio::task::spawn_blocking(move || {
+        latency_variants::prepare(variant, &root, &cache, &mut |line| {
+            eprintln!("lab: {line}");
+        })
+    })
+    .await
+    .context("preparing a language variant panicked")?;
+    Ok(prepared.map_err(|err| match err {
+        latency_variants::VariantError::ToolchainMissing { tool, install } => {
+            Skip::new(format!("{tool} is not installed"), install)
+        }
+        err => Skip::new(
+            err.to_string(),
+            "fix the error above, then rerun (installs are cached under .cache/variants)",
+        ),
+    }))
+}
+
+/// The repository checkout: the first directory holding `variants/` above the `latency`
+/// binary (`<root>/target/<profile>/latency`) or above the current directory.
+fn repo_root(latency_exe: &Path) -> Option<PathBuf> {
+    let current = std::env::current_dir().ok();
+    let candidates = latency_exe
+        .parent()
+        .into_iter()
+        .flat_map(Path::ancestors)
+        .chain(current.iter().flat_map(|dir| dir.ancestors()));
+    candidates
+        .into_iter()
+        .find(|dir| dir.join("variants").is_dir())
+        .map(Path::to_path_buf)
+}
+
 fn lambda_binary(latency_exe: &Path) -> Option<PathBuf> {
     const NAME: &str = "latency-lambda";
     let profile_dir = latency_exe.parent()?;
@@ -398,7 +540,7 @@ impl Display {
             LabEvent::Failed { row, error } => {
                 self.line(format!("lab: {}: failed: {error}", row.selector()));
             }
-            LabEvent::Finished { row, function } => {
+            LabEvent::Finished { row, summary, .. } => {
                 let took = self
                     .row_started
                     .lock()
@@ -409,16 +551,9 @@ impl Display {
                     row.selector(),
                     took.as_secs_f64()
                 );
-                if let Some(f) = function {
-                    text.push_str(&format!(
-                        "; {} invocations, {} cold starts, mean billed {}, max memory {}",
-                        f.invocations,
-                        f.cold_starts,
-                        f.billed_duration_ms
-                            .map_or("-".to_owned(), |ms| format!("{ms:.1} ms")),
-                        f.max_memory_used_mb
-                            .map_or("-".to_owned(), |mb| format!("{mb:.0} MB")),
-                    ));
+                if let Some(summary) = summary {
+                    text.push_str("; ");
+                    text.push_str(summary);
                 }
                 self.line(text);
             }

@@ -68,10 +68,8 @@ impl Language {
                 "cargo build --release -p latency-lambda",
             ),
             Language::Python | Language::NodeJs | Language::Cpp => Skip::new(
-                format!(
-                    "no {self} runtime: the other-language handlers (variants/) are not built yet"
-                ),
-                "see issue 12 (variants/)",
+                format!("no {self} runtime was prepared from the repository's variants/"),
+                "run `latency lab` from the repository (it prepares variants/ into .cache/variants)",
             ),
         }
     }
@@ -106,6 +104,14 @@ pub enum Deployment {
     Function {
         /// Which configured runtime runs it.
         language: Language,
+        /// Where the counter lives.
+        counter: CounterBackend,
+    },
+    /// One server process other than `latency serve` (the study's FastAPI server): the
+    /// program configured for the row's id in
+    /// [`LabConfig::server_programs`](crate::LabConfig::server_programs), started with
+    /// `--listen 127.0.0.1:0`.
+    Program {
         /// Where the counter lives.
         counter: CounterBackend,
     },
@@ -147,9 +153,9 @@ impl Architecture {
     /// The row's counter, if it has one (rows not built yet have none).
     pub fn counter(&self) -> Option<CounterBackend> {
         match &self.deployment {
-            Deployment::Servers { counter, .. } | Deployment::Function { counter, .. } => {
-                Some(*counter)
-            }
+            Deployment::Servers { counter, .. }
+            | Deployment::Function { counter, .. }
+            | Deployment::Program { counter } => Some(*counter),
             Deployment::NotBuilt { .. } => None,
         }
     }
@@ -279,14 +285,14 @@ pub fn catalogue() -> Vec<Architecture> {
         },
         Architecture {
             id: Id::Ec2FastApi,
-            title: "FastAPI + VM (EC2)",
-            analogue: "the study's FastAPI server; 1 vCPU, 1 GB (t2.micro)",
-            deployment: not_built(
-                "the FastAPI variant (variants/) is not built yet",
-                "see issue 12 (variants/)",
-            ),
-            budget: None,
-            default: false,
+            title: "FastAPI server",
+            analogue: "the study's FastAPI server (variants/python-fastapi), file counter; 1 vCPU, 1 GB (t2.micro)",
+            deployment: Program { counter: File },
+            budget: Some(Budget {
+                vcpu: 1.0,
+                memory_mb: 1024,
+            }),
+            default: true,
         },
         Architecture {
             id: Id::LambdaS3,
@@ -320,8 +326,8 @@ pub fn catalogue() -> Vec<Architecture> {
             budget: None,
             default: true,
         },
-        // The other-language rows: their handlers (variants/) decide how they update the
-        // counter; they are listed as atomic until those handlers exist.
+        // The other-language rows: their handlers (variants/) update the counter
+        // atomically (UpdateItem ADD, S3 conditional writes), as the Rust handler does.
         Architecture {
             id: Id::LambdaPythonS3,
             title: "Lambda Python + S3",

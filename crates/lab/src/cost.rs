@@ -3,9 +3,10 @@
 //! the function rows with the billed durations the platform measured.
 
 use latency_bench::CostFigures;
+use latency_bench::render::Section;
 use latency_cost::{
     CostError, CostReport, Kind, Measured, Options, PriceSheet, Row, StoreMode, Workload,
-    break_even_svg, catalogue_row, format_calls, price_measured,
+    catalogue_row, price_measured,
 };
 
 use crate::catalogue::{Architecture, Deployment, Mode};
@@ -106,44 +107,29 @@ impl Priced {
             report.sheet.figures.len(),
             report.sheet.name,
         );
-        let crossings: Vec<String> = report
-            .break_even
-            .iter()
-            .filter(|b| b.workload == Workload::Hits)
-            .filter_map(|b| {
-                let calls = b.calls_per_month?;
-                Some(format!(
-                    "- {} vs {}: break-even at {} calls a month (below it, {} is cheaper)",
-                    label(report, &b.per_call),
-                    label(report, &b.provisioned),
-                    format_calls(calls),
-                    label(report, &b.cheaper_below),
-                ))
-            })
-            .collect();
-        if !crossings.is_empty() {
-            text.push_str("\nBreak-even points:\n");
-            text.push_str(&crossings.join("\n"));
-            text.push('\n');
+        // One matrix of every per-call/provisioned pair rather than a sentence each.
+        if let Some(matrix) = latency_cost::render::break_even_matrix(report, Workload::Hits) {
+            text.push_str("\nBreak-even points (calls a month):\n\n");
+            text.push_str(&matrix);
+            if !matrix.ends_with('\n') {
+                text.push('\n');
+            }
         }
         text
     }
 
-    /// The break-even chart as an HTML section (inline SVG), if anything was priced.
-    pub(crate) fn html_section(&self) -> Option<String> {
+    /// The cost model's section of `report.html` (break-even chart and matrix), if
+    /// anything was priced.
+    pub(crate) fn html_section(&self) -> Option<Section> {
         let report = self.outcome.as_ref().ok()?;
         if report.rows.is_empty() {
             return None;
         }
-        Some(format!(
-            "<section class=\"break-even\"><h2>Cost against traffic</h2>{}</section>\n",
-            break_even_svg(report, Workload::Hits)
+        Some(Section::new(
+            "Cost against traffic",
+            latency_cost::render::html_section(report, Workload::Hits),
         ))
     }
-}
-
-fn label<'a>(report: &'a CostReport, id: &'a str) -> &'a str {
-    report.row(id).map_or(id, |row| row.label.as_str())
 }
 
 #[cfg(test)]

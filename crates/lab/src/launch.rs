@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use latency_balancer::Balancer;
 use latency_bench::FunctionFigures;
 use latency_platform::cgroup::{Cgroup, CgroupParent, CpuQuota, Limits};
-use latency_platform::{FrontServer, FunctionSpec, Platform, Throttling};
+use latency_platform::{FrontServer, FunctionSpec, Platform};
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 
@@ -51,6 +51,19 @@ impl FunctionRuntime {
             env: Vec::new(),
         }
     }
+}
+
+/// A server program other than `latency serve` (the study's FastAPI server): the lab
+/// runs `command args… --listen 127.0.0.1:0` with `env` and the counter file in
+/// `LATENCY_COUNTER_FILE`, and waits for its `listening on http://ADDR` line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServerProgram {
+    /// The executable.
+    pub command: PathBuf,
+    /// Its arguments, before `--listen`.
+    pub args: Vec<String>,
+    /// Extra environment.
+    pub env: Vec<(String, String)>,
 }
 
 /// A row that is up: where to send requests, and what to stop afterwards. One variant
@@ -117,6 +130,15 @@ impl Running {
             Running::Servers(pool) => &pool.notes,
             Running::Function(host) => &host.notes,
         }
+    }
+
+    /// The platform's one-line summary of every invocation so far (invocations, cold
+    /// starts, mean init, mean billed duration, max memory); `None` for server rows.
+    pub(crate) fn function_summary(&self) -> Option<String> {
+        let Running::Function(host) = self else {
+            return None;
+        };
+        host.platform.totals(FUNCTION).map(|t| t.summary_line())
     }
 
     /// The platform's REPORT figures since the last call; `None` for server rows.
@@ -203,9 +225,31 @@ pub(crate) async fn launch(
             };
             launch_servers(row, config, &store, *replicas, *balanced).await?
         }
+        Deployment::Program { counter } => {
+            let program = match config.server_programs.iter().find(|(id, _)| *id == row.id) {
+                Some((_, Ok(program))) => program,
+                Some((_, Err(skip))) => return Ok(Launched::Skipped(skip.clone())),
+                None => {
+                    return Ok(Launched::Skipped(Skip::new(
+                        format!("no program was prepared for {}", row.id),
+                        "run `latency lab` from the repository (it prepares variants/)",
+                    )));
+                }
+            };
+            let store = match endpoints.store_url(row, *counter).await {
+                Ok(url) => url,
+                Err(skip) => return Ok(Launched::Skipped(skip)),
+            };
+            launch_program(row, config, program, &store).await?
+        }
         Deployment::Function { language, counter } => {
             let Some(runtime) = config.runtimes.iter().find(|r| r.language == *language) else {
-                return Ok(Launched::Skipped(language.missing_runtime()));
+                let skip = config
+                    .runtime_skips
+                    .iter()
+                    .find(|(l, _)| l == language)
+                    .map_or_else(|| language.missing_runtime(), |(_, skip)| skip.clone());
+                return Ok(Launched::Skipped(skip));
             };
             let store = match endpoints.store_url(row, *counter).await {
                 Ok(url) => url,
@@ -227,6 +271,11 @@ async fn launch_function(
         .max_concurrency(config.concurrency.max(1));
     spec.args = runtime.args.clone();
     spec.handler = runtime.handler.clone();
+    // Python's runtime client imports boto3 before it asks for the first event; under
+    // the 128 MB CPU budget (0.072 vCPU) that takes well over the platform's default
+    // 10 s, and Lambda itself allows a function 10 s of init plus its timeout. 60 s
+    // bounds a hung instance without failing a slow interpreter.
+    spec.init_timeout = std::time::Duration::from_secs(60);
     let env = runtime
         .env
         .iter()
@@ -243,18 +292,25 @@ async fn launch_function(
         Platform::start(vec![spec]).map_err(|err| start_failed("function platform", err))?;
     let listener = bind().await?;
     let front = platform
-        .serve_gateway(FUNCTION, listener)
+        .serve_gateway_with(
+            FUNCTION,
+            listener,
+            latency_platform::GatewayOptions {
+                // The study served its page from S3 through the API; the lab's rows do
+                // the same at `GET /`.
+                index_page: Some(latency_app::PAGE.into()),
+                ..Default::default()
+            },
+        )
         .await
         .map_err(|err| start_failed("API Gateway front", err))?;
-    let notes = vec![match platform.throttling() {
-        Throttling::Applied if config.cpu_limits => format!(
-            "function: {} MB, CPU budget {:.3} vCPU per instance (cgroup v1 quota, as Lambda scales CPU with memory)",
-            config.function_memory_mb,
-            latency_platform::cgroup::lambda_vcpu(config.function_memory_mb)
-        ),
-        Throttling::Applied => "function: CPU budget off (--no-cpu-limits)".to_owned(),
-        Throttling::Unavailable(reason) => format!("function: unthrottled, {reason}"),
-    }];
+    // The platform names the budget it applies (CPU quota per CFS period, memory
+    // limit) or why it applies none.
+    let notes = if config.cpu_limits {
+        platform.budget_note(FUNCTION).into_iter().collect()
+    } else {
+        vec!["function: CPU budget off (--no-cpu-limits)".to_owned()]
+    };
     Ok(Running::Function(FunctionHost {
         base_url: front.url(),
         notes,
@@ -292,6 +348,31 @@ async fn launch_servers(
         notes: vec![note],
         servers,
         balancer,
+        cgroups,
+    }))
+}
+
+async fn launch_program(
+    row: &Architecture,
+    config: &LabConfig,
+    program: &ServerProgram,
+    store: &str,
+) -> Result<Running, LabError> {
+    let mut args = program.args.clone();
+    args.extend(["--listen", "127.0.0.1:0"].map(str::to_owned));
+    let mut env = program.env.clone();
+    // The program takes a counter file, not a store URL.
+    let file = store.strip_prefix("file://").unwrap_or(store);
+    env.push(("LATENCY_COUNTER_FILE".to_owned(), file.to_owned()));
+    let what = format!("{} server", row.selector());
+    let server = Supervised::start(&what, &program.command, &args, &env, false).await?;
+    let (cgroups, note) =
+        apply_budget(row.budget, config.cpu_limits, std::slice::from_ref(&server));
+    Ok(Running::Servers(ServerPool {
+        base_url: server.base_url.clone(),
+        notes: vec![note],
+        servers: vec![server],
+        balancer: None,
         cgroups,
     }))
 }

@@ -28,7 +28,7 @@ pub use catalogue::{
 };
 pub use endpoints::EndpointTools;
 pub use error::{LabError, Skip};
-pub use launch::FunctionRuntime;
+pub use launch::{FunctionRuntime, ServerProgram};
 pub use process::{REAPER_ALL_CLEAN, REAPER_ARGS};
 pub use runner::{LabConfig, LabEvent, LabOutcome, Phase, run, run_until};
 pub use sweep::remove_leftovers_of_dead_runs;

@@ -40,7 +40,10 @@ impl Supervised {
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .kill_on_drop(true);
-        die_with_parent(&mut command);
+        // The child dies with the lab even when the lab is killed with SIGKILL, and leads
+        // its own process group so a terminal's Ctrl-C reaches only the lab. The lab
+        // spawns from the runtime's worker threads, which live as long as it does.
+        latency_platform::process::die_with_parent(command.as_std_mut());
         let mut child = command.spawn().map_err(|err| LabError::StartFailed {
             what: what.to_owned(),
             detail: format!("cannot run {}: {err}", program.display()),
@@ -118,46 +121,14 @@ impl Supervised {
     /// Stops the process and anything it started (SIGKILL to its process group: the lab
     /// has finished measuring it) and reaps it.
     pub(crate) async fn stop(mut self) {
-        if let Some(pid) = self.child.id().and_then(|pid| i32::try_from(pid).ok()) {
+        if let Some(pid) = self.child.id() {
             // The child leads its own group (see `die_with_parent`); a grandchild such as
             // a server's helper goes with it.
-            let _ = nix::sys::signal::killpg(
-                nix::unistd::Pid::from_raw(pid),
-                nix::sys::signal::Signal::SIGKILL,
-            );
+            latency_platform::process::kill_group(pid);
         }
         if let Err(err) = self.child.kill().await {
             tracing::warn!(what = %self.what, %err, "could not stop process");
         }
-    }
-}
-
-/// Makes the child die with the lab, even when the lab is killed with SIGKILL and runs
-/// no clean-up: the kernel sends the child SIGKILL when its parent exits
-/// (`PR_SET_PDEATHSIG`). The child also leads its own process group, so that a terminal's
-/// Ctrl-C reaches only the lab, which then stops its children in order and writes what
-/// it measured.
-///
-/// `PR_SET_PDEATHSIG` fires when the *thread* that spawned the child exits. The lab spawns
-/// from the runtime's worker threads, which live as long as the lab.
-pub(crate) fn die_with_parent(command: &mut Command) {
-    let lab = nix::unistd::getpid();
-    command.process_group(0);
-    // SAFETY: the closure runs between fork and exec and only makes two
-    // async-signal-safe system calls (prctl, getppid) and `_exit`-like error returns.
-    #[allow(unsafe_code)]
-    unsafe {
-        command.pre_exec(move || {
-            nix::sys::prctl::set_pdeathsig(nix::sys::signal::Signal::SIGKILL)
-                .map_err(std::io::Error::from)?;
-            // The lab may have died between fork and prctl: then no signal will come.
-            if nix::unistd::getppid() != lab {
-                return Err(std::io::Error::other(
-                    "the lab exited while starting a child",
-                ));
-            }
-            Ok(())
-        });
     }
 }
 

@@ -13,7 +13,7 @@ use latency_cost::PriceSheet;
 
 use crate::LabError;
 use crate::catalogue::{Architecture, Mode, RowSelector, select};
-use crate::cost::{Priced, price_rows};
+use crate::cost::price_rows;
 use crate::endpoints::{EndpointTools, Endpoints};
 use crate::error::Skip;
 use crate::launch::{FunctionRuntime, Launched, Running, launch};
@@ -36,6 +36,16 @@ pub struct LabConfig {
     /// How function rows run, per language; a row whose language has none is skipped
     /// with the command that provides it.
     pub runtimes: Vec<FunctionRuntime>,
+    /// Languages whose runtime could not be prepared (a missing toolchain, say), with
+    /// the command that fixes it: their rows are skipped with this, not with
+    /// [`Language::missing_runtime`](crate::Language::missing_runtime).
+    pub runtime_skips: Vec<(crate::Language, crate::Skip)>,
+    /// The programs of [`Deployment::Program`](crate::Deployment::Program) rows, by
+    /// architecture id, or why one could not be prepared; a row with no entry is skipped.
+    pub server_programs: Vec<(
+        latency_arch::ArchitectureId,
+        Result<crate::ServerProgram, crate::Skip>,
+    )>,
     /// The function rows' memory size, MB (their CPU budget follows from it).
     pub function_memory_mb: u32,
     /// Apply the cloud's CPU and memory budgets through cgroups.
@@ -74,6 +84,8 @@ impl LabConfig {
             concurrency: Self::DEFAULT_CONCURRENCY,
             latency_exe,
             runtimes: Vec::new(),
+            runtime_skips: Vec::new(),
+            server_programs: Vec::new(),
             function_memory_mb: Self::DEFAULT_MEMORY_MB,
             cpu_limits: true,
             sheet,
@@ -157,6 +169,9 @@ pub enum LabEvent<'a> {
         row: &'a Architecture,
         /// For function rows, what the platform measured over both runs.
         function: Option<&'a FunctionFigures>,
+        /// For function rows, the platform's one-line summary of both runs
+        /// ([`FunctionTotals::summary_line`](latency_platform::FunctionTotals::summary_line)).
+        summary: Option<String>,
     },
 }
 
@@ -305,12 +320,14 @@ async fn run_row(
         Err(err) => return RowOutcome::Failed(err),
     };
     let measured = measure_row(row, (index, rows), config, &running, on_event).await;
+    let summary = running.function_summary();
     running.stop().await;
     match measured {
         Ok((runs, billed_ms, function)) => {
             on_event(LabEvent::Finished {
                 row,
                 function: function.as_ref(),
+                summary,
             });
             RowOutcome::Measured { runs, billed_ms }
         }
@@ -467,10 +484,11 @@ fn write_results(
     let mut markdown = comparison.markdown();
     markdown.push_str(&priced.markdown_note());
     write(&config.out_dir.join("report.md"), &markdown)?;
-    write(
-        &config.out_dir.join("report.html"),
-        &with_chart(comparison.html(), &priced),
-    )?;
+    let mut page = comparison.page();
+    if let Some(section) = priced.html_section() {
+        page = page.section(section);
+    }
+    write(&config.out_dir.join("report.html"), &page.render())?;
     Ok(LabOutcome {
         comparison,
         cost_note: priced.markdown_note(),
@@ -479,17 +497,6 @@ fn write_results(
         findings: verdicts.findings,
         interrupted,
     })
-}
-
-/// `report.html` with the break-even chart before its closing `</body>`.
-fn with_chart(html: String, priced: &Priced) -> String {
-    let Some(section) = priced.html_section() else {
-        return html;
-    };
-    match html.rfind("</body>") {
-        Some(at) => format!("{}{section}{}", &html[..at], &html[at..]),
-        None => html + &section,
-    }
 }
 
 async fn measure(

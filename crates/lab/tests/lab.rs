@@ -118,7 +118,7 @@ fn the_runner_measures_a_server_row_and_skips_a_row_without_a_runtime() {
     let mut finished = Vec::new();
     let mut skipped = Vec::new();
     let outcome = block_on(latency_lab::run(&config, |event| match event {
-        LabEvent::Finished { row, function } => {
+        LabEvent::Finished { row, function, .. } => {
             assert!(function.is_none(), "a server row has no function figures");
             finished.push(row.selector());
         }
