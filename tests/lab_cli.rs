@@ -133,7 +133,10 @@ fn server_rows_are_measured_checked_priced_and_written() {
     );
     let queue = outcome_row(&outcome, "Lambda + SQS (queue)");
     assert!(queue["skipped"]["reason"].is_string(), "{queue}");
-    assert!(run.stderr.contains("not built yet"), "skip reason missing");
+    assert!(
+        run.stderr.contains("does not run the queue rows yet"),
+        "skip reason missing"
+    );
 
     let sequential = report(out.path(), "ec2-sequential.json");
     assert_eq!(sequential["results"]["requests"], 100);

@@ -30,6 +30,26 @@ async fn hit(client: &reqwest::Client, base: &str) -> Result<u64, String> {
     text.parse().map_err(|_| format!("not a count: {text:?}"))
 }
 
+/// The same HTTP contract check every language variant passes (`latency_testkit::contract`):
+/// status codes, content types, JSON errors, and an exact counter under concurrency.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_meets_the_shared_http_contract() {
+    for store in ["memory://", "file"] {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let url = match store {
+            "file" => format!("file://{}", dir.path().join("hits").display()),
+            other => other.to_owned(),
+        };
+        let server = Server::start(&url, &[]);
+        latency_testkit::contract::check(
+            &server.base_url,
+            latency_testkit::contract::Contract::default(),
+        )
+        .await;
+        assert!(server.terminate().success(), "{url}: clean exit on SIGTERM");
+    }
+}
+
 #[tokio::test]
 async fn serve_prints_its_bound_address_and_counts() {
     let server = Server::start("memory://", &[]);

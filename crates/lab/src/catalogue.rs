@@ -406,8 +406,8 @@ pub fn catalogue() -> Vec<Architecture> {
             title: "Lambda + SQS (queue)",
             analogue: "the function platform's queue trigger + a real queue",
             deployment: not_built(
-                "the queue workloads (latency queue, latency worker) are not built yet",
-                "see issue 12 (queues)",
+                "the lab does not run the queue rows yet",
+                "measure the queue workload directly: latency queue --calculations 1000 --max 2",
             ),
             budget: None,
             default: true,
@@ -417,8 +417,8 @@ pub fn catalogue() -> Vec<Architecture> {
             title: "Workers + RabbitMQ (queue)",
             analogue: "latency worker pool + RabbitMQ",
             deployment: not_built(
-                "the queue workloads (latency queue, latency worker) are not built yet",
-                "see issue 12 (queues)",
+                "the lab does not run the queue rows yet",
+                "measure the queue workload directly: latency queue --calculations 1000 --max 2",
             ),
             budget: None,
             default: true,

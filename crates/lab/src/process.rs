@@ -138,16 +138,7 @@ pub(crate) fn owner_pid(name: &str, prefix: &str) -> Option<u32> {
     name.strip_prefix(prefix)?.split('-').next()?.parse().ok()
 }
 
-/// Whether process `pid` still exists (a zombie counts as gone: it runs nothing).
-pub(crate) fn is_alive(pid: u32) -> bool {
-    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
-        // The state follows the command name, which is in parentheses.
-        Ok(stat) => stat
-            .rsplit_once(')')
-            .is_some_and(|(_, rest)| !rest.trim_start().starts_with('Z')),
-        Err(_) => false,
-    }
-}
+pub(crate) use latency_platform::process::is_alive;
 
 /// The arguments of the `latency` binary that run the lab's reaper: it waits until its
 /// stdin closes (the lab exited, however: even SIGKILL closes a process's pipes). If the

@@ -766,9 +766,6 @@ fn owner_pid(name: &str) -> Option<u32> {
     Some(pid)
 }
 
-fn is_alive(pid: u32) -> bool {
-    Path::new(&format!("/proc/{pid}")).exists()
-}
 
 /// Removes the `latency-*` cgroups under `root` whose owning process is gone (a run
 /// killed before it could clean up), children first, killing any process still inside
@@ -785,7 +782,7 @@ pub fn remove_stale(root: &CgroupRoot) -> Vec<PathBuf> {
                 continue;
             };
             let path = entry.path();
-            if path.is_dir() && !is_alive(pid) && remove_tree(&path, 0) {
+            if path.is_dir() && !crate::process::is_alive(pid) && remove_tree(&path, 0) {
                 removed.push(path);
             }
         }

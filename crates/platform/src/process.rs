@@ -54,3 +54,16 @@ pub fn kill_group(pid: u32) {
         let _ = killpg(Pid::from_raw(pid as i32), Signal::SIGKILL);
     }
 }
+
+/// Whether process `pid` is running. A zombie is not: it has exited and only waits for its
+/// parent to collect its status (a SIGKILLed process whose parent has not waited yet), so
+/// what it owned may be cleaned up.
+pub fn is_alive(pid: u32) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        // The state follows the command name, which is in parentheses.
+        Ok(stat) => stat
+            .rsplit_once(')')
+            .is_some_and(|(_, rest)| !rest.trim_start().starts_with('Z')),
+        Err(_) => false,
+    }
+}
