@@ -766,7 +766,6 @@ fn owner_pid(name: &str) -> Option<u32> {
     Some(pid)
 }
 
-
 /// Removes the `latency-*` cgroups under `root` whose owning process is gone (a run
 /// killed before it could clean up), children first, killing any process still inside
 /// (an orphan of that run). Returns the directories removed.
