@@ -12,11 +12,8 @@ use lambda_runtime::{LambdaEvent, service_fn};
 const DONE_VAR: &str = "LATENCY_DONE_STORE";
 
 fn main() -> ExitCode {
-    latency_lambda_start::init_logging();
     // One batch at a time per instance; its jobs interleave on one thread since they wait.
-    let Some(runtime) =
-        latency_lambda_start::build_runtime(tokio::runtime::Builder::new_current_thread())
-    else {
+    let Some(runtime) = latency_lambda_start::start_single_threaded() else {
         return ExitCode::FAILURE;
     };
     runtime.block_on(async {

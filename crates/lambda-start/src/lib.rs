@@ -27,3 +27,11 @@ pub fn build_runtime(mut builder: tokio::runtime::Builder) -> Option<tokio::runt
         }
     }
 }
+
+/// [`init_logging`], then a current-thread runtime: what a function that handles one
+/// invocation at a time per instance needs (it also starts fastest). `None` after printing
+/// why the runtime could not start.
+pub fn start_single_threaded() -> Option<tokio::runtime::Runtime> {
+    init_logging();
+    build_runtime(tokio::runtime::Builder::new_current_thread())
+}

@@ -15,13 +15,9 @@ use latency_app::AppConfig;
 const STORE_VAR: &str = "LATENCY_STORE";
 
 fn main() -> ExitCode {
-    latency_lambda_start::init_logging();
-
     // One invocation at a time per instance: a single-threaded runtime is all it needs, and
     // it starts faster.
-    let Some(runtime) =
-        latency_lambda_start::build_runtime(tokio::runtime::Builder::new_current_thread())
-    else {
+    let Some(runtime) = latency_lambda_start::start_single_threaded() else {
         return ExitCode::FAILURE;
     };
     runtime.block_on(run())
