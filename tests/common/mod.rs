@@ -91,35 +91,6 @@ pub fn latency() -> Command {
     Command::new(env!("CARGO_BIN_EXE_latency"))
 }
 
-/// A local endpoint's address for the queue tests: `var` from the environment, else from
-/// `.cache/services.env` (written by `scripts/services start`). Missing, the test fails
-/// with the command that provides it, unless `LATENCY_TEST_SKIP_MISSING=1` (then `None`).
-pub fn endpoint(var: &str) -> Option<String> {
-    let env_file = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(".cache/services.env");
-    let from_file = std::fs::read_to_string(&env_file).ok().and_then(|text| {
-        text.lines()
-            .filter_map(|line| line.split_once('='))
-            .find(|(key, _)| *key == var)
-            .map(|(_, value)| value.trim().to_owned())
-    });
-    match std::env::var(var)
-        .ok()
-        .filter(|v| !v.is_empty())
-        .or(from_file)
-    {
-        Some(value) => Some(value),
-        None if std::env::var("LATENCY_TEST_SKIP_MISSING").as_deref() == Ok("1") => None,
-        None => panic!(
-            "{var} is not set: run `scripts/services start` (it writes {})",
-            env_file.display()
-        ),
-    }
-}
-
-/// A name no other run uses: `prefix-<pid>-<nanos>`.
-pub fn unique_name(prefix: &str) -> String {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |elapsed| elapsed.as_nanos());
-    format!("{prefix}-{}-{nanos}", std::process::id())
-}
+// Not every suite that includes this module uses both.
+#[allow(unused_imports)]
+pub use latency_testkit::services::{service as endpoint, unique as unique_name};

@@ -16,7 +16,9 @@ pub fn repo_root() -> PathBuf {
 /// from `.cache/services.env`. When neither has it, panics with the command that starts
 /// the endpoints, unless `LATENCY_TEST_SKIP_MISSING=1` opts in to skipping: then `None`.
 pub fn service(var: &str) -> Option<String> {
-    if let Ok(value) = std::env::var(var) {
+    if let Ok(value) = std::env::var(var)
+        && !value.is_empty()
+    {
         return Some(value);
     }
     let env_file = repo_root().join(".cache/services.env");
@@ -40,12 +42,18 @@ pub fn service(var: &str) -> Option<String> {
     );
 }
 
-/// A name no other test run uses: `prefix`, this process's id and a counter.
+/// A name no other test run uses, now or in an earlier run against the same Redis, moto
+/// or RabbitMQ: `prefix-<pid>-<time>-<n>`.
 pub fn unique(prefix: &str) -> String {
-    use std::sync::atomic::{AtomicU32, Ordering};
-    static NEXT: AtomicU32 = AtomicU32::new(0);
+    use std::sync::atomic::{AtomicU64, Ordering};
+    use std::time::{SystemTime, UNIX_EPOCH};
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_nanos() % 1_000_000_000_000)
+        .unwrap_or(0);
     format!(
-        "{prefix}-{}-{}",
+        "{prefix}-{}-{nanos}-{}",
         std::process::id(),
         NEXT.fetch_add(1, Ordering::Relaxed)
     )

@@ -2,63 +2,17 @@
 //! servers that a test starts, stops and restarts itself.
 #![allow(dead_code)]
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Stdio;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
 
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 
-/// The value of `var`: from the environment, else from `.cache/services.env` (written by
-/// `scripts/services start`). Missing, the test fails with the command that provides it,
-/// unless `LATENCY_TEST_SKIP_MISSING=1` opts in to skipping (then `None`).
-pub fn service(var: &str) -> Option<String> {
-    if let Ok(value) = std::env::var(var)
-        && !value.is_empty()
-    {
-        return Some(value);
-    }
-    let env_file = repo_root().join(".cache/services.env");
-    if let Ok(text) = std::fs::read_to_string(&env_file) {
-        for line in text.lines() {
-            if let Some(value) = line
-                .strip_prefix(var)
-                .and_then(|rest| rest.strip_prefix('='))
-            {
-                return Some(value.trim().to_owned());
-            }
-        }
-    }
-    if std::env::var("LATENCY_TEST_SKIP_MISSING").as_deref() == Ok("1") {
-        eprintln!("skipping: {var} is not set (LATENCY_TEST_SKIP_MISSING=1)");
-        return None;
-    }
-    panic!(
-        "{var} is not set and {} does not name it: start the local endpoints with \
-         `scripts/services start` (it writes that file), or set LATENCY_TEST_SKIP_MISSING=1 \
-         to skip tests that need them",
-        env_file.display()
-    );
-}
-
-pub fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-/// A name no other test run uses: `prefix-<pid>-<time>-<n>`.
-pub fn unique(prefix: &str) -> String {
-    static N: AtomicU64 = AtomicU64::new(0);
-    let nanos = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_nanos() % 1_000_000_000_000)
-        .unwrap_or(0);
-    format!(
-        "{prefix}-{}-{nanos}-{}",
-        std::process::id(),
-        N.fetch_add(1, Ordering::Relaxed)
-    )
-}
+// Not every suite that includes this module uses all three.
+#[allow(unused_imports)]
+pub use latency_testkit::services::{repo_root, service, unique};
 
 /// A port nothing listens on right now.
 pub fn free_port() -> u16 {
