@@ -2,7 +2,6 @@
 
 use std::collections::BTreeMap;
 use std::io;
-use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, SystemTime};
@@ -13,11 +12,11 @@ use hyper::client::conn::http1;
 use hyper::header::{AUTHORIZATION, CONNECTION, HOST, HeaderValue, USER_AGENT};
 use hyper::{Request, Uri};
 use hyper_util::rt::TokioIo;
-use tokio::net::TcpStream;
 use tokio::task::JoinSet;
 use tokio::time::{Instant, sleep_until, timeout};
 
 use crate::counter::{CounterCheck, Ledger, parse_value};
+use crate::dial::{Dialer, Opened, Stream};
 use crate::report::{ColdStart, Environment, Plan, Report, Results, Target};
 use crate::stats::Recorder;
 use crate::{BenchConfig, BenchError, CounterCheckMode, Stop, Warmup, redact_url};
@@ -41,6 +40,11 @@ pub struct Progress {
     pub since_start: Duration,
     /// Length of the warm-up, when it is bounded by time.
     pub warmup_planned: Option<Duration>,
+    /// The p99 latency of the measured requests answered so far, to 2 significant
+    /// digits, for a live display (the Report's figures come from the exact per-worker
+    /// histograms). Lags by at most 64 requests per connection. `None` before the first
+    /// published answer.
+    pub p99: Option<Duration>,
 }
 
 /// Runs the plan and returns its Report. Equivalent to [`run_with_progress`] with a
@@ -81,6 +85,7 @@ where
     config.validate()?;
     let started_wall = SystemTime::now();
     let addr = resolve(&config).await?;
+    let dialer = Arc::new(Dialer::new(&config, addr)?);
     let request = RequestTemplate::new(&config);
     let run_start = Instant::now();
     let dispenser = Dispenser::new(&config, run_start);
@@ -94,7 +99,7 @@ where
         url: redact_url(&config.url),
         source,
     };
-    let mut conn0 = match timeout(config.timeout, Conn::open(addr)).await {
+    let mut conn0 = match timeout(config.timeout, Conn::open(&dialer)).await {
         Ok(Ok(conn)) => Some(conn),
         Ok(Err(e)) => return Err(unreachable(e)),
         Err(_) => {
@@ -105,7 +110,7 @@ where
         }
     };
     let remaining = config.timeout.saturating_sub(run_start.elapsed());
-    let outcome = match timeout(remaining, request.exchange(&mut conn0, addr)).await {
+    let outcome = match timeout(remaining, request.exchange(&mut conn0, &dialer)).await {
         Ok(outcome) => outcome,
         Err(_) => Outcome::Fail("timeout"),
     };
@@ -141,8 +146,13 @@ where
     if config.keepalive {
         for _ in 1..config.connections {
             let t = config.timeout;
-            opening
-                .spawn(async move { timeout(t, Conn::open(addr)).await.ok().and_then(Result::ok) });
+            let dialer = Arc::clone(&dialer);
+            opening.spawn(async move {
+                timeout(t, Conn::open(&dialer))
+                    .await
+                    .ok()
+                    .and_then(Result::ok)
+            });
         }
     }
     while let Some(conn) = opening.join_next().await {
@@ -151,7 +161,7 @@ where
     conns.resize_with(config.connections, || None);
 
     let shared = Arc::new(Shared {
-        addr,
+        dialer,
         request,
         dispenser,
         check,
@@ -159,6 +169,7 @@ where
         t0: Instant::now(),
         next_slot: AtomicU64::new(0),
         completed: AtomicU64::new(u64::from(first.measured)),
+        live: std::sync::Mutex::new(live_histogram()),
         warm_completed: AtomicU64::new(u64::from(!first.measured)),
         errors: AtomicU64::new(u64::from(first.measured && outcome.is_error())),
         keepalive: config.keepalive,
@@ -285,7 +296,7 @@ fn build_report(
     }
 }
 
-async fn resolve(config: &BenchConfig) -> Result<SocketAddr, BenchError> {
+async fn resolve(config: &BenchConfig) -> Result<std::net::SocketAddr, BenchError> {
     let host = config.url.host_str().unwrap_or_default();
     let host = host.trim_start_matches('[').trim_end_matches(']');
     let port = config.url.port_or_known_default().unwrap_or(80);
@@ -352,7 +363,7 @@ impl Dispenser {
 }
 
 struct Shared {
-    addr: SocketAddr,
+    dialer: Arc<Dialer>,
     request: RequestTemplate,
     dispenser: Dispenser,
     check: bool,
@@ -360,6 +371,8 @@ struct Shared {
     t0: Instant,
     next_slot: AtomicU64,
     completed: AtomicU64,
+    /// Measured latencies (ns) published so far, for [`Progress::p99`].
+    live: std::sync::Mutex<hdrhistogram::Histogram<u64>>,
     warm_completed: AtomicU64,
     errors: AtomicU64,
     keepalive: bool,
@@ -393,8 +406,21 @@ impl Shared {
                 Warmup::Duration(d) => Some(d),
                 Warmup::None | Warmup::Requests(_) => None,
             },
+            p99: {
+                let live = self.live.lock().unwrap_or_else(|p| p.into_inner());
+                (!live.is_empty()).then(|| Duration::from_nanos(live.value_at_quantile(0.99)))
+            },
         }
     }
+}
+
+/// The histogram behind [`Progress::p99`]: 1 µs to 60 s (growing beyond), 2 significant
+/// digits, which is plenty for a progress line and keeps it small.
+fn live_histogram() -> hdrhistogram::Histogram<u64> {
+    let mut h = hdrhistogram::Histogram::new_with_bounds(1_000, 60_000_000_000, 2)
+        .expect("constant histogram bounds are valid");
+    h.auto(true);
+    h
 }
 
 /// Progress counts are published to [`Shared`] every this many requests (and at the
@@ -408,15 +434,26 @@ struct Unpublished {
     completed: u64,
     errors: u64,
     warm: u64,
+    /// Measured latencies in ns (at most [`PUBLISH_EVERY`]); the buffer is reused.
+    latencies: Vec<u64>,
 }
 
 impl Unpublished {
     fn publish(&mut self, shared: &Shared) {
+        if !self.latencies.is_empty() {
+            let mut live = shared.live.lock().unwrap_or_else(|p| p.into_inner());
+            for ns in self.latencies.drain(..) {
+                live.saturating_record(ns);
+            }
+        }
+        let buffer = std::mem::take(&mut self.latencies);
         let Unpublished {
             completed,
             errors,
             warm,
+            latencies: _,
         } = std::mem::take(self);
+        self.latencies = buffer;
         if completed > 0 {
             shared.completed.fetch_add(completed, Ordering::Relaxed);
         }
@@ -437,7 +474,10 @@ async fn worker(shared: Arc<Shared>, mut conn: Option<Conn>, mut tally: Tally) -
     // inserts into and removes from the runtime's timer wheel.
     let deadline = tokio::time::sleep(shared.timeout);
     tokio::pin!(deadline);
-    let mut unpublished = Unpublished::default();
+    let mut unpublished = Unpublished {
+        latencies: Vec::with_capacity(PUBLISH_EVERY as usize),
+        ..Unpublished::default()
+    };
     let mut since_publish = 0u64;
     loop {
         let (ticket, scheduled) = match shared.rate {
@@ -465,7 +505,7 @@ async fn worker(shared: Arc<Shared>, mut conn: Option<Conn>, mut tally: Tally) -
         deadline.as_mut().reset(sent + shared.timeout);
         let outcome = tokio::select! {
             biased;
-            outcome = shared.request.exchange(&mut conn, shared.addr) => outcome,
+            outcome = shared.request.exchange(&mut conn, &shared.dialer) => outcome,
             () = &mut deadline => Outcome::Fail("timeout"),
         };
         let done = Instant::now();
@@ -482,7 +522,11 @@ async fn worker(shared: Arc<Shared>, mut conn: Option<Conn>, mut tally: Tally) -
         };
         if ticket.measured {
             if let Outcome::Answer { .. } = outcome {
-                tally.latency.record(done - start);
+                let latency = done - start;
+                tally.latency.record(latency);
+                unpublished
+                    .latencies
+                    .push(u64::try_from(latency.as_nanos()).unwrap_or(u64::MAX));
                 if scheduled.is_some() {
                     tally.uncorrected.record(done - sent);
                 }
@@ -692,9 +736,9 @@ impl RequestTemplate {
     /// One request/response on `conn`, opening a connection first if there is none or
     /// its driver task has seen it close. Reads the whole body. Never retries: `GET
     /// /hits` is not idempotent.
-    async fn exchange(&self, conn: &mut Option<Conn>, addr: SocketAddr) -> Outcome {
+    async fn exchange(&self, conn: &mut Option<Conn>, dialer: &Dialer) -> Outcome {
         if conn.as_ref().is_none_or(|c| c.sender.is_closed()) {
-            match Conn::open(addr).await {
+            match Conn::open(dialer).await {
                 Ok(c) => *conn = Some(c),
                 Err(_) => return Outcome::Fail("connect"),
             }
@@ -777,9 +821,15 @@ struct Conn {
 }
 
 impl Conn {
-    async fn open(addr: SocketAddr) -> io::Result<Conn> {
-        let stream = TcpStream::connect(addr).await?;
-        stream.set_nodelay(true)?;
+    async fn open(dialer: &Dialer) -> io::Result<Conn> {
+        match dialer.open().await? {
+            Opened::Plain(tcp) => Self::start(tcp).await,
+            Opened::Tls(tls) => Self::start(tls).await,
+        }
+    }
+
+    /// The HTTP/1.1 handshake on an opened stream, and its driver task.
+    async fn start(stream: impl Stream) -> io::Result<Conn> {
         let (sender, connection) = http1::handshake(TokioIo::new(stream))
             .await
             .map_err(io::Error::other)?;

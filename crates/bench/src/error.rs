@@ -10,7 +10,7 @@ use std::path::PathBuf;
 /// variants are for when there is nothing meaningful to measure or render.
 #[derive(Debug, thiserror::Error)]
 pub enum BenchError {
-    /// The URL cannot be parsed, or is not an `http://` URL with a host.
+    /// The URL cannot be parsed, or is not an `http://` or `https://` URL with a host.
     #[error("invalid URL `{url}`: {reason}")]
     InvalidUrl {
         /// The URL as given.
@@ -42,6 +42,16 @@ pub enum BenchError {
         /// The connect error.
         #[source]
         source: io::Error,
+    },
+
+    /// TLS cannot be set up for an `https://` URL: the `--cacert` file is unreadable or
+    /// holds no certificate, no trusted root exists, or the host is not a valid name.
+    #[error("cannot set up TLS for {url}: {reason}")]
+    Tls {
+        /// The URL being measured.
+        url: String,
+        /// What is wrong.
+        reason: String,
     },
 
     /// A worker task panicked or was cancelled; the run's figures would be incomplete.

@@ -23,6 +23,7 @@
 
 mod config;
 mod counter;
+mod dial;
 mod engine;
 mod error;
 mod merge;

@@ -308,6 +308,14 @@ async fn progress_is_reported_and_ends_complete() {
     let last = seen.last().expect("some");
     assert_eq!((last.completed, last.total), (100, Some(100)));
     assert!(seen.windows(2).all(|w| w[0].completed <= w[1].completed));
+    // Every answer took 5 ms of the paused clock; the live p99 says so (to 2
+    // significant digits), and is absent before the first batch is published.
+    assert_eq!(seen.first().and_then(|p| p.p99), None);
+    let p99 = last.p99.expect("a p99 at the end");
+    assert!(
+        (Duration::from_millis(5)..Duration::from_micros(5_100)).contains(&p99),
+        "{p99:?}"
+    );
 }
 
 #[tokio::test]

@@ -60,6 +60,8 @@ Examples:
   latency bench http://127.0.0.1:8000/hits -n 10000 -c 8 --max-p99 5ms --max-error-rate 0.1%
   latency bench http://127.0.0.1:8000/hits --rate 2000 -c 16 --duration 30s --json run.json
   latency bench http://127.0.0.1:8000/ --no-keepalive --label 'page, cold connections'
+  latency bench https://abc123.execute-api.eu-west-2.amazonaws.com/hits 1000   # from outside
+  latency bench https://staging.internal/hits --cacert staging-ca.pem
   latency bench http://ALB/hits 1000 --via-lambda latency-bench          # from inside the region
   latency bench http://ALB/hits 100000 -c 64 --via-lambda latency-bench --fanout 8";
 
@@ -67,9 +69,17 @@ Examples:
 #[derive(Debug, clap::Args)]
 #[command(after_long_help = BENCH_HELP)]
 pub(crate) struct BenchArgs {
-    /// The http:// URL to GET, e.g. http://127.0.0.1:8000/hits. Credentials
-    /// (user:pw@) are sent as Basic auth and always shown as user:***@.
+    /// The http:// or https:// URL to GET, e.g. http://127.0.0.1:8000/hits or an API
+    /// Gateway URL. Credentials (user:pw@) are sent as Basic auth and always shown as
+    /// user:***@. https verifies the certificate against the system's trust store (and
+    /// --cacert).
     url: String,
+
+    /// For https://: also trust the certificates in this PEM file (a private CA, or a
+    /// staging server's self-signed certificate). There is no switch to skip
+    /// verification.
+    #[arg(long, value_name = "FILE", conflicts_with = "via_lambda")]
+    cacert: Option<std::path::PathBuf>,
 
     /// Number of measured requests [default: 1000, like the original latency.py]; the
     /// same as -n N.
@@ -205,7 +215,7 @@ fn config(args: &BenchArgs) -> Result<BenchConfig, BenchError> {
     let mut config = BenchConfig::new(&args.url).map_err(|e| match e {
         BenchError::InvalidUrl { url, reason } if !url.contains("://") => BenchError::InvalidUrl {
             url,
-            reason: format!("{reason} (write it as http://HOST:PORT/PATH)"),
+            reason: format!("{reason} (write it as http://HOST:PORT/PATH or https://…)"),
         },
         e => e,
     })?;
@@ -224,6 +234,7 @@ fn config(args: &BenchArgs) -> Result<BenchConfig, BenchError> {
         CounterCheckMode::Auto
     };
     config.label = args.label.clone();
+    config.ca_file = args.cacert.clone();
     config.validate()?;
     Ok(config)
 }
@@ -385,7 +396,13 @@ fn update_bar(bar: &indicatif::ProgressBar, p: &latency_bench::Progress) {
     let counts = if p.completed == 0 && p.warmup_completed > 0 {
         format!("warming up ({})", p.warmup_completed)
     } else {
-        format!("{} done, {} errors", p.completed, p.errors)
+        let p99 = p.p99.map_or_else(String::new, |d| {
+            format!(
+                ", p99 {}",
+                latency_bench::units::duration_ms(d.as_secs_f64() * 1e3)
+            )
+        });
+        format!("{} done, {} errors{p99}", p.completed, p.errors)
     };
     let len = bar.length().unwrap_or(0);
     let pos = bar_position(p, len);
@@ -465,6 +482,7 @@ mod tests {
             planned: Some(Duration::from_secs(4)),
             since_start: Duration::from_millis(since_start_ms),
             warmup_planned: warmup.map(Duration::from_millis),
+            p99: None,
         }
     }
 

@@ -508,12 +508,17 @@ impl Display {
                         .unwrap_or_else(|poisoned| poisoned.into_inner()) = Instant::now();
                 }
                 if let Some(bar) = &self.bar {
+                    let elapsed = self.started.elapsed();
                     bar.set_prefix(format!(
-                        "row {index} of {rows} {} ({} elapsed)",
+                        "row {index} of {rows} {} ({} elapsed{})",
                         row.selector(),
-                        humantime::format_duration(Duration::from_secs(
-                            self.started.elapsed().as_secs()
-                        ))
+                        humantime::format_duration(Duration::from_secs(elapsed.as_secs())),
+                        lab_eta(elapsed, *index, *rows)
+                            .map(|eta| format!(
+                                ", lab ETA ~{}",
+                                humantime::format_duration(Duration::from_secs(eta.as_secs()))
+                            ))
+                            .unwrap_or_default()
                     ));
                     bar.set_length(requests.unwrap_or(0));
                     bar.set_position(0);
@@ -526,11 +531,7 @@ impl Display {
                     bar.set_position(progress.completed);
                     let secs = progress.elapsed.as_secs_f64();
                     if secs > 0.0 {
-                        bar.set_message(format!(
-                            "{:.0} req/s, {} errors",
-                            progress.completed as f64 / secs,
-                            progress.errors
-                        ));
+                        bar.set_message(progress_message(progress, secs));
                     }
                 }
             }
@@ -568,10 +569,80 @@ impl Display {
     }
 }
 
+/// Time left for the whole lab, from the mean time of the rows done so far (`index` is
+/// the 1-based row starting now); `None` before the first row has finished.
+fn lab_eta(elapsed: Duration, index: usize, rows: usize) -> Option<Duration> {
+    let done = u32::try_from(index.checked_sub(1)?)
+        .ok()
+        .filter(|&d| d > 0)?;
+    let left = u32::try_from(rows.saturating_sub(index) + 1).ok()?;
+    Some(elapsed / done * left)
+}
+
+/// The live part of the progress line: throughput, the p99 so far, errors.
+fn progress_message(progress: &latency_bench::Progress, secs: f64) -> String {
+    #[allow(clippy::cast_precision_loss)] // request counts far below 2^52
+    let rate = progress.completed as f64 / secs;
+    let p99 = progress.p99.map_or_else(String::new, |d| {
+        format!(
+            ", p99 {}",
+            latency_bench::units::duration_ms(d.as_secs_f64() * 1e3)
+        )
+    });
+    format!("{rate:.0} req/s{p99}, {} errors", progress.errors)
+}
+
 fn phase_name(phase: Phase) -> &'static str {
     match phase {
         Phase::Starting => "starting",
         Phase::Sequential => "sequential run",
         Phase::Concurrent => "concurrent run",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_lab_eta_follows_the_rows_done() {
+        assert_eq!(
+            lab_eta(Duration::from_secs(5), 1, 10),
+            None,
+            "no row done yet"
+        );
+        // Two rows in 40 s: 20 s a row, and rows 3 to 10 (eight) are left.
+        assert_eq!(
+            lab_eta(Duration::from_secs(40), 3, 10),
+            Some(Duration::from_secs(160))
+        );
+        assert_eq!(
+            lab_eta(Duration::from_secs(90), 10, 10),
+            Some(Duration::from_secs(10))
+        );
+    }
+
+    #[test]
+    fn the_progress_message_shows_rate_p99_and_errors() {
+        let progress = latency_bench::Progress {
+            warmup_completed: 0,
+            completed: 500,
+            total: Some(1000),
+            errors: 2,
+            elapsed: Duration::from_secs(2),
+            planned: None,
+            since_start: Duration::from_secs(2),
+            warmup_planned: None,
+            p99: Some(Duration::from_micros(1250)),
+        };
+        assert_eq!(
+            progress_message(&progress, 2.0),
+            "250 req/s, p99 1.25ms, 2 errors"
+        );
+        let early = latency_bench::Progress {
+            p99: None,
+            ..progress
+        };
+        assert_eq!(progress_message(&early, 2.0), "250 req/s, 2 errors");
     }
 }

@@ -29,6 +29,19 @@ where
     F: Fn(u64) -> Fut + Clone + Send + Sync + 'static,
     Fut: Future<Output = (u16, String)> + Send + 'static,
 {
+    serve_maybe_tls(None, handler).await
+}
+
+/// [`serve`], over TLS when `tls` is given (a connection whose handshake fails is
+/// counted in `connections` and dropped).
+pub async fn serve_maybe_tls<F, Fut>(
+    tls: Option<tokio_rustls::TlsAcceptor>,
+    handler: F,
+) -> (SocketAddr, Arc<Seen>)
+where
+    F: Fn(u64) -> Fut + Clone + Send + Sync + 'static,
+    Fut: Future<Output = (u16, String)> + Send + 'static,
+{
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let addr = listener.local_addr().expect("addr");
     let seen = Arc::new(Seen::default());
@@ -41,6 +54,7 @@ where
             seen2.connections.fetch_add(1, Ordering::SeqCst);
             let handler = handler.clone();
             let seen3 = Arc::clone(&seen2);
+            let tls = tls.clone();
             tokio::spawn(async move {
                 let svc = service_fn(move |_req| {
                     let i = seen3.requests.fetch_add(1, Ordering::SeqCst);
@@ -56,9 +70,20 @@ where
                         )
                     }
                 });
-                let _ = http1::Builder::new()
-                    .serve_connection(TokioIo::new(stream), svc)
-                    .await;
+                match tls {
+                    None => {
+                        let _ = http1::Builder::new()
+                            .serve_connection(TokioIo::new(stream), svc)
+                            .await;
+                    }
+                    Some(acceptor) => {
+                        if let Ok(stream) = acceptor.accept(stream).await {
+                            let _ = http1::Builder::new()
+                                .serve_connection(TokioIo::new(stream), svc)
+                                .await;
+                        }
+                    }
+                }
             });
         }
     });
