@@ -20,8 +20,11 @@ pub struct EndpointTools {
 }
 
 impl EndpointTools {
+    /// moto with atomic S3 conditional writes (`scripts/moto-atomic.py`, installed by
+    /// `scripts/services install`): plain `moto_server` lets two concurrent If-Match PUTs
+    /// both succeed, which would show as duplicate counter values.
     fn moto_server(&self) -> PathBuf {
-        self.cache_dir.join("moto-venv/bin/moto_server")
+        self.cache_dir.join("moto-venv/bin/moto_server_atomic")
     }
 
     fn dynalite_js(&self) -> PathBuf {
