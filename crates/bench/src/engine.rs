@@ -1079,3 +1079,115 @@ fn head_facts(response: &httparse::Response<'_, '_>) -> Option<(u16, Framing, bo
     };
     Some((status, framing, close))
 }
+
+#[cfg(test)]
+mod tests {
+    use tokio::io::AsyncReadExt as _;
+    use tokio::net::TcpListener;
+
+    use super::*;
+    use crate::Stop;
+    use crate::counter::Verdict;
+
+    /// A server that reads each request head and writes `answer(n)` for the n-th request
+    /// (from 1) on the same connection; an answer that ends with the connection closes it.
+    async fn raw_server(answer: fn(u64) -> (Vec<u8>, bool)) -> std::net::SocketAddr {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let served = Arc::new(AtomicU64::new(0));
+        tokio::spawn(async move {
+            while let Ok((mut tcp, _)) = listener.accept().await {
+                let served = Arc::clone(&served);
+                tokio::spawn(async move {
+                    let mut head = Vec::new();
+                    let mut byte = [0u8; 1];
+                    while tcp.read(&mut byte).await.unwrap_or(0) == 1 {
+                        head.push(byte[0]);
+                        if head.ends_with(b"\r\n\r\n") {
+                            head.clear();
+                            let n = served.fetch_add(1, Ordering::SeqCst) + 1;
+                            let (bytes, close) = answer(n);
+                            if tcp.write_all(&bytes).await.is_err() || close {
+                                return;
+                            }
+                        }
+                    }
+                });
+            }
+        });
+        addr
+    }
+
+    async fn run_against(addr: std::net::SocketAddr, requests: u64) -> Results {
+        let mut config = BenchConfig::new(&format!("http://{addr}/hits")).expect("url");
+        config.stop = Stop::Requests(requests);
+        config.warmup = Warmup::None;
+        run(config).await.expect("run").results
+    }
+
+    #[tokio::test]
+    async fn chunked_answers_with_interim_heads_and_trailers_are_read_whole() {
+        let addr = raw_server(|n| {
+            // The count split over two chunks, after a 100 Continue, with a trailer.
+            let text = n.to_string();
+            let (a, b) = text.split_at(text.len() / 2);
+            let mut out = b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n".to_vec();
+            for part in [a, b] {
+                if !part.is_empty() {
+                    out.extend(format!("{:x}\r\n{part}\r\n", part.len()).bytes());
+                }
+            }
+            out.extend(b"0\r\nx-trailer: 1\r\n\r\n");
+            (out, false)
+        })
+        .await;
+        let r = run_against(addr, 30).await;
+        assert!(r.errors.is_empty(), "{:?}", r.errors);
+        assert_eq!(r.status_codes.get("200"), Some(&30));
+        assert_eq!(r.counter.verdict, Verdict::Pass, "{:?}", r.counter);
+    }
+
+    #[tokio::test]
+    async fn an_answer_ended_by_closing_the_connection_is_read_whole() {
+        // HTTP/1.0 with no length: the body ends when the server closes.
+        let addr = raw_server(|n| (format!("HTTP/1.0 200 OK\r\n\r\n{n}").into_bytes(), true)).await;
+        let r = run_against(addr, 12).await;
+        assert!(r.errors.is_empty(), "{:?}", r.errors);
+        assert_eq!(r.status_codes.get("200"), Some(&12));
+        assert_eq!(r.counter.verdict, Verdict::Pass, "{:?}", r.counter);
+    }
+
+    #[tokio::test]
+    async fn a_malformed_or_cut_answer_is_a_counted_error() {
+        let bad = raw_server(|_| (b"HTTP/1.1 2x0 OK\r\n\r\n".to_vec(), false)).await;
+        let r = run_against(bad, 3).await;
+        assert_eq!(r.errors.get("protocol"), Some(&3), "{:?}", r.errors);
+        let cut = raw_server(|_| {
+            (
+                b"HTTP/1.1 200 OK\r\ncontent-length: 5\r\n\r\n12".to_vec(),
+                true,
+            )
+        })
+        .await;
+        let r = run_against(cut, 3).await;
+        assert_eq!(r.errors.get("closed"), Some(&3), "{:?}", r.errors);
+    }
+
+    #[test]
+    fn the_request_is_written_once_with_host_agent_and_credentials() {
+        let mut config =
+            BenchConfig::new("http://user:p%40ss@example.test:8080/hits?x=1").expect("url");
+        config.keepalive = false;
+        let text = String::from_utf8(RequestTemplate::new(&config).bytes).expect("ascii");
+        assert!(
+            text.starts_with("GET /hits?x=1 HTTP/1.1\r\nhost: example.test:8080\r\n"),
+            "{text}"
+        );
+        // base64("user:p@ss")
+        assert!(
+            text.contains("authorization: Basic dXNlcjpwQHNz\r\n"),
+            "{text}"
+        );
+        assert!(text.ends_with("connection: close\r\n\r\n"), "{text}");
+    }
+}
