@@ -47,11 +47,12 @@ mod tests {
     use super::*;
 
     #[tokio::test]
-    async fn incr_now_and_incr_count_on_one_counter() {
+    async fn incr_now_and_incr_count_on_one_counter() -> Result<(), StoreError> {
         let store = MemoryStore::new();
-        assert_eq!(store.incr_now().expect("memory never waits").unwrap(), 1);
-        assert_eq!(store.incr().await.unwrap(), 2);
-        assert_eq!(store.incr_now().expect("memory never waits").unwrap(), 3);
-        assert_eq!(store.get().await.unwrap(), 3);
+        assert_eq!(store.incr_now().expect("memory never waits")?, 1);
+        assert_eq!(store.incr().await?, 2);
+        assert_eq!(store.incr_now().expect("memory never waits")?, 3);
+        assert_eq!(store.get().await?, 3);
+        Ok(())
     }
 }
