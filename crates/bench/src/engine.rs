@@ -1125,6 +1125,13 @@ mod tests {
         run(config).await.expect("run").results
     }
 
+    /// Every request answered 200 with the next count, no error.
+    fn assert_all_counted(r: &Results, requests: u64) {
+        assert!(r.errors.is_empty(), "{:?}", r.errors);
+        assert_eq!(r.status_codes.get("200"), Some(&requests));
+        assert_eq!(r.counter.verdict, Verdict::Pass, "{:?}", r.counter);
+    }
+
     #[tokio::test]
     async fn chunked_answers_with_interim_heads_and_trailers_are_read_whole() {
         let addr = raw_server(|n| {
@@ -1141,20 +1148,14 @@ mod tests {
             (out, false)
         })
         .await;
-        let r = run_against(addr, 30).await;
-        assert!(r.errors.is_empty(), "{:?}", r.errors);
-        assert_eq!(r.status_codes.get("200"), Some(&30));
-        assert_eq!(r.counter.verdict, Verdict::Pass, "{:?}", r.counter);
+        assert_all_counted(&run_against(addr, 30).await, 30);
     }
 
     #[tokio::test]
     async fn an_answer_ended_by_closing_the_connection_is_read_whole() {
         // HTTP/1.0 with no length: the body ends when the server closes.
         let addr = raw_server(|n| (format!("HTTP/1.0 200 OK\r\n\r\n{n}").into_bytes(), true)).await;
-        let r = run_against(addr, 12).await;
-        assert!(r.errors.is_empty(), "{:?}", r.errors);
-        assert_eq!(r.status_codes.get("200"), Some(&12));
-        assert_eq!(r.counter.verdict, Verdict::Pass, "{:?}", r.counter);
+        assert_all_counted(&run_against(addr, 12).await, 12);
     }
 
     #[tokio::test]
