@@ -16,7 +16,7 @@ use std::time::Instant;
 
 use axum::body::{Body, HttpBody};
 use axum::extract::{MatchedPath, Request};
-use axum::http::{StatusCode, header};
+use axum::http::{Method, StatusCode, header};
 use axum::response::Response;
 use tower::{Layer, Service};
 
@@ -63,16 +63,14 @@ pub(crate) struct AppService<S> {
     recorder: RequestRecorder,
 }
 
-type BoxFuture = Pin<Box<dyn Future<Output = Result<Response, Infallible>> + Send>>;
-
 impl<S> Service<Request> for AppService<S>
 where
-    S: Service<Request, Response = Response, Error = Infallible> + Clone + Send + 'static,
-    S::Future: Send + 'static,
+    S: Service<Request, Response = Response, Error = Infallible>,
+    S::Future: Unpin,
 {
     type Response = Response;
     type Error = Infallible;
-    type Future = BoxFuture;
+    type Future = AppFuture<S::Future>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         self.inner.poll_ready(cx)
@@ -80,73 +78,115 @@ where
 
     fn call(&mut self, mut request: Request) -> Self::Future {
         let started = Instant::now();
-        let limit = self.shared.config.body_limit_bytes;
         let route = RouteLabel::new(request.extensions().get::<MatchedPath>());
         let method = request.method().clone();
         // The inner service is called here, the one `poll_ready` readied, rather than
         // inside the future: that needs no clone of the route service (a heap allocation
         // per request) to move into the future, and the route's future owns what it needs.
-        let call = match limit_body(&mut request, limit) {
-            Ok(()) => Ok(self.inner.call(request)),
-            Err(too_large) => Err(too_large),
+        let stage = match limit_body(&mut request, self.shared.config.body_limit_bytes) {
+            Ok(()) => Stage::Call(self.inner.call(request)),
+            Err(BodyTooLarge) => Stage::Answer(Some(body_too_large(&self.shared.config))),
         };
-        let shared = Arc::clone(&self.shared);
-        let recorder = self.recorder.clone();
-        Box::pin(async move {
-            let config = &shared.config;
-            let response = match call {
-                Err(BodyTooLarge) => json_error(
-                    StatusCode::PAYLOAD_TOO_LARGE,
-                    &format!(
-                        "request body is larger than the limit of {} bytes",
-                        config.body_limit_bytes
-                    ),
-                ),
-                Ok(call) => match answer_within(config.request_timeout, call).await {
-                    // The error path is boxed so that its state does not enlarge (and
-                    // slow the moves of) every request's future.
-                    Ok(Ok(response)) if needs_json(&response) => {
-                        Box::pin(ensure_json(response)).await
-                    }
-                    Ok(Ok(response)) => response,
-                    Ok(Err(never)) => match never {},
-                    Err(_elapsed) => json_error(
-                        StatusCode::SERVICE_UNAVAILABLE,
-                        &format!(
-                            "request timed out after {} ms",
-                            config.request_timeout.as_millis()
-                        ),
-                    ),
-                },
-            };
-            recorder.record(
-                &shared.metrics,
-                route,
-                &method,
-                response.status(),
-                started.elapsed(),
-            );
-            Ok(response)
-        })
+        AppFuture {
+            stage,
+            timer: None,
+            started,
+            route: Some(route),
+            method,
+            shared: Arc::clone(&self.shared),
+            recorder: self.recorder.clone(),
+        }
     }
 }
 
-/// `tokio::time::timeout`, with the timer armed only if `call` is not ready at its first
-/// poll. Most answers are (an in-memory counter, the page, health), and creating and
-/// dropping a timer is a clock read, a runtime-handle clone and a timer-wheel entry: a
-/// large share of a hello-world request's cost (docs/benchmarks.md). The time of the first
-/// poll, which does not wait for anything, is not counted against the limit.
-async fn answer_within<F: Future>(
-    limit: std::time::Duration,
-    call: F,
-) -> Result<F::Output, tokio::time::error::Elapsed> {
-    let mut call = std::pin::pin!(call);
-    let first = std::future::poll_fn(|cx| Poll::Ready(call.as_mut().poll(cx))).await;
-    match first {
-        Poll::Ready(output) => Ok(output),
-        // Boxed: a timer's state is large, and only a request that waits needs it.
-        Poll::Pending => Box::pin(tokio::time::timeout(limit, call)).await,
+/// The response future of [`AppService`]: a named type rather than a boxed `async` block,
+/// which saves a heap allocation and a dynamic call per request.
+pub(crate) struct AppFuture<F> {
+    stage: Stage<F>,
+    /// The request timeout, armed only if the call is not ready at its first poll. Most
+    /// answers are (an in-memory counter, the page, health), and creating and dropping a
+    /// timer is a runtime-handle clone and a timer-wheel entry: a large share of a
+    /// hello-world request's cost (docs/benchmarks.md). The time of the first poll, which
+    /// does not wait for anything, is not counted against the limit. Boxed: a timer's state
+    /// is large, and only a request that waits needs it.
+    timer: Option<Pin<Box<tokio::time::Sleep>>>,
+    started: Instant,
+    /// Taken when the answer is recorded.
+    route: Option<RouteLabel>,
+    method: Method,
+    shared: Arc<Shared>,
+    recorder: RequestRecorder,
+}
+
+enum Stage<F> {
+    /// Waiting for the route's answer.
+    Call(F),
+    /// Rewriting an error answer as JSON. Boxed: a rare path whose state should not
+    /// enlarge (and slow the moves of) every request's future.
+    Json(Pin<Box<dyn Future<Output = Response> + Send>>),
+    /// An answer made without the route (413, 503); `None` once taken.
+    Answer(Option<Response>),
+}
+
+impl<F> Future for AppFuture<F>
+where
+    F: Future<Output = Result<Response, Infallible>> + Unpin,
+{
+    type Output = Result<Response, Infallible>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.get_mut();
+        let response = loop {
+            match &mut this.stage {
+                Stage::Call(call) => match Pin::new(call).poll(cx) {
+                    Poll::Ready(Ok(response)) if needs_json(&response) => {
+                        this.stage = Stage::Json(Box::pin(ensure_json(response)));
+                    }
+                    Poll::Ready(Ok(response)) => break response,
+                    Poll::Ready(Err(never)) => match never {},
+                    Poll::Pending => {
+                        let limit = this.shared.config.request_timeout;
+                        let timer = this
+                            .timer
+                            .get_or_insert_with(|| Box::pin(tokio::time::sleep(limit)));
+                        std::task::ready!(timer.as_mut().poll(cx));
+                        // Out of time: the call is dropped now, not with the future.
+                        this.stage = Stage::Answer(None);
+                        break json_error(
+                            StatusCode::SERVICE_UNAVAILABLE,
+                            &format!("request timed out after {} ms", limit.as_millis()),
+                        );
+                    }
+                },
+                Stage::Json(rewrite) => break std::task::ready!(rewrite.as_mut().poll(cx)),
+                Stage::Answer(answer) => {
+                    break answer.take().expect("AppFuture polled after completion");
+                }
+            }
+        };
+        let route = this
+            .route
+            .take()
+            .expect("AppFuture polled after completion");
+        this.recorder.record(
+            &this.shared.metrics,
+            route,
+            &this.method,
+            response.status(),
+            this.started.elapsed(),
+        );
+        Poll::Ready(Ok(response))
     }
+}
+
+fn body_too_large(config: &AppConfig) -> Response {
+    json_error(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        &format!(
+            "request body is larger than the limit of {} bytes",
+            config.body_limit_bytes
+        ),
+    )
 }
 
 /// The request declares a body larger than the limit.
@@ -156,6 +196,10 @@ struct BodyTooLarge;
 /// length (chunked) is wrapped so that reading past `limit` fails, which axum's body
 /// extractors answer with 413.
 fn limit_body(request: &mut Request, limit: usize) -> Result<(), BodyTooLarge> {
+    // Most requests have no body: nothing to limit, and no header to look up.
+    if request.body().is_end_stream() {
+        return Ok(());
+    }
     let declared = request
         .headers()
         .get(header::CONTENT_LENGTH)
@@ -164,7 +208,6 @@ fn limit_body(request: &mut Request, limit: usize) -> Result<(), BodyTooLarge> {
     match declared {
         Some(length) if length > limit as u64 => Err(BodyTooLarge),
         Some(_) => Ok(()),
-        None if request.body().is_end_stream() => Ok(()),
         None => {
             let body = std::mem::take(request.body_mut());
             *request.body_mut() = Body::new(http_body_util::Limited::new(body, limit));

@@ -14,15 +14,10 @@ use std::sync::Arc;
 
 use rustls::pki_types::pem::PemObject as _;
 use rustls::pki_types::{CertificateDer, ServerName};
-use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
 use tokio_rustls::TlsConnector;
 
 use crate::{BenchConfig, BenchError, redact_url};
-
-/// Something a connection can be built on: a TCP stream, or TLS over one.
-pub(crate) trait Stream: AsyncRead + AsyncWrite + Send + Unpin + 'static {}
-impl<T: AsyncRead + AsyncWrite + Send + Unpin + 'static> Stream for T {}
 
 /// An opened connection, by kind. An enum rather than a boxed stream so that the
 /// plain-TCP path, the one benchmarked against wrk, keeps static dispatch.

@@ -1,22 +1,28 @@
-//! The load engine: one task per connection, on hyper's HTTP/1 client connections.
+//! The load engine: one task per connection, each speaking HTTP/1.1 on its own socket.
+//!
+//! The client side of HTTP/1.1 that a closed-loop `GET` needs is small: write a request
+//! built once, parse the answer's head (`httparse`, the parser hyper uses), and frame its
+//! body (`Content-Length`, chunked, or until the server closes). Doing that in the
+//! worker's own task, in a buffer reused for every request, costs a fraction of hyper's
+//! client (request and response objects, header maps, a dispatch channel and a
+//! connection task per socket: ~15.7k instructions a request against wrk's 2.4k,
+//! docs/benchmarks.md), and the load generator's own cost is what a benchmark against
+//! wrk measures.
 
 use std::collections::BTreeMap;
 use std::io;
+use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
+use std::task::{Context, Poll, Waker};
 use std::time::{Duration, SystemTime};
 
-use bytes::Bytes;
-use http_body_util::{BodyExt, Empty};
-use hyper::client::conn::http1;
-use hyper::header::{AUTHORIZATION, CONNECTION, HOST, HeaderValue, USER_AGENT};
-use hyper::{Request, Uri};
-use hyper_util::rt::TokioIo;
+use tokio::io::{AsyncRead, AsyncWriteExt as _, ReadBuf};
 use tokio::task::JoinSet;
 use tokio::time::{Instant, sleep_until, timeout};
 
 use crate::counter::{CounterCheck, Ledger, parse_value};
-use crate::dial::{Dialer, Opened, Stream};
+use crate::dial::{Dialer, Opened};
 use crate::report::{ColdStart, Environment, Plan, Report, Results, Target};
 use crate::stats::Recorder;
 use crate::{BenchConfig, BenchError, CounterCheckMode, Stop, Warmup, redact_url};
@@ -681,19 +687,16 @@ impl Outcome {
     }
 }
 
-/// The request, built once and cloned cheaply per send.
+/// The request, built once: the bytes written for every send.
 struct RequestTemplate {
-    uri: Uri,
-    host: HeaderValue,
-    /// `Basic …` from the URL's `user:password@`, marked sensitive so that hyper never
-    /// shows it.
-    authorization: Option<HeaderValue>,
-    keepalive: bool,
+    /// `GET path HTTP/1.1`, `host`, `user-agent`, and `authorization` (`Basic …` from the
+    /// URL's `user:password@`; never shown) and `connection: close` when they apply.
+    bytes: Vec<u8>,
 }
 
 /// The `Authorization: Basic` value for a URL with credentials (percent-decoded, as
 /// curl sends them).
-fn basic_auth(url: &url::Url) -> Option<HeaderValue> {
+fn basic_auth(url: &url::Url) -> Option<String> {
     use base64::Engine as _;
     if url.username().is_empty() && url.password().is_none() {
         return None;
@@ -703,17 +706,15 @@ fn basic_auth(url: &url::Url) -> Option<HeaderValue> {
     pair.push(b':');
     pair.extend(decode(url.password().unwrap_or_default()));
     let encoded = base64::engine::general_purpose::STANDARD.encode(pair);
-    let mut value = HeaderValue::from_str(&format!("Basic {encoded}")).ok()?;
-    value.set_sensitive(true);
-    Some(value)
+    Some(format!("Basic {encoded}"))
 }
 
-static AGENT: HeaderValue =
-    HeaderValue::from_static(concat!("latency-bench/", env!("CARGO_PKG_VERSION")));
+const AGENT: &str = concat!("latency-bench/", env!("CARGO_PKG_VERSION"));
 
 impl RequestTemplate {
     fn new(config: &BenchConfig) -> Self {
         let url = &config.url;
+        // A parsed url::Url's path, query and host are already percent-encoded ASCII.
         let mut path = url.path().to_owned();
         if let Some(q) = url.query() {
             path.push('?');
@@ -723,126 +724,471 @@ impl RequestTemplate {
             Some(p) => format!("{}:{p}", url.host_str().unwrap_or_default()),
             None => url.host_str().unwrap_or_default().to_owned(),
         };
+        let mut text = format!("GET {path} HTTP/1.1\r\nhost: {host}\r\nuser-agent: {AGENT}\r\n");
+        if let Some(auth) = basic_auth(url) {
+            text.push_str(&format!("authorization: {auth}\r\n"));
+        }
+        if !config.keepalive {
+            text.push_str("connection: close\r\n");
+        }
+        text.push_str("\r\n");
         Self {
-            // A parsed url::Url's path and host are always valid URI parts.
-            uri: path.parse().unwrap_or_else(|_| Uri::from_static("/")),
-            host: HeaderValue::from_str(&host)
-                .unwrap_or_else(|_| HeaderValue::from_static("localhost")),
-            authorization: basic_auth(url),
-            keepalive: config.keepalive,
+            bytes: text.into_bytes(),
         }
     }
 
     /// One request/response on `conn`, opening a connection first if there is none or
-    /// its driver task has seen it close. Reads the whole body. Never retries: `GET
-    /// /hits` is not idempotent.
+    /// the server has closed it while idle. Reads the whole body; leaves `conn` empty when
+    /// the connection cannot carry another request. Never retries: `GET /hits` is not
+    /// idempotent.
     async fn exchange(&self, conn: &mut Option<Conn>, dialer: &Dialer) -> Outcome {
-        if conn.as_ref().is_none_or(|c| c.sender.is_closed()) {
+        if !conn.as_mut().is_some_and(Conn::is_reusable) {
             match Conn::open(dialer).await {
                 Ok(c) => *conn = Some(c),
-                Err(_) => return Outcome::Fail("connect"),
+                Err(_) => {
+                    *conn = None;
+                    return Outcome::Fail("connect");
+                }
             }
         }
         let Some(c) = conn.as_mut() else {
             return Outcome::Fail("connect");
         };
-        if c.sender.ready().await.is_err() {
-            return Outcome::Fail("closed");
+        if let Err(e) = c.write_all(&self.bytes).await {
+            *conn = None;
+            return Outcome::Fail(io_kind(&e));
         }
-        let response = match c.sender.send_request(self.request()).await {
-            Ok(r) => r,
-            Err(e) => return Outcome::Fail(hyper_kind(&e)),
-        };
-        let status = response.status().as_u16();
-        let mut body = response.into_body();
-        let mut head = [0u8; HEAD_BYTES];
-        let mut len = 0;
-        let mut truncated = false;
-        while let Some(frame) = body.frame().await {
-            match frame {
-                Ok(frame) => {
-                    if let Some(data) = frame.data_ref() {
-                        let take = data.len().min(HEAD_BYTES - len);
-                        head[len..len + take].copy_from_slice(&data[..take]);
-                        len += take;
-                        truncated |= data.len() > take;
-                    }
+        match c.read_answer().await {
+            Ok((answer, close)) => {
+                if close {
+                    *conn = None;
                 }
-                Err(e) => return Outcome::Fail(hyper_kind(&e)),
+                answer
+            }
+            Err(kind) => {
+                *conn = None;
+                Outcome::Fail(kind)
             }
         }
-        Outcome::Answer {
-            status,
-            head,
-            // At most HEAD_BYTES (32).
-            head_len: u8::try_from(len).unwrap_or(u8::MAX),
-            truncated,
-        }
-    }
-
-    /// The request to send: the URI and headers of the template.
-    fn request(&self) -> Request<Empty<Bytes>> {
-        let mut req = Request::new(Empty::<Bytes>::new());
-        *req.uri_mut() = self.uri.clone();
-        let headers = req.headers_mut();
-        headers.insert(HOST, self.host.clone());
-        headers.insert(USER_AGENT, AGENT.clone());
-        if let Some(auth) = &self.authorization {
-            headers.insert(AUTHORIZATION, auth.clone());
-        }
-        if !self.keepalive {
-            headers.insert(CONNECTION, HeaderValue::from_static("close"));
-        }
-        req
     }
 }
 
-fn hyper_kind(e: &hyper::Error) -> &'static str {
-    if e.is_parse() || e.is_parse_status() {
-        "protocol"
-    } else if e.is_incomplete_message() || e.is_closed() || e.is_canceled() {
-        "closed"
-    } else if e.is_timeout() {
-        "timeout"
-    } else {
-        "io"
+/// The error kind of a failed read or write: the peer went away, or something else.
+fn io_kind(e: &io::Error) -> &'static str {
+    match e.kind() {
+        io::ErrorKind::UnexpectedEof
+        | io::ErrorKind::ConnectionReset
+        | io::ErrorKind::ConnectionAborted
+        | io::ErrorKind::BrokenPipe => "closed",
+        io::ErrorKind::TimedOut => "timeout",
+        _ => "io",
     }
 }
 
-/// One HTTP/1.1 connection; its driver task ends when it is dropped.
+/// Read buffer of a connection. An answer's head (status line and headers) and a chunk
+/// size line must fit; bodies stream through it.
+const BUF_BYTES: usize = 16 * 1024;
+/// Most headers an answer may have.
+const MAX_HEADERS: usize = 64;
+
+/// How an answer's body ends.
+enum Framing {
+    Empty,
+    Length(u64),
+    Chunked,
+    UntilClose,
+}
+
+/// The first [`HEAD_BYTES`] of a body, for the counter check.
+#[derive(Default)]
+struct BodyHead {
+    head: [u8; HEAD_BYTES],
+    len: usize,
+    truncated: bool,
+}
+
+impl BodyHead {
+    fn take(&mut self, data: &[u8]) {
+        let take = data.len().min(HEAD_BYTES - self.len);
+        self.head[self.len..self.len + take].copy_from_slice(&data[..take]);
+        self.len += take;
+        self.truncated |= data.len() > take;
+    }
+}
+
+/// One HTTP/1.1 connection, used by one worker at a time, one request at a time.
 ///
-/// The driver is its own task, as in hyper's examples. Polling the connection from the
-/// worker instead saves two cross-task wake-ups a request, but measured (callgrind and
-/// timings, 2026-11-26 and 2026-11-29, docs/benchmarks.md) it executed as many
-/// instructions and added about 7 µs to sequential latency, so it was not kept.
+/// There is no connection task: the worker writes the request and reads the answer
+/// itself. (With hyper's client, polling the connection from the worker instead of a
+/// task saved nothing, docs/benchmarks.md; here the whole exchange is one future.)
 struct Conn {
-    sender: http1::SendRequest<Empty<Bytes>>,
-    driver: tokio::task::JoinHandle<()>,
+    stream: Opened,
+    buf: Box<[u8]>,
+    /// Unconsumed bytes are `buf[start..end]`.
+    start: usize,
+    end: usize,
 }
 
 impl Conn {
     async fn open(dialer: &Dialer) -> io::Result<Conn> {
-        match dialer.open().await? {
-            Opened::Plain(tcp) => Self::start(tcp).await,
-            Opened::Tls(tls) => Self::start(tls).await,
+        Ok(Conn {
+            stream: dialer.open().await?,
+            buf: vec![0; BUF_BYTES].into_boxed_slice(),
+            start: 0,
+            end: 0,
+        })
+    }
+
+    fn poll_read_into(
+        stream: &mut Opened,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        match stream {
+            Opened::Plain(tcp) => Pin::new(tcp).poll_read(cx, buf),
+            Opened::Tls(tls) => Pin::new(tls.as_mut()).poll_read(cx, buf),
         }
     }
 
-    /// The HTTP/1.1 handshake on an opened stream, and its driver task.
-    async fn start(stream: impl Stream) -> io::Result<Conn> {
-        let (sender, connection) = http1::handshake(TokioIo::new(stream))
-            .await
-            .map_err(io::Error::other)?;
-        let driver = tokio::spawn(async move {
-            let _ = connection.await;
-        });
-        Ok(Conn { sender, driver })
+    /// Whether an idle connection can carry a request: the server has not closed it and
+    /// sent nothing unasked. Looks without waiting (tokio's cached readiness, at most one
+    /// non-blocking read), as hyper's connection task would have noticed the close.
+    fn is_reusable(&mut self) -> bool {
+        let mut probe = [0u8; 1];
+        let mut probe = ReadBuf::new(&mut probe);
+        let mut cx = Context::from_waker(Waker::noop());
+        Self::poll_read_into(&mut self.stream, &mut cx, &mut probe).is_pending()
+    }
+
+    async fn write_all(&mut self, bytes: &[u8]) -> io::Result<()> {
+        match &mut self.stream {
+            Opened::Plain(tcp) => tcp.write_all(bytes).await,
+            Opened::Tls(tls) => {
+                tls.write_all(bytes).await?;
+                tls.flush().await
+            }
+        }
+    }
+
+    /// Reads more bytes into the buffer. The server closing the connection here is an
+    /// error (`closed`): the answer is incomplete.
+    async fn fill(&mut self) -> Result<(), &'static str> {
+        if self.start == self.end {
+            self.start = 0;
+            self.end = 0;
+        } else if self.end == self.buf.len() && self.start > 0 {
+            self.buf.copy_within(self.start..self.end, 0);
+            self.end -= self.start;
+            self.start = 0;
+        }
+        if self.end == self.buf.len() {
+            return Err("protocol"); // a head or chunk line longer than the buffer
+        }
+        match self.read_some().await {
+            Ok(0) => Err("closed"),
+            Ok(_) => Ok(()),
+            Err(e) => Err(io_kind(&e)),
+        }
+    }
+
+    /// One read into the free end of the buffer; `Ok(0)` when the server closed.
+    async fn read_some(&mut self) -> io::Result<usize> {
+        let Conn {
+            stream, buf, end, ..
+        } = self;
+        let n = std::future::poll_fn(|cx| {
+            let mut free = ReadBuf::new(&mut buf[*end..]);
+            std::task::ready!(Self::poll_read_into(stream, cx, &mut free))?;
+            Poll::Ready(Ok::<_, io::Error>(free.filled().len()))
+        })
+        .await?;
+        *end += n;
+        Ok(n)
+    }
+
+    /// Reads one answer: its status and the first bytes of its body, and whether the
+    /// connection must close after it. An error is the kind of failure.
+    async fn read_answer(&mut self) -> Result<(Outcome, bool), &'static str> {
+        let (status, framing, mut close) = loop {
+            let parsed = if self.start < self.end {
+                let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
+                let mut response = httparse::Response::new(&mut headers);
+                match response.parse(&self.buf[self.start..self.end]) {
+                    Ok(httparse::Status::Complete(used)) => {
+                        Some((used, head_facts(&response).ok_or("protocol")?))
+                    }
+                    Ok(httparse::Status::Partial) => None,
+                    Err(_) => return Err("protocol"),
+                }
+            } else {
+                None
+            };
+            match parsed {
+                // An interim answer (100 Continue, 103 Early Hints): the real one follows.
+                Some((used, (status, ..))) if (100..200).contains(&status) && status != 101 => {
+                    self.start += used;
+                }
+                Some((_, (101, ..))) => return Err("protocol"), // no upgrade was asked
+                Some((used, facts)) => {
+                    self.start += used;
+                    break facts;
+                }
+                None => self.fill().await?,
+            }
+        };
+        let mut body = BodyHead::default();
+        match framing {
+            Framing::Empty => {}
+            Framing::Length(n) => self.read_exact_body(n, &mut body).await?,
+            Framing::Chunked => self.read_chunked_body(&mut body).await?,
+            Framing::UntilClose => {
+                close = true;
+                loop {
+                    body.take(&self.buf[self.start..self.end]);
+                    self.start = self.end;
+                    match self.fill().await {
+                        Ok(()) => {}
+                        Err("closed") => break,
+                        Err(kind) => return Err(kind),
+                    }
+                }
+            }
+        }
+        // Nothing was asked for beyond this answer: more bytes mean a confused server.
+        close |= self.start != self.end;
+        self.start = 0;
+        self.end = 0;
+        let answer = Outcome::Answer {
+            status,
+            head: body.head,
+            // At most HEAD_BYTES (32).
+            head_len: u8::try_from(body.len).unwrap_or(u8::MAX),
+            truncated: body.truncated,
+        };
+        Ok((answer, close))
+    }
+
+    async fn read_exact_body(
+        &mut self,
+        mut left: u64,
+        body: &mut BodyHead,
+    ) -> Result<(), &'static str> {
+        loop {
+            let have = self.end - self.start;
+            let take = usize::try_from(left).map_or(have, |left| left.min(have));
+            body.take(&self.buf[self.start..self.start + take]);
+            self.start += take;
+            left -= take as u64;
+            if left == 0 {
+                return Ok(());
+            }
+            self.fill().await?;
+        }
+    }
+
+    async fn read_chunked_body(&mut self, body: &mut BodyHead) -> Result<(), &'static str> {
+        loop {
+            let size = loop {
+                match httparse::parse_chunk_size(&self.buf[self.start..self.end]) {
+                    Ok(httparse::Status::Complete((used, size))) => {
+                        self.start += used;
+                        break size;
+                    }
+                    Ok(httparse::Status::Partial) => self.fill().await?,
+                    Err(_) => return Err("protocol"),
+                }
+            };
+            if size == 0 {
+                // Trailer lines, if any, up to an empty line.
+                loop {
+                    match self.buf[self.start..self.end]
+                        .windows(2)
+                        .position(|w| w == b"\r\n")
+                    {
+                        Some(0) => {
+                            self.start += 2;
+                            return Ok(());
+                        }
+                        Some(line) => self.start += line + 2,
+                        None => self.fill().await?,
+                    }
+                }
+            }
+            self.read_exact_body(size, body).await?;
+            while self.end - self.start < 2 {
+                self.fill().await?;
+            }
+            if &self.buf[self.start..self.start + 2] != b"\r\n" {
+                return Err("protocol");
+            }
+            self.start += 2;
+        }
     }
 }
 
-impl Drop for Conn {
-    fn drop(&mut self) {
-        // Aborting closes the socket at once, even with a response still pending.
-        self.driver.abort();
+/// What an answer's head says: its status, how its body ends, and whether the server
+/// closes the connection after it. `None` for a head that contradicts itself.
+fn head_facts(response: &httparse::Response<'_, '_>) -> Option<(u16, Framing, bool)> {
+    let status = response.code?;
+    let mut length = None;
+    let mut chunked = false;
+    // HTTP/1.0 closes unless it says keep-alive; HTTP/1.1 keeps unless it says close.
+    let http10 = response.version == Some(0);
+    let mut close = http10;
+    for header in response.headers.iter() {
+        let name = header.name;
+        if name.eq_ignore_ascii_case("content-length") {
+            let value = std::str::from_utf8(header.value)
+                .ok()?
+                .trim()
+                .parse::<u64>()
+                .ok()?;
+            if length.is_some_and(|l| l != value) {
+                return None;
+            }
+            length = Some(value);
+        } else if name.eq_ignore_ascii_case("transfer-encoding") {
+            chunked = header
+                .value
+                .rsplit(|b| *b == b',')
+                .next()
+                .is_some_and(|last| last.trim_ascii().eq_ignore_ascii_case(b"chunked"));
+        } else if name.eq_ignore_ascii_case("connection") {
+            for token in header.value.split(|b| *b == b',') {
+                let token = token.trim_ascii();
+                if token.eq_ignore_ascii_case(b"close") {
+                    close = true;
+                } else if http10 && token.eq_ignore_ascii_case(b"keep-alive") {
+                    close = false;
+                }
+            }
+        }
+    }
+    let framing = if status == 204 || status == 304 || (100..200).contains(&status) {
+        Framing::Empty
+    } else if chunked {
+        Framing::Chunked
+    } else if let Some(n) = length {
+        if n == 0 {
+            Framing::Empty
+        } else {
+            Framing::Length(n)
+        }
+    } else {
+        Framing::UntilClose
+    };
+    Some((status, framing, close))
+}
+
+#[cfg(test)]
+mod tests {
+    use tokio::io::AsyncReadExt as _;
+    use tokio::net::TcpListener;
+
+    use super::*;
+    use crate::Stop;
+    use crate::counter::Verdict;
+
+    /// A server that reads each request head and writes `answer(n)` for the n-th request
+    /// (from 1) on the same connection; an answer that ends with the connection closes it.
+    async fn raw_server(answer: fn(u64) -> (Vec<u8>, bool)) -> std::net::SocketAddr {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let served = Arc::new(AtomicU64::new(0));
+        tokio::spawn(async move {
+            while let Ok((mut tcp, _)) = listener.accept().await {
+                let served = Arc::clone(&served);
+                tokio::spawn(async move {
+                    let mut head = Vec::new();
+                    let mut byte = [0u8; 1];
+                    while tcp.read(&mut byte).await.unwrap_or(0) == 1 {
+                        head.push(byte[0]);
+                        if head.ends_with(b"\r\n\r\n") {
+                            head.clear();
+                            let n = served.fetch_add(1, Ordering::SeqCst) + 1;
+                            let (bytes, close) = answer(n);
+                            if tcp.write_all(&bytes).await.is_err() || close {
+                                return;
+                            }
+                        }
+                    }
+                });
+            }
+        });
+        addr
+    }
+
+    async fn run_against(addr: std::net::SocketAddr, requests: u64) -> Results {
+        let mut config = BenchConfig::new(&format!("http://{addr}/hits")).expect("url");
+        config.stop = Stop::Requests(requests);
+        config.warmup = Warmup::None;
+        run(config).await.expect("run").results
+    }
+
+    /// Every request answered 200 with the next count, no error.
+    fn assert_all_counted(r: &Results, requests: u64) {
+        assert!(r.errors.is_empty(), "{:?}", r.errors);
+        assert_eq!(r.status_codes.get("200"), Some(&requests));
+        assert_eq!(r.counter.verdict, Verdict::Pass, "{:?}", r.counter);
+    }
+
+    #[tokio::test]
+    async fn chunked_answers_with_interim_heads_and_trailers_are_read_whole() {
+        let addr = raw_server(|n| {
+            // The count split over two chunks, after a 100 Continue, with a trailer.
+            let text = n.to_string();
+            let (a, b) = text.split_at(text.len() / 2);
+            let mut out = b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n".to_vec();
+            for part in [a, b] {
+                if !part.is_empty() {
+                    out.extend(format!("{:x}\r\n{part}\r\n", part.len()).bytes());
+                }
+            }
+            out.extend(b"0\r\nx-trailer: 1\r\n\r\n");
+            (out, false)
+        })
+        .await;
+        assert_all_counted(&run_against(addr, 30).await, 30);
+    }
+
+    #[tokio::test]
+    async fn an_answer_ended_by_closing_the_connection_is_read_whole() {
+        // HTTP/1.0 with no length: the body ends when the server closes.
+        let addr = raw_server(|n| (format!("HTTP/1.0 200 OK\r\n\r\n{n}").into_bytes(), true)).await;
+        assert_all_counted(&run_against(addr, 12).await, 12);
+    }
+
+    #[tokio::test]
+    async fn a_malformed_or_cut_answer_is_a_counted_error() {
+        let bad = raw_server(|_| (b"HTTP/1.1 2x0 OK\r\n\r\n".to_vec(), false)).await;
+        let r = run_against(bad, 3).await;
+        assert_eq!(r.errors.get("protocol"), Some(&3), "{:?}", r.errors);
+        let cut = raw_server(|_| {
+            (
+                b"HTTP/1.1 200 OK\r\ncontent-length: 5\r\n\r\n12".to_vec(),
+                true,
+            )
+        })
+        .await;
+        let r = run_against(cut, 3).await;
+        assert_eq!(r.errors.get("closed"), Some(&3), "{:?}", r.errors);
+    }
+
+    #[test]
+    fn the_request_is_written_once_with_host_agent_and_credentials() {
+        let mut config =
+            BenchConfig::new("http://user:p%40ss@example.test:8080/hits?x=1").expect("url");
+        config.keepalive = false;
+        let text = String::from_utf8(RequestTemplate::new(&config).bytes).expect("ascii");
+        assert!(
+            text.starts_with("GET /hits?x=1 HTTP/1.1\r\nhost: example.test:8080\r\n"),
+            "{text}"
+        );
+        // base64("user:p@ss")
+        assert!(
+            text.contains("authorization: Basic dXNlcjpwQHNz\r\n"),
+            "{text}"
+        );
+        assert!(text.ends_with("connection: close\r\n\r\n"), "{text}");
     }
 }

@@ -86,6 +86,14 @@ pub trait CounterStore: Send + Sync + 'static {
 
     /// The backend's short name (`memory`, `file`, …), used as a metrics label.
     fn backend(&self) -> &'static str;
+
+    /// [`incr`](CounterStore::incr) done at once, for a store that never waits (an
+    /// in-process counter): `Some` with what `incr` would return, under the same contract;
+    /// `None` (the default) when the caller must use `incr`. It spares a request's hot path
+    /// the boxed future of the async `incr`.
+    fn incr_now(&self) -> Option<Result<u64, StoreError>> {
+        None
+    }
 }
 
 /// A shared, type-erased store, as the app holds it.
