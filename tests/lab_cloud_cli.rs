@@ -69,7 +69,11 @@ fn a_bad_client_rtt_is_a_usage_error() {
     }
     let run = lab(&["--only", "ec2", "--client-rtt", "12"], out.path());
     let text = stderr(&run);
-    assert_eq!(run.status.code(), Some(2), "--client-rtt needs --cloud: {text}");
+    assert_eq!(
+        run.status.code(),
+        Some(2),
+        "--client-rtt needs --cloud: {text}"
+    );
     assert!(text.contains("--cloud"), "{text}");
     let run = lab(&["--only", "ec2", "--repeat", "0"], out.path());
     assert_eq!(run.status.code(), Some(2), "{}", stderr(&run));
@@ -110,19 +114,28 @@ fn the_ec2_row_predicted_for_eu_west_2_is_labelled_scored_and_at_least_the_round
         stdout.starts_with("predicted for eu-west-2, client RTT 20 ms\n"),
         "{stdout}"
     );
-    assert!(stdout.contains("Score against the original study"), "{stdout}");
+    assert!(
+        stdout.contains("Score against the original study"),
+        "{stdout}"
+    );
     let ec2_line = stdout
         .lines()
         .find(|l| l.trim_start().starts_with("ec2 "))
         .unwrap_or_else(|| panic!("a score line for ec2:\n{stdout}"));
-    assert!(ec2_line.contains("13.00ms"), "the study's figure: {ec2_line}");
+    assert!(
+        ec2_line.contains("13.00ms"),
+        "the study's figure: {ec2_line}"
+    );
     assert!(stdout.contains("mean absolute error"), "{stdout}");
 
     let cloud = report(out.path(), "ec2-sequential.json");
     let min = cloud["results"]["latency"]["min_ms"]
         .as_f64()
         .expect("min_ms");
-    assert!(min >= 20.0, "a cloud request took {min} ms, under the 20 ms RTT");
+    assert!(
+        min >= 20.0,
+        "a cloud request took {min} ms, under the 20 ms RTT"
+    );
     let notes = cloud["notes"].to_string();
     assert!(notes.contains("client RTT 20 ms"), "{notes}");
     assert!(notes.contains("median of 2 runs"), "{notes}");

@@ -67,7 +67,7 @@ local figures (measured in the same run) go to report.md and report.html, and a 
 against the original study's table (its test set) is printed: the study's figure, the
 prediction and the error per row it has, and the mean absolute error. Calibrate
 --client-rtt on the EC2 row alone: client RTT = 13 ms (the study's EC2 figure) minus
-the EC2 row's average with --client-rtt 0 (README, "Calibrating --client-rtt").
+the EC2 row's average with --client-rtt 0 (README, `Calibrating --client-rtt`).
 
 Noise: each run samples the machine's CPU; a run measured while other processes used
 more than a quarter of the cores is marked † in the table and says so in its Report's
@@ -290,9 +290,7 @@ pub(crate) fn run(args: LabArgs, color: ColorChoice) -> anyhow::Result<ExitCode>
             for line in latency_lab::score_lines(score, &setup.headline()) {
                 println!("{line}");
             }
-            println!(
-                "Local figures (this machine, no cloud delays): report.md and report.html"
-            );
+            println!("Local figures (this machine, no cloud delays): report.md and report.html");
         }
         println!(
             "p50, p99, cold start, req/s, errors and counter checks per row: report.md (or --json)"

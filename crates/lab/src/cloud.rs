@@ -72,7 +72,9 @@ impl CloudSetup {
                 (
                     Hop::LambdaInvoke,
                     1,
-                    Some("folded into the front proxy: the platform's front hands the event to the instance in-process"),
+                    Some(
+                        "folded into the front proxy: the platform's front hands the event to the instance in-process",
+                    ),
                 ),
             ],
             (_, ArchitectureId::FargateEfs) => vec![(Hop::Alb, 1, None)],
@@ -275,7 +277,8 @@ impl StoreProxies {
 }
 
 /// The note of a local run made while the cloud's proxies were in place.
-pub(crate) const LOCAL_NOTE: &str = "local figures (no cloud delays): store calls pass the lab's delay proxies with nothing added";
+pub(crate) const LOCAL_NOTE: &str =
+    "local figures (no cloud delays): store calls pass the lab's delay proxies with nothing added";
 
 /// What each study row is predicted at: the sequential run's average latency (the
 /// study's latency.py sent its requests one after another), the median over repeats.
@@ -286,10 +289,7 @@ pub(crate) fn predictions<'a>(
 ) -> BTreeMap<String, f64> {
     let mut predicted = BTreeMap::new();
     for (row, report, spread) in rows {
-        let Some(ms) = spread
-            .map(|s| s.median_ms)
-            .or(report.results.mean_all_ms)
-        else {
+        let Some(ms) = spread.map(|s| s.median_ms).or(report.results.mean_all_ms) else {
             continue;
         };
         let id = row.id.to_string();
@@ -356,21 +356,35 @@ mod tests {
     fn each_row_gets_its_front_doors_hops() {
         let setup = eu_west_2(12.0);
         let (ec2, notes) = setup.front(&row("ec2"));
-        assert_eq!(ec2, Delay::constant(12.0), "EC2: the client's round trip only");
+        assert_eq!(
+            ec2,
+            Delay::constant(12.0),
+            "EC2: the client's round trip only"
+        );
         assert_eq!(notes.len(), 1, "{notes:?}");
         let (lambda, notes) = setup.front(&row("lambda-dynamodb"));
         // 12 + API Gateway 5 + invoke 1.
         assert!((lambda.p50_ms() - 18.0).abs() < 1e-9);
         assert!(notes.iter().any(|n| n.contains("lambda-invoke: folded")));
-        assert!(notes.iter().any(|n| n.contains("compute → store: dynamodb")));
+        assert!(
+            notes
+                .iter()
+                .any(|n| n.contains("compute → store: dynamodb"))
+        );
         let (fargate, notes) = setup.front(&row("fargate-efs"));
         // 12 + ALB 1 + 4 EFS operations of 2.7.
         assert!((fargate.p50_ms() - (13.0 + 4.0 * 2.7)).abs() < 1e-9);
         assert!(notes.iter().any(|n| n.contains("efs: folded")));
         let (k8s, _) = setup.front(&row("k8s"));
         assert!((k8s.p50_ms() - 12.5).abs() < 1e-9);
-        assert_eq!(setup.headline(), "predicted for eu-west-2, client RTT 12 ms");
-        assert_eq!(eu_west_2(12.5).headline(), "predicted for eu-west-2, client RTT 12.5 ms");
+        assert_eq!(
+            setup.headline(),
+            "predicted for eu-west-2, client RTT 12 ms"
+        );
+        assert_eq!(
+            eu_west_2(12.5).headline(),
+            "predicted for eu-west-2, client RTT 12.5 ms"
+        );
     }
 
     #[test]
@@ -385,7 +399,11 @@ mod tests {
     #[test]
     fn predictions_prefer_the_read_modify_write_row_and_the_median() {
         let report = |mean: f64| {
-            let mut report: Report = Report::read(std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../bench/tests/fixtures/server-vm.json"))).expect("fixture");
+            let mut report: Report = Report::read(std::path::Path::new(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/../bench/tests/fixtures/server-vm.json"
+            )))
+            .expect("fixture");
             report.results.mean_all_ms = Some(mean);
             report
         };
@@ -411,7 +429,16 @@ mod tests {
         let score = latency_cloud::score::score(&predicted);
         let lines = score_lines(&score, "predicted for eu-west-2, client RTT 12 ms");
         assert!(lines[0].contains("client RTT 12 ms"));
-        assert!(lines.iter().any(|l| l.contains("lambda-dynamodb") && l.contains("+15.4%")));
-        assert!(lines.last().expect("a mean").contains("mean absolute error 7.7%"));
+        assert!(
+            lines
+                .iter()
+                .any(|l| l.contains("lambda-dynamodb") && l.contains("+15.4%"))
+        );
+        assert!(
+            lines
+                .last()
+                .expect("a mean")
+                .contains("mean absolute error 7.7%")
+        );
     }
 }

@@ -131,8 +131,11 @@ mod tests {
     use super::*;
 
     fn report(mean: f64) -> Report {
-        let mut report: Report =
-            Report::read(std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../bench/tests/fixtures/server-vm.json"))).expect("fixture");
+        let mut report: Report = Report::read(std::path::Path::new(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../bench/tests/fixtures/server-vm.json"
+        )))
+        .expect("fixture");
         report.results.mean_all_ms = Some(mean);
         report
     }
@@ -151,7 +154,10 @@ mod tests {
         let runs = vec![report(2.6), report(2.2), report(2.31)];
         let phase = aggregate(Phase::Sequential, runs, "ec2-sequential").expect("runs");
         let spread = phase.spread.expect("a spread");
-        assert_eq!((spread.median_ms, spread.min_ms, spread.max_ms), (2.31, 2.2, 2.6));
+        assert_eq!(
+            (spread.median_ms, spread.min_ms, spread.max_ms),
+            (2.31, 2.2, 2.6)
+        );
         assert_eq!(spread.runs, 3);
         assert_eq!(phase.report.results.mean_all_ms, Some(2.31));
         assert_eq!(phase.all().len(), 3, "every run is kept");
@@ -182,7 +188,10 @@ mod tests {
         };
         let note = busy_note(&usage(1.1)).expect("busy: 1.1 of 2 cores");
         assert!(note.starts_with(BUSY_NOTE_PREFIX), "{note}");
-        assert!(note.contains("other processes used 1.10 of 2 cores"), "{note}");
+        assert!(
+            note.contains("other processes used 1.10 of 2 cores"),
+            "{note}"
+        );
         assert_eq!(busy_note(&usage(0.3)), None, "0.3 of 2 cores is quiet");
         let mut flagged = report(2.0);
         flagged.notes.push(note);
@@ -192,7 +201,10 @@ mod tests {
     #[test]
     fn sampling_this_process_works_here() {
         let sampler = BusySampler::start();
-        assert!(sampler.0.is_some(), "/proc is readable on the lab's machines");
+        assert!(
+            sampler.0.is_some(),
+            "/proc is readable on the lab's machines"
+        );
         // Busy or not depends on the machine; that a sample is taken does not.
         let _ = sampler.finish();
     }

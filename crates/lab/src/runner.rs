@@ -567,13 +567,15 @@ fn write_results(
 
     let score = config.cloud.as_ref().map(|_| {
         latency_cloud::score::score(&crate::cloud::predictions(results.iter().flat_map(
-            |result| match &result.outcome {
-                RowOutcome::Measured { runs, .. } => runs
-                    .iter()
-                    .filter(|p| p.phase == Phase::Sequential)
-                    .map(|p| (&result.row, &p.report, p.spread.as_ref()))
-                    .collect(),
-                _ => Vec::new(),
+            |result| {
+                match &result.outcome {
+                    RowOutcome::Measured { runs, .. } => runs
+                        .iter()
+                        .filter(|p| p.phase == Phase::Sequential)
+                        .map(|p| (&result.row, &p.report, p.spread.as_ref()))
+                        .collect(),
+                    _ => Vec::new(),
+                }
             },
         )))
     });
@@ -603,7 +605,12 @@ fn write_results(
 
     let mut markdown = String::new();
     if let Some(setup) = &config.cloud {
-        markdown.push_str(&format!("**{}** (cloud profile `{}`: {})\n\n", setup.headline(), setup.profile.name, setup.profile.description));
+        markdown.push_str(&format!(
+            "**{}** (cloud profile `{}`: {})\n\n",
+            setup.headline(),
+            setup.profile.name,
+            setup.profile.description
+        ));
     }
     markdown.push_str(&comparison.markdown());
     markdown.push_str(&priced.markdown_note());
@@ -615,7 +622,10 @@ fn write_results(
         markdown.push_str(&format!("\n```\n{lines}\n```\n"));
     }
     if !local.rows.is_empty() {
-        markdown.push_str(&format!("\n## Local figures (this machine, no cloud delays)\n\n{}", local.markdown()));
+        markdown.push_str(&format!(
+            "\n## Local figures (this machine, no cloud delays)\n\n{}",
+            local.markdown()
+        ));
     }
     write(&config.out_dir.join("report.md"), &markdown)?;
     let mut page = comparison.page();
@@ -669,7 +679,10 @@ fn add_view(
         let stem = format!("{}-{prefix}{}", row.file_stem(), phase.file_stem());
         for (n, mut run) in runs.into_iter().enumerate() {
             run.cost.clone_from(cost);
-            write_json(&config.out_dir.join(format!("{stem}.run-{}.json", n + 1)), &run)?;
+            write_json(
+                &config.out_dir.join(format!("{stem}.run-{}.json", n + 1)),
+                &run,
+            )?;
         }
         report.cost.clone_from(cost);
         write_json(&config.out_dir.join(format!("{stem}.json")), &report)?;

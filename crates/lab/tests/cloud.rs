@@ -57,7 +57,12 @@ fn a_row_with_the_eu_west_2_profile_is_slower_than_local_by_at_least_the_round_t
         .block_on(latency_lab::run(&config, |_| {}))
         .expect("the lab runs");
     assert!(outcome.problems.is_empty(), "{:?}", outcome.problems);
-    assert!(outcome.comparison.title.contains("predicted for eu-west-2, client RTT 15 ms"));
+    assert!(
+        outcome
+            .comparison
+            .title
+            .contains("predicted for eu-west-2, client RTT 15 ms")
+    );
 
     for stem in ["ec2", "fargate-efs"] {
         for phase in ["sequential", "concurrent"] {
