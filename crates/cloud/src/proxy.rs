@@ -187,7 +187,12 @@ async fn relay(
     };
     let writer = async move {
         while let Some((release, bytes)) = held.recv().await {
-            tokio::time::sleep_until(release).await;
+            // Tokio's timer ticks in whole milliseconds: sleeping until an instant that
+            // has already passed would still wait for the next tick (about 1 ms), which
+            // a zero-delay proxy must not add.
+            if release > Instant::now() {
+                tokio::time::sleep_until(release).await;
+            }
             if client_write.write_all(&bytes).await.is_err() {
                 break;
             }
