@@ -79,11 +79,8 @@ fn a_bad_client_rtt_is_a_usage_error() {
     assert_eq!(run.status.code(), Some(2), "{}", stderr(&run));
 }
 
-fn report(out: &Path, name: &str) -> serde_json::Value {
-    let path = out.join(name);
-    let text =
-        std::fs::read_to_string(&path).unwrap_or_else(|err| panic!("{}: {err}", path.display()));
-    serde_json::from_str(&text).expect("a JSON Report")
+fn report(out: &Path, name: &str) -> latency_bench::Report {
+    latency_bench::Report::read(&out.join(name)).unwrap_or_else(|err| panic!("{name}: {err}"))
 }
 
 /// The EC2 row predicted for eu-west-2 with a 20 ms client round trip, twice: the table
@@ -129,14 +126,12 @@ fn the_ec2_row_predicted_for_eu_west_2_is_labelled_scored_and_at_least_the_round
     assert!(stdout.contains("mean absolute error"), "{stdout}");
 
     let cloud = report(out.path(), "ec2-sequential.json");
-    let min = cloud["results"]["latency"]["min_ms"]
-        .as_f64()
-        .expect("min_ms");
+    let min = cloud.results.latency.as_ref().expect("latencies").min_ms;
     assert!(
         min >= 20.0,
         "a cloud request took {min} ms, under the 20 ms RTT"
     );
-    let notes = cloud["notes"].to_string();
+    let notes = cloud.notes.join("\n");
     assert!(notes.contains("client RTT 20 ms"), "{notes}");
     assert!(notes.contains("median of 2 runs"), "{notes}");
     for name in [
@@ -149,7 +144,7 @@ fn the_ec2_row_predicted_for_eu_west_2_is_labelled_scored_and_at_least_the_round
         report(out.path(), name);
     }
     let local = report(out.path(), "ec2-local-sequential.json");
-    assert!(local["notes"].to_string().contains("no cloud delays"));
+    assert!(local.notes.iter().any(|n| n.contains("no cloud delays")));
     let markdown = std::fs::read_to_string(out.path().join("report.md")).expect("report.md");
     assert!(markdown.contains("## Local figures"), "{markdown}");
     let html = std::fs::read_to_string(out.path().join("report.html")).expect("report.html");

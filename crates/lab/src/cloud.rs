@@ -398,15 +398,7 @@ mod tests {
 
     #[test]
     fn predictions_prefer_the_read_modify_write_row_and_the_median() {
-        let report = |mean: f64| {
-            let mut report: Report = Report::read(std::path::Path::new(concat!(
-                env!("CARGO_MANIFEST_DIR"),
-                "/../bench/tests/fixtures/server-vm.json"
-            )))
-            .expect("fixture");
-            report.results.mean_all_ms = Some(mean);
-            report
-        };
+        let report = crate::repeat::tests::report;
         let (atomic, rmw, ec2) = (
             row("lambda-dynamodb"),
             row("lambda-dynamodb?mode=read-modify-write"),

@@ -125,12 +125,13 @@ pub(crate) fn busy_note(usage: &CpuUse) -> Option<String> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use std::time::Duration;
 
     use super::*;
 
-    fn report(mean: f64) -> Report {
+    /// A fixture Report with this average latency.
+    pub(crate) fn report(mean: f64) -> Report {
         let mut report: Report = Report::read(std::path::Path::new(concat!(
             env!("CARGO_MANIFEST_DIR"),
             "/../bench/tests/fixtures/server-vm.json"
