@@ -318,6 +318,38 @@ pub struct Comparison {
     pub title: String,
     /// The rows.
     pub rows: Vec<Row>,
+    /// Rows measured several times (`latency lab --repeat K`), by index in `rows`: the
+    /// average latency cell shows the median with the min–max spread.
+    pub spreads: std::collections::BTreeMap<usize, Spread>,
+}
+
+/// The spread of one row's average latency over repeated runs.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Spread {
+    /// The median of the runs' averages, ms.
+    pub median_ms: f64,
+    /// The smallest, ms.
+    pub min_ms: f64,
+    /// The largest, ms.
+    pub max_ms: f64,
+    /// How many runs.
+    pub runs: usize,
+}
+
+/// A Report note starting with this says the machine was busy with other work while the
+/// run was measured; the table marks the row with [`BUSY_MARK`] and the note is its
+/// footnote.
+pub const BUSY_NOTE_PREFIX: &str = "busy machine:";
+
+/// The mark of a row measured on a busy machine.
+pub const BUSY_MARK: &str = "†";
+
+/// Whether a note of `report` says it was measured on a busy machine.
+pub fn measured_busy(report: &Report) -> bool {
+    report
+        .notes
+        .iter()
+        .any(|note| note.starts_with(BUSY_NOTE_PREFIX))
 }
 
 /// How durations are written in table cells.
@@ -360,6 +392,7 @@ impl Comparison {
                 .into_iter()
                 .map(|r| Row::Measured(Box::new(r)))
                 .collect(),
+            spreads: std::collections::BTreeMap::new(),
         }
     }
 
@@ -441,10 +474,16 @@ impl Comparison {
                 Some(c) => f(c).map_or_else(|| "N/A".to_owned(), |v| format!("{v:.2}")),
             }
         };
+        let average = |m: f64| match units {
+            // The study's own precision.
+            Units::FixedMs => format!("{m:.2}"),
+            Units::Auto => format_duration_ms(m),
+        };
         let rows = self
             .rows
             .iter()
-            .map(|row| match row {
+            .enumerate()
+            .map(|(index, row)| match row {
                 Row::Skipped { architecture, .. } => {
                     let mut cells = vec![architecture.clone(), "skipped".to_owned()];
                     cells.resize(header.len(), dash());
@@ -462,13 +501,23 @@ impl Comparison {
                         ),
                         v => v.label().to_owned(),
                     };
+                    let name = if measured_busy(rep) {
+                        format!("{} {BUSY_MARK}", rep.name())
+                    } else {
+                        rep.name().to_owned()
+                    };
+                    let mean = match self.spreads.get(&index) {
+                        Some(s) => format!(
+                            "{} ({}–{})",
+                            average(s.median_ms),
+                            average(s.min_ms),
+                            average(s.max_ms)
+                        ),
+                        None => r.mean_all_ms.map_or_else(dash, average),
+                    };
                     vec![
-                        rep.name().to_owned(),
-                        r.mean_all_ms.map_or_else(dash, |m| match units {
-                            // The study's own precision.
-                            Units::FixedMs => format!("{m:.2}"),
-                            Units::Auto => format_duration_ms(m),
-                        }),
+                        name,
+                        mean,
                         money(rep.cost.as_ref(), |c| c.monthly_usd),
                         money(rep.cost.as_ref(), |c| c.per_million_calls_usd),
                         lat(|s| s.p50_ms),
@@ -518,7 +567,11 @@ impl Comparison {
                         ));
                     }
                     for n in &rep.notes {
-                        add(format!("{arch}: {n}"));
+                        if n.starts_with(BUSY_NOTE_PREFIX) {
+                            add(format!("{BUSY_MARK} {}: {n}", rep.name()));
+                        } else {
+                            add(format!("{arch}: {n}"));
+                        }
                     }
                     if let Some(c) = rep.cost.as_ref().and_then(|c| c.note.as_ref()) {
                         add(format!("{arch}: cost — {c}"));
@@ -777,6 +830,43 @@ mod tests {
         let mut server = function_report(&counts);
         server.function = None;
         assert_eq!(second_mode(&server), None);
+    }
+
+    #[test]
+    fn a_busy_run_is_marked_with_its_footnote_and_a_repeated_row_shows_its_spread() {
+        let mut busy = function_report(&[1]);
+        busy.function = None;
+        busy.target.label = Some("ec2".into());
+        busy.results.mean_all_ms = Some(2.5);
+        busy.notes.push(format!(
+            "{BUSY_NOTE_PREFIX} other processes used 1.20 of 2 cores"
+        ));
+        let mut quiet = busy.clone();
+        quiet.target.label = Some("k8s".into());
+        quiet.notes.clear();
+        assert!(measured_busy(&busy) && !measured_busy(&quiet));
+        let mut cmp = Comparison::new([busy, quiet]);
+        cmp.spreads.insert(
+            1,
+            Spread {
+                median_ms: 2.31,
+                min_ms: 2.2,
+                max_ms: 2.6,
+                runs: 3,
+            },
+        );
+        let md = cmp.markdown();
+        let rows: Vec<&str> = md.lines().skip(2).take(2).collect();
+        assert!(rows[0].starts_with("| ec2 † | 2.50 |"), "{}", rows[0]);
+        assert!(
+            rows[1].starts_with("| k8s | 2.31 (2.20–2.60) |"),
+            "{}",
+            rows[1]
+        );
+        assert!(
+            md.contains("- † ec2: busy machine: other processes used 1.20 of 2 cores"),
+            "{md}"
+        );
     }
 
     #[test]

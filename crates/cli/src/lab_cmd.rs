@@ -54,6 +54,27 @@ starts, mean billed duration and max memory. The platform's per-invocation REPOR
 are hidden: RUST_LOG=info,latency_platform=debug shows them. --color and NO_COLOR apply
 to the logs and the bar.
 
+Cloud predictions (--cloud PROFILE): every row runs with the cloud's latency added on
+each of its hops, as real delays, by small TCP delay proxies the lab starts and stops:
+client → front door (--client-rtt plus API Gateway for Lambda rows, an ALB for Fargate,
+a LoadBalancer Service for Kubernetes, nothing for EC2), Lambda's invoke path (folded
+into the front's delay), and compute → store (DynamoDB, S3 and Redis endpoints; EFS's
+file operations are folded into the front's delay). Profiles are data with a source and
+a date per figure: `eu-west-2` (the study's region), `local` (nothing added: with
+--client-rtt 0 it measures the proxies' own cost), or a TOML file's path. The table then
+shows the predicted figures under a `predicted for PROFILE, client RTT X ms` line, the
+local figures (measured in the same run) go to report.md and report.html, and a score
+against the original study's table (its test set) is printed: the study's figure, the
+prediction and the error per row it has, and the mean absolute error. Calibrate
+--client-rtt on the EC2 row alone: client RTT = 13 ms (the study's EC2 figure) minus
+the EC2 row's average with --client-rtt 0 (README, `Calibrating --client-rtt`).
+
+Noise: each run samples the machine's CPU; a run measured while other processes used
+more than a quarter of the cores is marked † in the table and says so in its Report's
+notes. --repeat K measures every row K times; the table shows the median average with
+its min–max spread, `2.31ms (2.20ms–2.60ms)`, and every run is written
+(ID-sequential.run-N.json).
+
 Exit status: 0 when every measured row is sound; 1 when an atomic store lost or repeated
 an update, a row could not be started or measured, or every request of a run failed
 (the problems are listed on stderr); 2 on a usage error; 130 when interrupted.
@@ -63,7 +84,9 @@ Examples:
   latency lab --quick
   latency lab --only ec2,fargate-efs -n 5000
   latency lab --only 'lambda-dynamodb?mode=read-modify-write' --sheet current
-  latency lab --quick --json - > lab.json";
+  latency lab --quick --json - > lab.json
+  latency lab --quick --cloud eu-west-2 --client-rtt 12
+  latency lab --only ec2 --cloud local --client-rtt 0 --repeat 3";
 
 /// Flags of `latency lab`.
 #[derive(Debug, clap::Args)]
@@ -120,6 +143,24 @@ pub(crate) struct LabArgs {
     #[arg(long)]
     no_cpu_limits: bool,
 
+    /// Predict the cloud: add a cloud profile's per-hop latencies to every row as real
+    /// delays (built-in `eu-west-2` or `local`, or a profile file's path). The table
+    /// shows the predicted figures and their score against the original study.
+    #[arg(long, value_name = "PROFILE|PATH", value_parser = parse_profile)]
+    cloud: Option<latency_cloud::CloudProfile>,
+
+    /// The client's round trip to the region in ms, added to every request with --cloud
+    /// (it cannot be known: calibrate it on the EC2 row, see the README).
+    #[arg(long, value_name = "MS", requires = "cloud", default_value_t = 0.0,
+          value_parser = parse_client_rtt)]
+    client_rtt: f64,
+
+    /// Measure every row K times; the table shows the median average latency with its
+    /// min–max spread.
+    #[arg(long, value_name = "K", default_value_t = 1,
+          value_parser = clap::value_parser!(u16).range(1..=100))]
+    repeat: u16,
+
     /// List the rows and exit.
     #[arg(long)]
     list: bool,
@@ -128,6 +169,22 @@ pub(crate) struct LabArgs {
     /// exited, even by SIGKILL), then removes what dead lab runs left.
     #[arg(long, hide = true, exclusive = true)]
     reap: bool,
+}
+
+fn parse_profile(text: &str) -> Result<latency_cloud::CloudProfile, String> {
+    latency_cloud::CloudProfile::load(text).map_err(|err| err.to_string())
+}
+
+fn parse_client_rtt(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(ms) if ms.is_finite() && (0.0..=10_000.0).contains(&ms) => Ok(ms),
+        Ok(ms) => Err(format!(
+            "{ms} is not a round trip: give milliseconds from 0 to 10000"
+        )),
+        Err(_) => Err(format!(
+            "`{text}` is not a number of milliseconds (e.g. 12 or 12.5)"
+        )),
+    }
 }
 
 fn parse_concurrency(text: &str) -> Result<usize, String> {
@@ -189,6 +246,11 @@ pub(crate) fn run(args: LabArgs, color: ColorChoice) -> anyhow::Result<ExitCode>
     config.cpu_limits = !args.no_cpu_limits;
     config.concurrency = args.concurrency;
     config.only = args.only;
+    config.repeat = usize::from(args.repeat);
+    config.cloud = args.cloud.map(|profile| latency_lab::CloudSetup {
+        profile,
+        client_rtt_ms: args.client_rtt,
+    });
 
     let display = Display::new(color);
     let outcome = crate::runtime::block_on(async {
@@ -219,7 +281,17 @@ pub(crate) fn run(args: LabArgs, color: ColorChoice) -> anyhow::Result<ExitCode>
             .comparison
             .text(&latency_bench::render::TextOptions::default());
         let study_table = text.split("\n\n").next().unwrap_or_default();
+        if let Some(setup) = &config.cloud {
+            println!("{}", setup.headline());
+        }
         println!("{}", study_table.trim_end());
+        print_busy_footnote(&outcome);
+        if let (Some(score), Some(setup)) = (&outcome.score, &config.cloud) {
+            for line in latency_lab::score_lines(score, &setup.headline()) {
+                println!("{line}");
+            }
+            println!("Local figures (this machine, no cloud delays): report.md and report.html");
+        }
         println!(
             "p50, p99, cold start, req/s, errors and counter checks per row: report.md (or --json)"
         );
@@ -255,6 +327,29 @@ pub(crate) fn run(args: LabArgs, color: ColorChoice) -> anyhow::Result<ExitCode>
     })
 }
 
+/// The table's † footnote: which runs were measured on a busy machine.
+fn print_busy_footnote(outcome: &LabOutcome) {
+    let busy: Vec<&str> = outcome
+        .comparison
+        .rows
+        .iter()
+        .filter_map(|row| match row {
+            TableRow::Measured(report) if latency_bench::render::measured_busy(report) => {
+                Some(report.name())
+            }
+            _ => None,
+        })
+        .collect();
+    if !busy.is_empty() {
+        println!(
+            "{} measured while other processes used more than {:.0}% of the CPUs (figures may be inflated; details in each Report's notes): {}",
+            latency_bench::render::BUSY_MARK,
+            latency_lab::BUSY_SHARE * 100.0,
+            busy.join(", ")
+        );
+    }
+}
+
 /// `--json`: the outcome as one document.
 fn outcome_json(outcome: &LabOutcome, config: &LabConfig) -> serde_json::Value {
     let rows: Vec<serde_json::Value> = outcome
@@ -271,7 +366,24 @@ fn outcome_json(outcome: &LabOutcome, config: &LabConfig) -> serde_json::Value {
             }),
         })
         .collect();
+    let score = outcome.score.as_ref().map(|score| {
+        serde_json::json!({
+            "rows": score.rows.iter().map(|row| serde_json::json!({
+                "id": row.id,
+                "study_ms": row.study_ms,
+                "predicted_ms": row.predicted_ms,
+                "error_pct": row.error_pct,
+            })).collect::<Vec<_>>(),
+            "mean_abs_error_pct": score.mean_abs_error_pct,
+            "max_abs_error_pct": score.max_abs_error_pct,
+        })
+    });
     serde_json::json!({
+        "cloud": config.cloud.as_ref().map(|setup| serde_json::json!({
+            "profile": setup.profile.name,
+            "client_rtt_ms": setup.client_rtt_ms,
+        })),
+        "score": score,
         "sheet": config.sheet.name,
         "out_dir": outcome.out_dir,
         "rows": rows,

@@ -2,8 +2,8 @@
 //! machines), so each hop gets a TCP proxy that holds responses for a drawn delay.
 
 use std::net::SocketAddr;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, PoisonError, RwLock};
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
@@ -25,13 +25,25 @@ const CHUNK: usize = 16 * 1024;
 /// concurrent requests each get their own draw, as they would crossing a real network or
 /// service. Connection set-up is not delayed.
 ///
+/// The delay can be changed while the proxy runs ([`DelayProxy::set_delay`]): each
+/// response is held for a draw of the delay current when its first byte arrives. The lab
+/// uses this to measure one row through the same proxies with and without the cloud's
+/// delays.
+///
 /// Dropping the proxy stops it and closes every connection it holds.
 #[derive(Debug)]
 pub struct DelayProxy {
     addr: SocketAddr,
     upstream: SocketAddr,
-    delay: Delay,
+    delay: SharedDelay,
     accept: JoinHandle<()>,
+}
+
+/// The delay a proxy's connections draw from, changeable while they run.
+type SharedDelay = Arc<RwLock<Delay>>;
+
+fn current(delay: &SharedDelay) -> Delay {
+    *delay.read().unwrap_or_else(PoisonError::into_inner)
 }
 
 impl DelayProxy {
@@ -47,7 +59,8 @@ impl DelayProxy {
             upstream: upstream.to_string(),
             source,
         })?;
-        let accept = tokio::spawn(accept_loop(listener, upstream, delay, seed));
+        let delay = Arc::new(RwLock::new(delay));
+        let accept = tokio::spawn(accept_loop(listener, upstream, delay.clone(), seed));
         Ok(DelayProxy {
             addr,
             upstream,
@@ -81,9 +94,15 @@ impl DelayProxy {
         self.upstream
     }
 
-    /// The delay it adds.
+    /// The delay it adds now.
     pub fn delay(&self) -> Delay {
-        self.delay
+        current(&self.delay)
+    }
+
+    /// Changes the delay for every response whose first byte arrives from now on,
+    /// on open connections too.
+    pub fn set_delay(&self, delay: Delay) {
+        *self.delay.write().unwrap_or_else(PoisonError::into_inner) = delay;
     }
 }
 
@@ -94,7 +113,7 @@ impl Drop for DelayProxy {
     }
 }
 
-async fn accept_loop(listener: TcpListener, upstream: SocketAddr, delay: Delay, seed: u64) {
+async fn accept_loop(listener: TcpListener, upstream: SocketAddr, delay: SharedDelay, seed: u64) {
     let mut connections = JoinSet::new();
     let mut next_seed = seed;
     loop {
@@ -103,7 +122,7 @@ async fn accept_loop(listener: TcpListener, upstream: SocketAddr, delay: Delay, 
                 Ok((client, _)) => {
                     next_seed = next_seed.wrapping_add(0x9e37_79b9_7f4a_7c15);
                     let rng = fastrand::Rng::with_seed(next_seed);
-                    connections.spawn(relay(client, upstream, delay, rng));
+                    connections.spawn(relay(client, upstream, delay.clone(), rng));
                 }
                 Err(err) => {
                     tracing::warn!(%upstream, "delay proxy: accept failed: {err}");
@@ -116,7 +135,12 @@ async fn accept_loop(listener: TcpListener, upstream: SocketAddr, delay: Delay, 
     }
 }
 
-async fn relay(client: TcpStream, upstream: SocketAddr, delay: Delay, mut rng: fastrand::Rng) {
+async fn relay(
+    client: TcpStream,
+    upstream: SocketAddr,
+    delay: SharedDelay,
+    mut rng: fastrand::Rng,
+) {
     let server = match TcpStream::connect(upstream).await {
         Ok(server) => server,
         Err(err) => {
@@ -149,7 +173,7 @@ async fn relay(client: TcpStream, upstream: SocketAddr, delay: Delay, mut rng: f
             let now = Instant::now();
             let release = if reader_pending.load(Ordering::Acquire) == 0 {
                 // The first byte of a new response: it pays the hop's latency.
-                (now + delay.sample(&mut rng)).max(last_release)
+                (now + current(&delay).sample(&mut rng)).max(last_release)
             } else {
                 // The rest of a response already held: right behind it.
                 last_release.max(now)
@@ -163,7 +187,12 @@ async fn relay(client: TcpStream, upstream: SocketAddr, delay: Delay, mut rng: f
     };
     let writer = async move {
         while let Some((release, bytes)) = held.recv().await {
-            tokio::time::sleep_until(release).await;
+            // Tokio's timer ticks in whole milliseconds: sleeping until an instant that
+            // has already passed would still wait for the next tick (about 1 ms), which
+            // a zero-delay proxy must not add.
+            if release > Instant::now() {
+                tokio::time::sleep_until(release).await;
+            }
             if client_write.write_all(&bytes).await.is_err() {
                 break;
             }

@@ -123,3 +123,24 @@ async fn a_refused_upstream_closes_the_client_connection() {
         "no bytes from a refused upstream"
     );
 }
+
+#[tokio::test]
+async fn a_changed_delay_applies_to_the_next_response_on_an_open_connection() {
+    let upstream = echo_server().await;
+    let proxy = DelayProxy::bind(upstream, Delay::ZERO, 5)
+        .await
+        .expect("proxy");
+    let mut stream = TcpStream::connect(proxy.local_addr())
+        .await
+        .expect("connect");
+    round_trip(&mut stream, b"before").await;
+    proxy.set_delay(Delay::constant(35.0));
+    assert_eq!(proxy.delay(), Delay::constant(35.0));
+    for round in 0..3 {
+        let took = round_trip(&mut stream, format!("after {round}").as_bytes()).await;
+        assert!(
+            took >= Duration::from_millis(35),
+            "round {round} took {took:?}"
+        );
+    }
+}

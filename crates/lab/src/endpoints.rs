@@ -88,6 +88,8 @@ pub(crate) struct Endpoints {
     redis_keys: Vec<String>,
     moto: Slot,
     dynalite: Slot,
+    /// With `--cloud`: the delay proxies every store call goes through.
+    cloud: Option<crate::cloud::StoreProxies>,
 }
 
 /// Test credentials for the local endpoints (moto and dynalite accept any).
@@ -108,6 +110,32 @@ impl Endpoints {
             redis_keys: Vec::new(),
             moto: Slot::Untried,
             dynalite: Slot::Untried,
+            cloud: None,
+        }
+    }
+
+    /// Routes every store URL handed out from now on through `proxies` (`--cloud`).
+    pub(crate) fn set_cloud(&mut self, proxies: crate::cloud::StoreProxies) {
+        self.cloud = Some(proxies);
+    }
+
+    /// Turns the store proxies' delays on (a row's cloud runs) or off (its local runs).
+    pub(crate) fn set_cloud_delays(&mut self, on: bool) {
+        if let Some(proxies) = &mut self.cloud {
+            proxies.set_delays(on);
+        }
+    }
+
+    /// `endpoint` (`http://IP:PORT`), through the cloud's proxy for `counter`'s hop
+    /// when there is one.
+    async fn through_cloud(
+        &mut self,
+        counter: CounterBackend,
+        endpoint: String,
+    ) -> Result<String, Skip> {
+        match (&mut self.cloud, crate::cloud::store_hop(counter)) {
+            (Some(proxies), Some(hop)) => proxies.url(hop, &endpoint).await,
+            _ => Ok(endpoint),
         }
     }
 
@@ -140,7 +168,11 @@ impl Endpoints {
                 match &self.redis {
                     Some(Ok(())) => {
                         self.redis_keys.push(name.clone());
-                        Ok(format!("redis://{REDIS_ADDRESS}/0?key={name}"))
+                        let address = self
+                            .through_cloud(counter, format!("http://{REDIS_ADDRESS}"))
+                            .await?;
+                        let address = address.trim_start_matches("http://");
+                        Ok(format!("redis://{address}/0?key={name}"))
                     }
                     Some(Err(skip)) => Err(skip.clone()),
                     None => Err(Skip::new("Redis was not checked", "")),
@@ -148,6 +180,7 @@ impl Endpoints {
             }
             CounterBackend::S3(mode) => {
                 let endpoint = self.moto().await?;
+                let endpoint = self.through_cloud(counter, endpoint).await?;
                 Ok(format!(
                     "s3://{name}/hits?endpoint={endpoint}&region={REGION}&create=true{}",
                     mode_param(mode)
@@ -155,6 +188,7 @@ impl Endpoints {
             }
             CounterBackend::DynamoDb(mode) => {
                 let endpoint = self.dynalite().await?;
+                let endpoint = self.through_cloud(counter, endpoint).await?;
                 Ok(format!(
                     "dynamodb://{name}?endpoint={endpoint}&region={REGION}&create=true{}",
                     mode_param(mode)

@@ -10,15 +10,22 @@
 //!   and every Report written under the output directory. [`run_until`] stops early,
 //!   cleanly, when a future completes (a signal).
 //!
+//! With `--cloud`, [`CloudSetup`] puts the cloud's per-hop latencies on every row as
+//! real delays (delay proxies the lab starts and stops) and scores the prediction against
+//! the original study; `--repeat` measures each row several times, and a run measured
+//! on a busy machine is flagged (see [`BUSY_SHARE`]).
+//!
 //! Every process the lab starts dies with it, even on SIGKILL; the cgroups and Redis keys
 //! a killed run leaves are removed by the next run.
 
 pub mod catalogue;
+mod cloud;
 mod cost;
 mod endpoints;
 mod error;
 mod launch;
 mod process;
+mod repeat;
 mod runner;
 mod sweep;
 
@@ -26,9 +33,13 @@ pub use catalogue::{
     Architecture, BadSelector, Budget, CounterBackend, Deployment, Language, Mode, RowSelector,
     catalogue, select,
 };
+pub use cloud::{
+    CloudSetup, EFS_OPERATIONS_PER_REQUEST, TARGET_MEAN_PCT, TARGET_ROW_PCT, score_lines,
+};
 pub use endpoints::EndpointTools;
 pub use error::{LabError, Skip};
 pub use launch::{FunctionRuntime, ServerProgram};
 pub use process::{REAPER_ALL_CLEAN, REAPER_ARGS};
+pub use repeat::BUSY_SHARE;
 pub use runner::{LabConfig, LabEvent, LabOutcome, Phase, run, run_until};
 pub use sweep::remove_leftovers_of_dead_runs;

@@ -18,6 +18,7 @@ use crate::endpoints::{EndpointTools, Endpoints};
 use crate::error::Skip;
 use crate::launch::{FunctionRuntime, Launched, Running, launch};
 use crate::process::Reaper;
+use crate::repeat::{BusySampler, PhaseRuns, aggregate};
 
 /// What to run and where to write it. [`LabConfig::new`] holds every default; the CLI
 /// only overrides what the user gave.
@@ -56,6 +57,11 @@ pub struct LabConfig {
     pub tools: EndpointTools,
     /// Where the Reports, `report.md` and `report.html` go (created if missing).
     pub out_dir: PathBuf,
+    /// `--cloud`: measure each row with the cloud's per-hop delays too; the table shows
+    /// those predicted figures, the local ones go to a section of their own.
+    pub cloud: Option<crate::CloudSetup>,
+    /// `--repeat`: how many times each phase of each row is measured (at least 1).
+    pub repeat: usize,
 }
 
 impl LabConfig {
@@ -91,6 +97,8 @@ impl LabConfig {
             sheet,
             tools,
             out_dir,
+            cloud: None,
+            repeat: 1,
         }
         .with_requests(Self::DEFAULT_REQUESTS)
     }
@@ -194,14 +202,18 @@ pub struct LabOutcome {
     /// Whether the run was interrupted: the rows finished before it are written, the
     /// rest are listed as skipped.
     pub interrupted: bool,
+    /// With `--cloud`: the prediction scored against the original study's table.
+    pub score: Option<latency_cloud::score::Score>,
 }
 
 /// What became of one selected row.
 enum RowOutcome {
-    /// Both runs measured; `billed_ms` holds every invocation's billed duration (function
-    /// rows only).
+    /// Both runs measured (each `--repeat` times); `runs` are the table's (the cloud's
+    /// with `--cloud`), `local` the local runs of a `--cloud` run; `billed_ms` holds
+    /// every invocation's billed duration (function rows only).
     Measured {
-        runs: Vec<(Phase, Report)>,
+        runs: Vec<PhaseRuns>,
+        local: Vec<PhaseRuns>,
         billed_ms: Vec<f64>,
     },
     /// Not measured, on purpose.
@@ -260,6 +272,9 @@ pub async fn run_until(
         .map_or(0, |d| d.as_secs())
         .to_string();
     let mut endpoints = Endpoints::new(run_id, state_dir, config.tools.clone());
+    if let Some(cloud) = &config.cloud {
+        endpoints.set_cloud(crate::cloud::StoreProxies::new(cloud.profile.clone()));
+    }
 
     let selected = select(&config.only);
     let total = selected.len();
@@ -319,33 +334,122 @@ async fn run_row(
         Ok(Launched::Skipped(skip)) => return RowOutcome::Skipped(skip),
         Err(err) => return RowOutcome::Failed(err),
     };
-    let measured = measure_row(row, (index, rows), config, &running, on_event).await;
+    let measured = measure_views(row, (index, rows), config, endpoints, &running, on_event).await;
     let summary = running.function_summary();
     running.stop().await;
     match measured {
-        Ok((runs, billed_ms, function)) => {
+        Ok(views) => {
             on_event(LabEvent::Finished {
                 row,
-                function: function.as_ref(),
+                function: views.function.as_ref(),
                 summary,
             });
-            RowOutcome::Measured { runs, billed_ms }
+            RowOutcome::Measured {
+                runs: views.table,
+                local: views.local,
+                billed_ms: views.billed_ms,
+            }
         }
         Err(err) => RowOutcome::Failed(err),
     }
 }
 
+/// A row's measured phases: the table's, and the local ones of a `--cloud` run.
+struct Views {
+    table: Vec<PhaseRuns>,
+    local: Vec<PhaseRuns>,
+    billed_ms: Vec<f64>,
+    function: Option<FunctionFigures>,
+}
+
+/// Measures a row that is up `config.repeat` times: with `--cloud` first through the
+/// cloud's front proxy with the store proxies' delays on (the cold start falls in the
+/// cloud runs, as in the study's), then directly with the delays off.
+async fn measure_views(
+    row: &Architecture,
+    place: (usize, usize),
+    config: &LabConfig,
+    endpoints: &mut Endpoints,
+    running: &Running,
+    on_event: &mut (impl FnMut(LabEvent<'_>) + Send),
+) -> Result<Views, LabError> {
+    let mut billed_ms = Vec::new();
+    let mut function: Option<FunctionFigures> = None;
+    let mut repeated = async |url: &str, notes: &[String], stem: String| {
+        let mut phases: Vec<(Phase, Vec<Report>)> = Vec::new();
+        for _ in 0..config.repeat.max(1) {
+            let (runs, billed, figures) =
+                measure_row(row, place, config, running, url, notes, on_event).await?;
+            billed_ms.extend(billed);
+            function = match (function.take(), figures) {
+                (Some(so_far), Some(new)) => Some(combine(&so_far, &new)),
+                (so_far, new) => so_far.or(new),
+            };
+            for (phase, report) in runs {
+                match phases.iter_mut().find(|(p, _)| *p == phase) {
+                    Some((_, reports)) => reports.push(report),
+                    None => phases.push((phase, vec![report])),
+                }
+            }
+        }
+        Ok::<_, LabError>(
+            phases
+                .into_iter()
+                .filter_map(|(phase, reports)| {
+                    aggregate(phase, reports, &format!("{stem}{}", phase.file_stem()))
+                })
+                .collect::<Vec<_>>(),
+        )
+    };
+    let mut table = Vec::new();
+    if let Some(setup) = &config.cloud {
+        endpoints.set_cloud_delays(true);
+        let front = crate::cloud::FrontProxy::start(setup, row, running.base_url()).await?;
+        table = repeated(&front.url(), &front.notes, format!("{}-", row.file_stem())).await?;
+        endpoints.set_cloud_delays(false);
+    }
+    let local_notes = if config.cloud.is_some() {
+        vec![crate::cloud::LOCAL_NOTE.to_owned()]
+    } else {
+        Vec::new()
+    };
+    let local_stem = if config.cloud.is_some() {
+        format!("{}-local-", row.file_stem())
+    } else {
+        format!("{}-", row.file_stem())
+    };
+    let local = repeated(running.base_url(), &local_notes, local_stem).await?;
+    if let Some(figures) = &mut function {
+        figures.billed_duration_ms =
+            (!billed_ms.is_empty()).then(|| billed_ms.iter().sum::<f64>() / billed_ms.len() as f64);
+    }
+    let (table, local) = if config.cloud.is_some() {
+        (table, local)
+    } else {
+        (local, Vec::new())
+    };
+    Ok(Views {
+        table,
+        local,
+        billed_ms,
+        function,
+    })
+}
+
 type MeasuredRuns = (Vec<(Phase, Report)>, Vec<f64>, Option<FunctionFigures>);
 
-/// The sequential and the concurrent run of a row that is up.
+/// The sequential and the concurrent run of a row that is up, against `base_url`, each
+/// Report with `extra_notes` and, if the machine was busy meanwhile, the busy note.
 async fn measure_row(
     row: &Architecture,
     (index, rows): (usize, usize),
     config: &LabConfig,
     running: &Running,
+    base_url: &str,
+    extra_notes: &[String],
     on_event: &mut (impl FnMut(LabEvent<'_>) + Send),
 ) -> Result<MeasuredRuns, LabError> {
-    let url = format!("{}/hits", running.base_url());
+    let url = format!("{base_url}/hits");
     let plans = [
         (
             Phase::Sequential,
@@ -371,13 +475,16 @@ async fn measure_row(
             phase,
             requests: Some(requests),
         });
+        let sampler = BusySampler::start();
         let mut report = measure(&url, connections, requests, label, on_event)
             .await
             .map_err(|source| LabError::Bench {
                 architecture: row.title.to_owned(),
                 source,
             })?;
+        report.notes.extend(sampler.finish());
         report.notes.extend(running.notes().iter().cloned());
+        report.notes.extend(extra_notes.iter().cloned());
         if let Some(run) = running.take_function_run() {
             billed_ms.extend(run.billed_ms);
             function = Some(match function {
@@ -437,8 +544,8 @@ fn write_results(
     let mut verdicts = Verdicts::default();
     for result in &results {
         match &result.outcome {
-            RowOutcome::Measured { runs, .. } => {
-                for (_, report) in runs {
+            RowOutcome::Measured { runs, local, .. } => {
+                for report in runs.iter().chain(local).flat_map(PhaseRuns::all) {
                     check(&result.row, report, &mut verdicts);
                 }
             }
@@ -458,35 +565,87 @@ fn write_results(
         .collect();
     let priced = price_rows(&billed, config.function_memory_mb, &config.sheet);
 
+    let score = config.cloud.as_ref().map(|_| {
+        latency_cloud::score::score(&crate::cloud::predictions(results.iter().flat_map(
+            |result| {
+                match &result.outcome {
+                    RowOutcome::Measured { runs, .. } => runs
+                        .iter()
+                        .filter(|p| p.phase == Phase::Sequential)
+                        .map(|p| (&result.row, &p.report, p.spread.as_ref()))
+                        .collect(),
+                    _ => Vec::new(),
+                }
+            },
+        )))
+    });
+
     let mut comparison = Comparison::new([]);
-    comparison.title = "latency lab: every architecture on one machine".to_owned();
+    comparison.title = match &config.cloud {
+        Some(setup) => format!("latency lab: {}", setup.headline()),
+        None => "latency lab: every architecture on one machine".to_owned(),
+    };
+    let mut local = Comparison::new([]);
+    local.title = "latency lab: this machine, no cloud delays".to_owned();
     for RowResult { row, outcome } in results {
         match outcome {
-            RowOutcome::Measured { runs, .. } => {
-                for (phase, mut report) in runs {
-                    report.cost = priced.figures(&row);
-                    write_json(
-                        &config.out_dir.join(format!(
-                            "{}-{}.json",
-                            row.file_stem(),
-                            phase.file_stem()
-                        )),
-                        &report,
-                    )?;
-                    comparison.rows.push(TableRow::Measured(Box::new(report)));
-                }
+            RowOutcome::Measured {
+                runs,
+                local: local_runs,
+                ..
+            } => {
+                let cost = priced.figures(&row);
+                add_view(&mut comparison, config, &row, runs, "", &cost)?;
+                add_view(&mut local, config, &row, local_runs, "local-", &cost)?;
             }
             RowOutcome::Skipped(skip) => comparison.skip(row.title, skip.to_string()),
             RowOutcome::Failed(err) => comparison.skip(row.title, err.to_string()),
         }
     }
 
-    let mut markdown = comparison.markdown();
+    let mut markdown = String::new();
+    if let Some(setup) = &config.cloud {
+        markdown.push_str(&format!(
+            "**{}** (cloud profile `{}`: {})\n\n",
+            setup.headline(),
+            setup.profile.name,
+            setup.profile.description
+        ));
+    }
+    markdown.push_str(&comparison.markdown());
     markdown.push_str(&priced.markdown_note());
+    let score_lines = score
+        .as_ref()
+        .zip(config.cloud.as_ref())
+        .map(|(score, setup)| crate::cloud::score_lines(score, &setup.headline()).join("\n"));
+    if let Some(lines) = &score_lines {
+        markdown.push_str(&format!("\n```\n{lines}\n```\n"));
+    }
+    if !local.rows.is_empty() {
+        markdown.push_str(&format!(
+            "\n## Local figures (this machine, no cloud delays)\n\n{}",
+            local.markdown()
+        ));
+    }
     write(&config.out_dir.join("report.md"), &markdown)?;
     let mut page = comparison.page();
     if let Some(section) = priced.html_section() {
         page = page.section(section);
+    }
+    if let Some(lines) = &score_lines {
+        page = page.section(latency_bench::render::Section::new(
+            "Score against the original study",
+            format!("<pre>{}</pre>", escape_html(lines)),
+        ));
+    }
+    if !local.rows.is_empty() {
+        page = page.section(latency_bench::render::Section::new(
+            "Local figures (this machine, no cloud delays)",
+            format!(
+                "<pre>{}</pre>",
+                escape_html(&local.text(&latency_bench::render::TextOptions::default()))
+            ),
+        ));
     }
     write(&config.out_dir.join("report.html"), &page.render())?;
     Ok(LabOutcome {
@@ -496,7 +655,50 @@ fn write_results(
         problems: verdicts.problems,
         findings: verdicts.findings,
         interrupted,
+        score,
     })
+}
+
+/// Writes one view of a row (`STEM-PREFIXPHASE.json`, and each repeat as
+/// `….run-N.json`) and adds its phases to `comparison`, with their spreads.
+fn add_view(
+    comparison: &mut Comparison,
+    config: &LabConfig,
+    row: &Architecture,
+    phases: Vec<PhaseRuns>,
+    prefix: &str,
+    cost: &Option<latency_bench::CostFigures>,
+) -> Result<(), LabError> {
+    for PhaseRuns {
+        phase,
+        mut report,
+        spread,
+        runs,
+    } in phases
+    {
+        let stem = format!("{}-{prefix}{}", row.file_stem(), phase.file_stem());
+        for (n, mut run) in runs.into_iter().enumerate() {
+            run.cost.clone_from(cost);
+            write_json(
+                &config.out_dir.join(format!("{stem}.run-{}.json", n + 1)),
+                &run,
+            )?;
+        }
+        report.cost.clone_from(cost);
+        write_json(&config.out_dir.join(format!("{stem}.json")), &report)?;
+        if let Some(spread) = spread {
+            comparison.spreads.insert(comparison.rows.len(), spread);
+        }
+        comparison.rows.push(TableRow::Measured(Box::new(report)));
+    }
+    Ok(())
+}
+
+/// Text made safe inside an HTML element.
+fn escape_html(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
 }
 
 async fn measure(

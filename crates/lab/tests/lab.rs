@@ -174,3 +174,65 @@ fn an_interrupted_run_writes_what_it_has() {
     assert!(markdown.contains("interrupted"), "{markdown}");
     assert!(!out.path().join("ec2-sequential.json").exists());
 }
+
+fn read(dir: &std::path::Path, name: &str) -> latency_bench::Report {
+    latency_bench::Report::read(&dir.join(name)).unwrap_or_else(|err| panic!("{name}: {err}"))
+}
+/// EC2 (the client's round trip only) and Fargate + EFS (the round trip, the ALB and
+/// four EFS operations folded into the front): every cloud request takes at least the
+/// constant round trip, which is the only hard lower bound (the log-normal hops have
+/// none); the local runs of the same rows are written beside them.
+#[test]
+fn a_row_with_the_eu_west_2_profile_is_slower_than_local_by_at_least_the_round_trip() {
+    const RTT_MS: f64 = 15.0;
+    let out = tempfile::tempdir().expect("temp dir");
+    let mut config = config("ec2,fargate-efs", out.path()).with_requests(25);
+    config.cloud = Some(latency_lab::CloudSetup {
+        profile: latency_cloud::CloudProfile::load("eu-west-2").expect("built-in"),
+        client_rtt_ms: RTT_MS,
+    });
+    let outcome = block_on(latency_lab::run(&config, |_| {})).expect("the lab runs");
+    assert!(outcome.problems.is_empty(), "{:?}", outcome.problems);
+    assert!(
+        outcome
+            .comparison
+            .title
+            .contains("predicted for eu-west-2, client RTT 15 ms")
+    );
+
+    for stem in ["ec2", "fargate-efs"] {
+        for phase in ["sequential", "concurrent"] {
+            let cloud = read(out.path(), &format!("{stem}-{phase}.json"));
+            let local = read(out.path(), &format!("{stem}-local-{phase}.json"));
+            let cloud_min = cloud.results.latency.as_ref().expect("latencies").min_ms;
+            assert!(
+                cloud_min >= RTT_MS,
+                "{stem} {phase}: a cloud request took {cloud_min} ms, under the {RTT_MS} ms round trip"
+            );
+            // A cloud request is the row's own work (what the local run measures) plus
+            // at least the round trip; how long the work takes depends on the machine,
+            // so only the added lower bound is asserted.
+            let cloud_mean = cloud.results.mean_all_ms.expect("mean");
+            assert!(cloud_mean >= RTT_MS, "{stem} {phase}: mean {cloud_mean}");
+            assert!(
+                local.notes.iter().any(|n| n.contains("no cloud delays")),
+                "{:?}",
+                local.notes
+            );
+            assert!(
+                cloud.notes.iter().any(|n| n.contains("client RTT 15 ms")),
+                "{:?}",
+                cloud.notes
+            );
+        }
+    }
+    let fargate = read(out.path(), "fargate-efs-sequential.json");
+    assert!(
+        fargate.notes.iter().any(|n| n.contains("efs: folded")),
+        "{:?}",
+        fargate.notes
+    );
+    let score = outcome.score.expect("a score with --cloud");
+    let ids: Vec<&str> = score.rows.iter().map(|r| r.id.as_str()).collect();
+    assert_eq!(ids, ["ec2", "fargate-efs"], "the study's rows that ran");
+}
