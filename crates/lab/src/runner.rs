@@ -56,6 +56,8 @@ pub struct LabConfig {
     pub tools: EndpointTools,
     /// Where the Reports, `report.md` and `report.html` go (created if missing).
     pub out_dir: PathBuf,
+    /// The queue rows' plan and parts (`lambda-sqs`, `workers-rabbitmq`).
+    pub queue: crate::QueueRowsConfig,
 }
 
 impl LabConfig {
@@ -91,6 +93,7 @@ impl LabConfig {
             sheet,
             tools,
             out_dir,
+            queue: crate::QueueRowsConfig::default(),
         }
         .with_requests(Self::DEFAULT_REQUESTS)
     }
@@ -103,8 +106,10 @@ impl LabConfig {
     }
 
     /// A first look: [`QUICK_REQUESTS`](Self::QUICK_REQUESTS) sequential requests and
-    /// twice as many concurrent ones per row.
-    pub fn quick(self) -> Self {
+    /// twice as many concurrent ones per row, and
+    /// [`QUICK_JOBS`](crate::QueueRowsConfig::QUICK_JOBS) jobs per queue row.
+    pub fn quick(mut self) -> Self {
+        self.queue.jobs = crate::QueueRowsConfig::QUICK_JOBS;
         self.with_requests(Self::QUICK_REQUESTS)
     }
 }
@@ -118,6 +123,8 @@ pub enum Phase {
     Sequential,
     /// The concurrent run.
     Concurrent,
+    /// A queue row's run (its `requests` are jobs).
+    Queue,
 }
 
 impl Phase {
@@ -126,6 +133,7 @@ impl Phase {
     fn file_stem(self) -> &'static str {
         match self {
             Phase::Concurrent => "concurrent",
+            Phase::Queue => "queue",
             Phase::Sequential | Phase::Starting => "sequential",
         }
     }
@@ -194,6 +202,9 @@ pub struct LabOutcome {
     /// Whether the run was interrupted: the rows finished before it are written, the
     /// rest are listed as skipped.
     pub interrupted: bool,
+    /// The measured queue rows, in catalogue order: the "Queue workloads" table (those
+    /// skipped or failed are in `comparison`, as other rows).
+    pub queue_rows: Vec<crate::QueueRow>,
 }
 
 /// What became of one selected row.
@@ -204,6 +215,8 @@ enum RowOutcome {
         runs: Vec<(Phase, Report)>,
         billed_ms: Vec<f64>,
     },
+    /// A queue row's run, measured.
+    Queue(Box<crate::QueueRow>),
     /// Not measured, on purpose.
     Skipped(Skip),
     /// Could not be started or measured.
@@ -287,7 +300,7 @@ pub async fn run_until(
         match &outcome {
             RowOutcome::Skipped(skip) => on_event(LabEvent::Skipped { row: &row, skip }),
             RowOutcome::Failed(error) => on_event(LabEvent::Failed { row: &row, error }),
-            RowOutcome::Measured { .. } => {}
+            RowOutcome::Measured { .. } | RowOutcome::Queue(_) => {}
         }
         results.push(RowResult { row, outcome });
     }
@@ -314,6 +327,25 @@ async fn run_row(
         phase: Phase::Starting,
         requests: None,
     });
+    if let crate::Deployment::Queue(consumers) = row.deployment {
+        let place = (index, rows);
+        return match crate::queue_rows::run_queue_row(
+            row, consumers, place, config, endpoints, on_event,
+        )
+        .await
+        {
+            Ok(queue_row) => {
+                on_event(LabEvent::Finished {
+                    row,
+                    function: None,
+                    summary: None,
+                });
+                RowOutcome::Queue(Box::new(queue_row))
+            }
+            Err(crate::queue_rows::NotMeasured::Skipped(skip)) => RowOutcome::Skipped(skip),
+            Err(crate::queue_rows::NotMeasured::Failed(err)) => RowOutcome::Failed(err),
+        };
+    }
     let running = match launch(row, config, endpoints).await {
         Ok(Launched::Up(running)) => running,
         Ok(Launched::Skipped(skip)) => return RowOutcome::Skipped(skip),
@@ -442,6 +474,11 @@ fn write_results(
                     check(&result.row, report, &mut verdicts);
                 }
             }
+            RowOutcome::Queue(queue_row) => {
+                verdicts
+                    .problems
+                    .extend(crate::queue_rows::problem(queue_row));
+            }
             RowOutcome::Failed(LabError::Interrupted) | RowOutcome::Skipped(_) => {}
             RowOutcome::Failed(err) => verdicts
                 .problems
@@ -460,6 +497,7 @@ fn write_results(
 
     let mut comparison = Comparison::new([]);
     comparison.title = "latency lab: every architecture on one machine".to_owned();
+    let mut queue_rows = Vec::new();
     for RowResult { row, outcome } in results {
         match outcome {
             RowOutcome::Measured { runs, .. } => {
@@ -476,6 +514,13 @@ fn write_results(
                     comparison.rows.push(TableRow::Measured(Box::new(report)));
                 }
             }
+            RowOutcome::Queue(queue_row) => {
+                let path = config
+                    .out_dir
+                    .join(format!("{}-queue.json", row.file_stem()));
+                write_json(&path, &queue_row.report)?;
+                queue_rows.push(*queue_row);
+            }
             RowOutcome::Skipped(skip) => comparison.skip(row.title, skip.to_string()),
             RowOutcome::Failed(err) => comparison.skip(row.title, err.to_string()),
         }
@@ -483,10 +528,16 @@ fn write_results(
 
     let mut markdown = comparison.markdown();
     markdown.push_str(&priced.markdown_note());
+    if !queue_rows.is_empty() {
+        markdown.push_str(&crate::queue_rows::markdown_section(&queue_rows));
+    }
     write(&config.out_dir.join("report.md"), &markdown)?;
     let mut page = comparison.page();
     if let Some(section) = priced.html_section() {
         page = page.section(section);
+    }
+    if !queue_rows.is_empty() {
+        page = page.section(crate::queue_rows::html_section(&queue_rows));
     }
     write(&config.out_dir.join("report.html"), &page.render())?;
     Ok(LabOutcome {
@@ -496,6 +547,7 @@ fn write_results(
         problems: verdicts.problems,
         findings: verdicts.findings,
         interrupted,
+        queue_rows,
     })
 }
 
@@ -578,7 +630,7 @@ fn write(path: &Path, text: &str) -> Result<(), LabError> {
     })
 }
 
-fn write_json(path: &Path, report: &Report) -> Result<(), LabError> {
+fn write_json(path: &Path, report: &impl serde::Serialize) -> Result<(), LabError> {
     let text = serde_json::to_string_pretty(report).map_err(|err| LabError::Write {
         path: path.to_owned(),
         source: std::io::Error::other(err),
