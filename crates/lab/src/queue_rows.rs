@@ -440,16 +440,7 @@ fn price_queue_row(
             return None;
         }
     };
-    let cost = priced.row(&row.file_stem())?;
-    let per_call = cost.per_million > 0.0;
-    Some(CostFigures {
-        monthly_usd: (!per_call).then_some(cost.monthly),
-        per_million_calls_usd: per_call.then_some(cost.per_million),
-        note: Some(format!(
-            "{} ({}, {} prices; a call is one calc(x) job)",
-            cost.label, priced.sheet.region, priced.sheet.as_of
-        )),
-    })
+    crate::cost::figures_in(&priced, row)
 }
 
 fn start_failed(what: &str, err: impl std::fmt::Display) -> NotMeasured {
