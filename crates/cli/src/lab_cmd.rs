@@ -31,6 +31,13 @@ run, report.md and report.html.
 A row that needs something missing is not dropped: it shows as skipped, with the reason
 and the command that enables it.
 
+The queue rows (lambda-sqs, workers-rabbitmq) run calc(x) jobs instead: 200 jobs (50 with
+--quick), x uniform in [0, 0.5] s, 100 at once, sent through a fresh queue (moto SQS to
+the calc function on the function platform; RabbitMQ to 2 `latency worker`s), counted in
+Redis. They get their own table (makespan, throughput, p50/p99 enqueue->done, ideal bound
+and ratio, cost, exactly-once check) and ROW-queue.json; a job lost or counted twice is a
+problem (exit 1).
+
 The Python, JavaScript and C++ rows run the study's handlers from the repository's
 variants/ (found above the latency binary or the current directory). The first run
 installs their packages into .cache/variants (minutes, once); a missing toolchain skips
