@@ -212,7 +212,7 @@ pub async fn finish(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{DoneCounter, MemoryDoneCounter};
+    use crate::MemoryDoneCounter;
 
     fn plan(n: u64) -> RunPlan {
         RunPlan {
