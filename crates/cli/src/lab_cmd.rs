@@ -31,6 +31,13 @@ run, report.md and report.html.
 A row that needs something missing is not dropped: it shows as skipped, with the reason
 and the command that enables it.
 
+The queue rows (lambda-sqs, workers-rabbitmq) run calc(x) jobs instead: 200 jobs (50 with
+--quick), x uniform in [0, 0.5] s, 100 at once, sent through a fresh queue (moto SQS to
+the calc function on the function platform; RabbitMQ to 2 `latency worker`s), counted in
+Redis. They get their own table (makespan, throughput, p50/p99 enqueue->done, ideal bound
+and ratio, cost, exactly-once check) and ROW-queue.json; a job lost or counted twice is a
+problem (exit 1).
+
 The Python, JavaScript and C++ rows run the study's handlers from the repository's
 variants/ (found above the latency binary or the current directory). The first run
 installs their packages into .cache/variants (minutes, once); a missing toolchain skips
@@ -226,7 +233,7 @@ pub(crate) fn run(args: LabArgs, color: ColorChoice) -> anyhow::Result<ExitCode>
         cache_dir: PathBuf::from(".cache"),
         services_script: Some(PathBuf::from("scripts/services")).filter(|p| p.is_file()),
     };
-    let mut runtimes: Vec<FunctionRuntime> = lambda_binary(&latency_exe)
+    let mut runtimes: Vec<FunctionRuntime> = function_binary(&latency_exe, LAMBDA)
         .map(FunctionRuntime::rust)
         .into_iter()
         .collect();
@@ -251,6 +258,15 @@ pub(crate) fn run(args: LabArgs, color: ColorChoice) -> anyhow::Result<ExitCode>
         profile,
         client_rtt_ms: args.client_rtt,
     });
+    // Built (once) only when the Lambda + SQS row runs.
+    if config.only.is_empty()
+        || config
+            .only
+            .iter()
+            .any(|s| s.id == ArchitectureId::LambdaSqs)
+    {
+        config.queue.calc_function = function_binary(&config.latency_exe, CALC);
+    }
 
     let display = Display::new(color);
     let outcome = crate::runtime::block_on(async {
@@ -291,6 +307,12 @@ pub(crate) fn run(args: LabArgs, color: ColorChoice) -> anyhow::Result<ExitCode>
                 println!("{line}");
             }
             println!("Local figures (this machine, no cloud delays): report.md and report.html");
+        }
+        if !outcome.queue_rows.is_empty() {
+            println!(
+                "\n{}",
+                latency_lab::queue_text_table(&outcome.queue_rows).trim_end()
+            );
         }
         println!(
             "p50, p99, cold start, req/s, errors and counter checks per row: report.md (or --json)"
@@ -387,6 +409,12 @@ fn outcome_json(outcome: &LabOutcome, config: &LabConfig) -> serde_json::Value {
         "sheet": config.sheet.name,
         "out_dir": outcome.out_dir,
         "rows": rows,
+        "queue_rows": outcome.queue_rows.iter().map(|row| serde_json::json!({
+            "architecture": row.title,
+            "selector": row.selector,
+            "report": row.report,
+            "cost": row.cost,
+        })).collect::<Vec<_>>(),
         "findings": outcome.findings,
         "problems": outcome.problems,
         "interrupted": outcome.interrupted,
@@ -518,21 +546,49 @@ fn repo_root(latency_exe: &Path) -> Option<PathBuf> {
         .map(Path::to_path_buf)
 }
 
-fn lambda_binary(latency_exe: &Path) -> Option<PathBuf> {
-    const NAME: &str = "latency-lambda";
+/// A function binary the lab runs, and the package that builds it.
+struct FunctionBinary {
+    /// The binary's name.
+    name: &'static str,
+    /// Its cargo package.
+    package: &'static str,
+    /// The package's manifest, relative to the repository.
+    manifest: &'static str,
+}
+
+/// The function rows' Lambda binary.
+const LAMBDA: FunctionBinary = FunctionBinary {
+    name: "latency-lambda",
+    package: "latency-lambda",
+    manifest: "crates/lambda/Cargo.toml",
+};
+
+/// The Lambda + SQS row's `calc` function.
+const CALC: FunctionBinary = FunctionBinary {
+    name: "latency-calc",
+    package: "latency-lambda-calc",
+    manifest: "crates/lambda-calc/Cargo.toml",
+};
+
+fn function_binary(latency_exe: &Path, binary: FunctionBinary) -> Option<PathBuf> {
+    let FunctionBinary {
+        name,
+        package,
+        manifest,
+    } = binary;
     let profile_dir = latency_exe.parent()?;
-    let beside = profile_dir.join(NAME);
+    let beside = profile_dir.join(name);
     if beside.is_file() {
         return Some(beside);
     }
-    if !Path::new("crates/lambda/Cargo.toml").is_file() {
+    if !Path::new(manifest).is_file() {
         return None;
     }
     let target_dir = profile_dir.parent()?;
     let release = profile_dir
         .file_name()
         .is_some_and(|name| name == "release");
-    let mut args = vec!["build", "--locked", "-p", NAME];
+    let mut args = vec!["build", "--locked", "-p", package];
     if release {
         args.push("--release");
     }
@@ -548,7 +604,7 @@ fn lambda_binary(latency_exe: &Path) -> Option<PathBuf> {
     match built {
         Ok(status) if status.success() && beside.is_file() => Some(beside),
         Ok(status) => {
-            eprintln!("lab: building {NAME} failed ({status}); the Lambda rows will be skipped");
+            eprintln!("lab: building {name} failed ({status}); the Lambda rows will be skipped");
             None
         }
         Err(err) => {
@@ -709,6 +765,7 @@ fn phase_name(phase: Phase) -> &'static str {
         Phase::Starting => "starting",
         Phase::Sequential => "sequential run",
         Phase::Concurrent => "concurrent run",
+        Phase::Queue => "queue run",
     }
 }
 

@@ -4,17 +4,16 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use anyhow::{Context, bail};
 use latency_app::calc::CalcProducer;
 use latency_app::{AppConfig, AppState};
-use latency_queue::report::{
-    QueuePlan, QueueReport, QueueTarget, SCHEMA_VERSION, Submitted, results,
-};
+use latency_queue::measure::{RunPlan, finish, submit_and_wait};
+use latency_queue::report::{QueuePlan, QueueReport, QueueTarget, SCHEMA_VERSION};
 use latency_queue::worker::{PoolConfig, run_pool};
-use latency_queue::{DeliveryPolicy, SharedDoneCounter, done_counter_from_url, now_ms};
-use tokio::sync::{Semaphore, watch};
+use latency_queue::{DeliveryPolicy, SharedDoneCounter, done_counter_from_url};
+use tokio::sync::watch;
 
 const QUEUE_HELP: &str = "\
 What it does (the study's `sqs.py N X`):
@@ -23,7 +22,9 @@ What it does (the study's `sqs.py N X`):
   3. prints the total seconds (first submit -> done == N, as the study timed it),
      the throughput, each job's submit -> done latency (p50, p99), the backlog's peak and
      the age of the oldest waiting job then, and the ideal bound for --concurrency
-     consumers: max(sum of x / concurrency, max x), with the ratio to it.
+     consumers: max(sum of x / concurrency, max x), with the ratio to it;
+  4. once the in-process workers have stopped, checks exactly-once: the counter moved by
+     exactly N and every submitted id is recorded. Exit status 1 when it fails.
 
 Without --target, the run is self-contained: an in-process producer on --queue, and
 (unless --external-workers) an in-process worker pool of --concurrency on the same
@@ -195,14 +196,15 @@ async fn measure(args: QueueArgs) -> anyhow::Result<ExitCode> {
             (target, Some(backend), Some(embedded))
         }
     };
-    let baseline = done.count().await.context("cannot read the done counter")?;
-    let mut rng = args
-        .seed
-        .map_or_else(fastrand::Rng::new, fastrand::Rng::with_seed);
-    let xs: Vec<f64> = (0..args.calculations)
-        .map(|_| rng.f64() * args.max)
-        .collect();
-
+    let plan = RunPlan {
+        calculations: args.calculations,
+        max_x: args.max,
+        concurrency: args.concurrency,
+        submitters: args.submitters as usize,
+        timeout: args.timeout,
+        seed: args.seed,
+        poll: RunPlan::POLL,
+    };
     let progress = indicatif::ProgressBar::new(args.calculations);
     progress.set_style(
         indicatif::ProgressStyle::with_template(
@@ -210,42 +212,29 @@ async fn measure(args: QueueArgs) -> anyhow::Result<ExitCode> {
         )
         .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
     );
-    let started = Instant::now();
-    let submitting = tokio::spawn(submit_all(target.clone(), xs, args.submitters as usize));
-    let deadline = started + args.timeout;
-    let total_seconds = loop {
-        let count = done
-            .count()
-            .await
-            .context("cannot read the done counter")?
-            .saturating_sub(baseline);
-        progress.set_position(count.min(args.calculations));
-        if count >= args.calculations {
-            break started.elapsed().as_secs_f64();
-        }
-        if submitting.is_finished() && !progress.message().contains("submitted") {
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(30))
+        .build()?;
+    let submit = |x: f64| post_job(client.clone(), target.clone(), x);
+    let waited = submit_and_wait(&plan, &done, submit, |seen| {
+        progress.set_position(seen.done);
+        if seen.all_submitted && progress.message().is_empty() {
             progress.set_message("(all submitted)");
         }
-        if Instant::now() >= deadline {
+    })
+    .await;
+    let waited = match waited {
+        Ok(waited) => waited,
+        Err(err) => {
             progress.abandon();
-            bail!(
-                "timed out after {:?}: the done counter counted {count} of {} jobs",
-                args.timeout,
-                args.calculations
-            );
+            return Err(err.into());
         }
-        // The study polled its counter; 100 ms keeps the added error small against seconds.
-        tokio::time::sleep(Duration::from_millis(100)).await;
     };
     progress.finish();
-    let submitted = submitting.await.context("the submitting task failed")??;
-    let completions = done
-        .completions()
-        .await
-        .context("cannot read the done records")?;
     if let Some(embedded) = embedded {
         embedded.shutdown().await;
     }
+    let results = finish(&plan, &waited, &done).await?;
     let report = QueueReport {
         schema_version: SCHEMA_VERSION,
         target: QueueTarget {
@@ -259,7 +248,7 @@ async fn measure(args: QueueArgs) -> anyhow::Result<ExitCode> {
             max_x: args.max,
             concurrency: args.concurrency,
         },
-        results: results(&submitted, &completions, total_seconds, args.concurrency),
+        results,
         notes: Vec::new(),
     };
     let text = render(&report);
@@ -275,7 +264,15 @@ async fn measure(args: QueueArgs) -> anyhow::Result<ExitCode> {
         }
         None => print!("{text}"),
     }
-    Ok(ExitCode::SUCCESS)
+    let passed = report
+        .results
+        .exactly_once
+        .is_none_or(|check| check.passed());
+    Ok(if passed {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
 }
 
 fn render(report: &QueueReport) -> String {
@@ -289,7 +286,9 @@ fn render(report: &QueueReport) -> String {
          backlog peak           {} jobs, oldest waiting {:.3} s\n\
          ideal bound            {:.3} s (sum x {:.1} s / concurrency {}, or max x)\n\
          ratio to ideal         {:.3}\n\
-         jobs without a done    {}\n",
+         zero-overhead FIFO     {:.3} s (same jobs, from their submit times), ratio {:.3}\n\
+         jobs without a done    {}\n\
+         exactly once           {}\n",
         r.total_seconds,
         r.submit_seconds,
         r.throughput_per_second,
@@ -301,62 +300,39 @@ fn render(report: &QueueReport) -> String {
         r.sum_x_seconds,
         report.plan.concurrency,
         r.ratio_to_ideal,
+        r.fifo_seconds,
+        r.ratio_to_fifo,
         r.submitted_without_done,
+        r.exactly_once
+            .map_or_else(|| "not checked".to_owned(), |check| check.describe()),
     )
 }
 
-/// POSTs one job per x, `submitters` at a time; fails on the first refused job, since a
-/// run with missing jobs would never reach N.
-async fn submit_all(
-    target: String,
-    xs: Vec<f64>,
-    submitters: usize,
-) -> anyhow::Result<Vec<Submitted>> {
-    let client = reqwest::Client::builder()
-        .timeout(Duration::from_secs(30))
-        .build()?;
-    let slots = Arc::new(Semaphore::new(submitters.max(1)));
-    let mut tasks = tokio::task::JoinSet::new();
-    for x in xs {
-        let permit = Arc::clone(&slots).acquire_owned().await?;
-        let (client, target) = (client.clone(), target.clone());
-        tasks.spawn(async move {
-            let submitted_at_ms = now_ms();
-            let response = client
-                .post(&target)
-                .header("content-type", "application/json")
-                .body(serde_json::json!({ "x": x }).to_string())
-                .send()
-                .await
-                .with_context(|| format!("POST {target} failed"))?;
-            let status = response.status();
-            let body = response
-                .bytes()
-                .await
-                .context("reading the producer's answer")?;
-            drop(permit);
-            if status.as_u16() != 202 {
-                bail!(
-                    "the producer answered {status}: {}",
-                    String::from_utf8_lossy(&body)
-                );
-            }
-            let answer: serde_json::Value =
-                serde_json::from_slice(&body).context("the producer's answer is not JSON")?;
-            let id = answer["id"]
-                .as_str()
-                .context("the producer's answer has no id")?
-                .to_owned();
-            Ok(Submitted {
-                id,
-                x,
-                submitted_at_ms,
-            })
-        });
+/// POSTs one job to the producer and answers its id; a refused job is an error, since a
+/// run with a missing job would never reach N.
+async fn post_job(client: reqwest::Client, target: String, x: f64) -> Result<String, String> {
+    let response = client
+        .post(&target)
+        .header("content-type", "application/json")
+        .body(format!("{{\"x\":{x}}}"))
+        .send()
+        .await
+        .map_err(|err| format!("POST {target} failed: {err}"))?;
+    let status = response.status();
+    let body = response
+        .bytes()
+        .await
+        .map_err(|err| format!("reading the producer's answer: {err}"))?;
+    if status.as_u16() != 202 {
+        return Err(format!(
+            "the producer answered {status}: {}",
+            String::from_utf8_lossy(&body)
+        ));
     }
-    let mut submitted = Vec::with_capacity(tasks.len());
-    while let Some(task) = tasks.join_next().await {
-        submitted.push(task.context("a submit task panicked")??);
-    }
-    Ok(submitted)
+    let answer: serde_json::Value = serde_json::from_slice(&body)
+        .map_err(|err| format!("the producer's answer is not JSON: {err}"))?;
+    answer["id"]
+        .as_str()
+        .map(str::to_owned)
+        .ok_or_else(|| "the producer's answer has no id".to_owned())
 }

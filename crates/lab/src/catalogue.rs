@@ -115,6 +115,9 @@ pub enum Deployment {
         /// Where the counter lives.
         counter: CounterBackend,
     },
+    /// A queue workload (`calc(x)` jobs) with these consumers, measured as a queue run
+    /// (see [`QueueRowsConfig`](crate::QueueRowsConfig)) rather than with `GET /hits`.
+    Queue(crate::QueueConsumers),
     /// Not built in this version: always skipped, with this reason.
     NotBuilt {
         /// Why, and what would enable it.
@@ -156,7 +159,7 @@ impl Architecture {
             Deployment::Servers { counter, .. }
             | Deployment::Function { counter, .. }
             | Deployment::Program { counter } => Some(*counter),
-            Deployment::NotBuilt { .. } => None,
+            Deployment::Queue(_) | Deployment::NotBuilt { .. } => None,
         }
     }
 
@@ -404,22 +407,16 @@ pub fn catalogue() -> Vec<Architecture> {
         Architecture {
             id: Id::LambdaSqs,
             title: "Lambda + SQS (queue)",
-            analogue: "the function platform's queue trigger + a real queue",
-            deployment: not_built(
-                "the lab does not run the queue rows yet",
-                "measure the queue workload directly: latency queue --calculations 1000 --max 2",
-            ),
+            analogue: "calc function on the function platform behind its SQS event source (Lambda's scaling, batches of 10); SQS on moto; done counter in Redis",
+            deployment: Queue(crate::QueueConsumers::SqsFunction),
             budget: None,
             default: true,
         },
         Architecture {
             id: Id::WorkersRabbitMq,
             title: "Workers + RabbitMQ (queue)",
-            analogue: "latency worker pool + RabbitMQ",
-            deployment: not_built(
-                "the lab does not run the queue rows yet",
-                "measure the queue workload directly: latency queue --calculations 1000 --max 2",
-            ),
+            analogue: "2 latency worker processes on a RabbitMQ quorum queue; done counter in Redis",
+            deployment: Queue(crate::QueueConsumers::RabbitMqWorkers),
             budget: None,
             default: true,
         },

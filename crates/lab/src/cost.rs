@@ -71,17 +71,7 @@ fn cost_row(row: &Architecture, memory_mb: u32) -> Row {
 impl Priced {
     /// The cost columns for the lab row, if it was priced.
     pub(crate) fn figures(&self, row: &Architecture) -> Option<CostFigures> {
-        let report = self.outcome.as_ref().ok()?;
-        let row = report.row(&row.file_stem())?;
-        let per_call = row.per_million > 0.0;
-        Some(CostFigures {
-            monthly_usd: (!per_call).then_some(row.monthly),
-            per_million_calls_usd: per_call.then_some(row.per_million),
-            note: Some(format!(
-                "{} ({}, {} prices)",
-                row.label, report.sheet.region, report.sheet.as_of
-            )),
-        })
+        figures_in(self.outcome.as_ref().ok()?, row)
     }
 
     /// Where the cost columns come from, and the break-even volumes, as Markdown.
@@ -132,6 +122,21 @@ impl Priced {
     }
 }
 
+/// The cost columns of the lab row `row` in `report`, if it was priced: monthly for a
+/// provisioned row, per million calls (jobs, for a queue row) for a per-call one.
+pub(crate) fn figures_in(report: &CostReport, row: &Architecture) -> Option<CostFigures> {
+    let row = report.row(&row.file_stem())?;
+    let per_call = row.per_million > 0.0;
+    Some(CostFigures {
+        monthly_usd: (!per_call).then_some(row.monthly),
+        per_million_calls_usd: per_call.then_some(row.per_million),
+        note: Some(format!(
+            "{} ({}, {} prices)",
+            row.label, report.sheet.region, report.sheet.as_of
+        )),
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use latency_cost::BuiltinSheet;
@@ -145,7 +150,13 @@ mod tests {
     fn every_runnable_row_is_priced() {
         let rows: Vec<Architecture> = catalogue()
             .into_iter()
-            .filter(|row| !matches!(row.deployment, Deployment::NotBuilt { .. }))
+            // The queue rows are priced by `queue_rows` (workload CalcJobs).
+            .filter(|row| {
+                !matches!(
+                    row.deployment,
+                    Deployment::NotBuilt { .. } | Deployment::Queue(_)
+                )
+            })
             .collect();
         let billed = [3.0, 4.0, 2.0];
         let measured: Vec<(&Architecture, &[f64])> =

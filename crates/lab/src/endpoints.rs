@@ -197,7 +197,8 @@ impl Endpoints {
         }
     }
 
-    async fn moto(&mut self) -> Result<String, Skip> {
+    /// moto's address (S3 and SQS), started on first use.
+    pub(crate) async fn moto(&mut self) -> Result<String, Skip> {
         if matches!(self.moto, Slot::Untried) {
             self.moto = match self.tools.install().await {
                 Err(reason) => Slot::Unavailable(reason),
@@ -298,7 +299,7 @@ async fn redis_connection() -> redis::RedisResult<redis::aio::MultiplexedConnect
         })?
 }
 
-async fn delete_redis_keys(keys: &[String]) -> redis::RedisResult<()> {
+pub(crate) async fn delete_redis_keys(keys: &[String]) -> redis::RedisResult<()> {
     let mut connection = redis_connection().await?;
     redis::cmd("DEL")
         .arg(keys)

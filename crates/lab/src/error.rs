@@ -49,6 +49,14 @@ pub enum LabError {
         #[source]
         source: latency_bench::BenchError,
     },
+    /// A queue row's run failed (a job could not be sent, the count did not reach N).
+    #[error("measuring {architecture} failed: {detail}")]
+    Queue {
+        /// The row being measured.
+        architecture: String,
+        /// What went wrong.
+        detail: String,
+    },
     /// The price sheet could not price the measured rows.
     #[error("cannot price the rows: {0}")]
     Cost(#[source] latency_cost::CostError),

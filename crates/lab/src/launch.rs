@@ -214,6 +214,13 @@ pub(crate) async fn launch(
 ) -> Result<Launched, LabError> {
     let running = match &row.deployment {
         Deployment::NotBuilt { skip } => return Ok(Launched::Skipped(skip.clone())),
+        // The runner runs queue rows itself (`queue_rows`): they have no front door.
+        Deployment::Queue(_) => {
+            return Ok(Launched::Skipped(Skip::new(
+                "a queue row is not served over HTTP",
+                "latency lab --only lambda-sqs,workers-rabbitmq",
+            )));
+        }
         Deployment::Servers {
             replicas,
             balanced,

@@ -26,6 +26,7 @@ mod error;
 mod launch;
 mod process;
 mod repeat;
+mod queue_rows;
 mod runner;
 mod sweep;
 
@@ -41,5 +42,9 @@ pub use error::{LabError, Skip};
 pub use launch::{FunctionRuntime, ServerProgram};
 pub use process::{REAPER_ALL_CLEAN, REAPER_ARGS};
 pub use repeat::BUSY_SHARE;
+pub use queue_rows::{
+    QueueConsumers, QueueRow, QueueRowsConfig, markdown_section as queue_markdown,
+    text_table as queue_text_table,
+};
 pub use runner::{LabConfig, LabEvent, LabOutcome, Phase, run, run_until};
 pub use sweep::remove_leftovers_of_dead_runs;

@@ -31,6 +31,30 @@ impl Supervised {
         envs: &[(String, String)],
         address_on_stderr: bool,
     ) -> Result<Self, LabError> {
+        Self::spawn(what, program, args, envs, address_on_stderr, http_address).await
+    }
+
+    /// Spawns `program args…` and waits until a stdout line satisfies `ready` (a worker's
+    /// `worker ready`); `base_url` then holds that line.
+    pub(crate) async fn start_until(
+        what: &str,
+        program: &Path,
+        args: &[String],
+        envs: &[(String, String)],
+        ready: impl Fn(&str) -> bool,
+    ) -> Result<Self, LabError> {
+        let announced = |line: &str| ready(line).then(|| line.to_owned());
+        Self::spawn(what, program, args, envs, false, announced).await
+    }
+
+    async fn spawn(
+        what: &str,
+        program: &Path,
+        args: &[String],
+        envs: &[(String, String)],
+        address_on_stderr: bool,
+        announced: impl Fn(&str) -> Option<String>,
+    ) -> Result<Self, LabError> {
         let mut command = Command::new(program);
         command
             .args(args)
@@ -66,7 +90,7 @@ impl Supervised {
         let mut seen = Vec::new();
         let found = tokio::time::timeout(READY_DEADLINE, async {
             while let Ok(Some(line)) = lines.next_line().await {
-                if let Some(address) = http_address(&line) {
+                if let Some(address) = announced(&line) {
                     return Some(address);
                 }
                 seen.push(line);

@@ -62,6 +62,8 @@ pub struct LabConfig {
     pub cloud: Option<crate::CloudSetup>,
     /// `--repeat`: how many times each phase of each row is measured (at least 1).
     pub repeat: usize,
+    /// The queue rows' plan and parts (`lambda-sqs`, `workers-rabbitmq`).
+    pub queue: crate::QueueRowsConfig,
 }
 
 impl LabConfig {
@@ -99,6 +101,7 @@ impl LabConfig {
             out_dir,
             cloud: None,
             repeat: 1,
+            queue: crate::QueueRowsConfig::default(),
         }
         .with_requests(Self::DEFAULT_REQUESTS)
     }
@@ -111,8 +114,10 @@ impl LabConfig {
     }
 
     /// A first look: [`QUICK_REQUESTS`](Self::QUICK_REQUESTS) sequential requests and
-    /// twice as many concurrent ones per row.
-    pub fn quick(self) -> Self {
+    /// twice as many concurrent ones per row, and
+    /// [`QUICK_JOBS`](crate::QueueRowsConfig::QUICK_JOBS) jobs per queue row.
+    pub fn quick(mut self) -> Self {
+        self.queue.jobs = crate::QueueRowsConfig::QUICK_JOBS;
         self.with_requests(Self::QUICK_REQUESTS)
     }
 }
@@ -126,6 +131,8 @@ pub enum Phase {
     Sequential,
     /// The concurrent run.
     Concurrent,
+    /// A queue row's run (its `requests` are jobs).
+    Queue,
 }
 
 impl Phase {
@@ -134,6 +141,7 @@ impl Phase {
     fn file_stem(self) -> &'static str {
         match self {
             Phase::Concurrent => "concurrent",
+            Phase::Queue => "queue",
             Phase::Sequential | Phase::Starting => "sequential",
         }
     }
@@ -204,6 +212,9 @@ pub struct LabOutcome {
     pub interrupted: bool,
     /// With `--cloud`: the prediction scored against the original study's table.
     pub score: Option<latency_cloud::score::Score>,
+    /// The measured queue rows, in catalogue order: the "Queue workloads" table (those
+    /// skipped or failed are in `comparison`, as other rows).
+    pub queue_rows: Vec<crate::QueueRow>,
 }
 
 /// What became of one selected row.
@@ -216,6 +227,8 @@ enum RowOutcome {
         local: Vec<PhaseRuns>,
         billed_ms: Vec<f64>,
     },
+    /// A queue row's run, measured.
+    Queue(Box<crate::QueueRow>),
     /// Not measured, on purpose.
     Skipped(Skip),
     /// Could not be started or measured.
@@ -302,7 +315,7 @@ pub async fn run_until(
         match &outcome {
             RowOutcome::Skipped(skip) => on_event(LabEvent::Skipped { row: &row, skip }),
             RowOutcome::Failed(error) => on_event(LabEvent::Failed { row: &row, error }),
-            RowOutcome::Measured { .. } => {}
+            RowOutcome::Measured { .. } | RowOutcome::Queue(_) => {}
         }
         results.push(RowResult { row, outcome });
     }
@@ -329,6 +342,25 @@ async fn run_row(
         phase: Phase::Starting,
         requests: None,
     });
+    if let crate::Deployment::Queue(consumers) = row.deployment {
+        let place = (index, rows);
+        return match crate::queue_rows::run_queue_row(
+            row, consumers, place, config, endpoints, on_event,
+        )
+        .await
+        {
+            Ok(queue_row) => {
+                on_event(LabEvent::Finished {
+                    row,
+                    function: None,
+                    summary: None,
+                });
+                RowOutcome::Queue(Box::new(queue_row))
+            }
+            Err(crate::queue_rows::NotMeasured::Skipped(skip)) => RowOutcome::Skipped(skip),
+            Err(crate::queue_rows::NotMeasured::Failed(err)) => RowOutcome::Failed(err),
+        };
+    }
     let running = match launch(row, config, endpoints).await {
         Ok(Launched::Up(running)) => running,
         Ok(Launched::Skipped(skip)) => return RowOutcome::Skipped(skip),
@@ -549,6 +581,11 @@ fn write_results(
                     check(&result.row, report, &mut verdicts);
                 }
             }
+            RowOutcome::Queue(queue_row) => {
+                verdicts
+                    .problems
+                    .extend(crate::queue_rows::problem(queue_row));
+            }
             RowOutcome::Failed(LabError::Interrupted) | RowOutcome::Skipped(_) => {}
             RowOutcome::Failed(err) => verdicts
                 .problems
@@ -587,6 +624,7 @@ fn write_results(
     };
     let mut local = Comparison::new([]);
     local.title = "latency lab: this machine, no cloud delays".to_owned();
+    let mut queue_rows = Vec::new();
     for RowResult { row, outcome } in results {
         match outcome {
             RowOutcome::Measured {
@@ -597,6 +635,13 @@ fn write_results(
                 let cost = priced.figures(&row);
                 add_view(&mut comparison, config, &row, runs, "", &cost)?;
                 add_view(&mut local, config, &row, local_runs, "local-", &cost)?;
+            }
+            RowOutcome::Queue(queue_row) => {
+                let path = config
+                    .out_dir
+                    .join(format!("{}-queue.json", row.file_stem()));
+                write_json(&path, &queue_row.report)?;
+                queue_rows.push(*queue_row);
             }
             RowOutcome::Skipped(skip) => comparison.skip(row.title, skip.to_string()),
             RowOutcome::Failed(err) => comparison.skip(row.title, err.to_string()),
@@ -627,6 +672,9 @@ fn write_results(
             local.markdown()
         ));
     }
+    if !queue_rows.is_empty() {
+        markdown.push_str(&crate::queue_rows::markdown_section(&queue_rows));
+    }
     write(&config.out_dir.join("report.md"), &markdown)?;
     let mut page = comparison.page();
     if let Some(section) = priced.html_section() {
@@ -647,6 +695,9 @@ fn write_results(
             ),
         ));
     }
+    if !queue_rows.is_empty() {
+        page = page.section(crate::queue_rows::html_section(&queue_rows));
+    }
     write(&config.out_dir.join("report.html"), &page.render())?;
     Ok(LabOutcome {
         comparison,
@@ -656,6 +707,7 @@ fn write_results(
         findings: verdicts.findings,
         interrupted,
         score,
+        queue_rows,
     })
 }
 
@@ -780,7 +832,7 @@ fn write(path: &Path, text: &str) -> Result<(), LabError> {
     })
 }
 
-fn write_json(path: &Path, report: &Report) -> Result<(), LabError> {
+fn write_json(path: &Path, report: &impl serde::Serialize) -> Result<(), LabError> {
     let text = serde_json::to_string_pretty(report).map_err(|err| LabError::Write {
         path: path.to_owned(),
         source: std::io::Error::other(err),

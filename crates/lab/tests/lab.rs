@@ -175,6 +175,77 @@ fn an_interrupted_run_writes_what_it_has() {
     assert!(!out.path().join("ec2-sequential.json").exists());
 }
 
+/// The queue rows on real parts: `latency worker` processes on the machine's RabbitMQ, and
+/// the `latency-calc` function behind the platform's SQS event source on the lab's own
+/// moto (installed under the repository's `.cache` by `scripts/services` if missing), both
+/// counting in Redis. Each measures its run, passes the exactly-once check, is priced,
+/// and lands in the "Queue workloads" table and its JSON file. Needs `scripts/services
+/// start` (RabbitMQ, Redis) and `cargo build --bin latency -p latency-lambda-calc`.
+#[test]
+fn the_queue_rows_measure_real_queues_and_count_every_job_once() {
+    let out = tempfile::tempdir().expect("temp dir");
+    let mut config = config("workers-rabbitmq,lambda-sqs", out.path());
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
+    config.tools = EndpointTools {
+        cache_dir: root.join(".cache"),
+        services_script: Some(root.join("scripts/services")),
+    };
+    let calc = latency_exe().with_file_name("latency-calc");
+    assert!(
+        calc.is_file(),
+        "{} is missing; build it with: cargo build -p latency-lambda-calc",
+        calc.display()
+    );
+    config.queue.calc_function = Some(calc);
+    config.queue.jobs = 20;
+    config.queue.max_x = 0.2;
+    config.queue.timeout = std::time::Duration::from_secs(120);
+    let mut skipped = Vec::new();
+    let outcome = block_on(latency_lab::run(&config, |event| {
+        if let LabEvent::Skipped { row, skip } = event {
+            skipped.push(format!("{}: {skip}", row.selector()));
+        }
+    }))
+    .expect("the lab runs");
+    assert!(skipped.is_empty(), "{skipped:?}");
+    assert!(outcome.problems.is_empty(), "{:?}", outcome.problems);
+    let selectors: Vec<&str> = outcome
+        .queue_rows
+        .iter()
+        .map(|row| row.selector.as_str())
+        .collect();
+    assert_eq!(
+        selectors,
+        ["lambda-sqs", "workers-rabbitmq"],
+        "catalogue order"
+    );
+    for row in &outcome.queue_rows {
+        let results = &row.report.results;
+        let check = results.exactly_once.expect("checked");
+        assert!(check.passed(), "{}: {}", row.selector, check.describe());
+        assert_eq!((check.expected, check.counted), (20, 20));
+        assert_eq!(results.submitted_without_done, 0);
+        // No job is done before it is sent and has run for its x.
+        assert!(results.ideal_seconds > 0.0 && results.total_seconds > 0.0);
+        assert!(results.ratio_to_ideal >= 0.99, "{}", results.ratio_to_ideal);
+        assert!(results.latency_p99_seconds >= results.latency_p50_seconds);
+        assert!(results.throughput_per_second > 0.0);
+        let cost = row.cost.as_ref().expect("priced");
+        let per_job = row.selector == "lambda-sqs";
+        assert_eq!(cost.per_million_calls_usd.is_some(), per_job, "{cost:?}");
+        assert_eq!(cost.monthly_usd.is_some(), !per_job, "{cost:?}");
+        let path = out.path().join(format!("{}-queue.json", row.selector));
+        let written: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&path).expect("written")).expect("JSON");
+        assert_eq!(written["results"]["exactly_once"]["counted"], 20);
+    }
+    let markdown = std::fs::read_to_string(out.path().join("report.md")).expect("report.md");
+    assert!(markdown.contains("## Queue workloads"), "{markdown}");
+    assert!(markdown.contains("20 of 20, once each"), "{markdown}");
+    let html = std::fs::read_to_string(out.path().join("report.html")).expect("report.html");
+    assert!(html.contains("Queue workloads"));
+}
+
 fn read(dir: &std::path::Path, name: &str) -> latency_bench::Report {
     latency_bench::Report::read(&dir.join(name)).unwrap_or_else(|err| panic!("{name}: {err}"))
 }

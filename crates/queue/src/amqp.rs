@@ -7,8 +7,8 @@ use futures_lite::StreamExt;
 use futures_lite::future::poll_once;
 use lapin::options::{
     BasicAckOptions, BasicConsumeOptions, BasicGetOptions, BasicNackOptions, BasicPublishOptions,
-    BasicQosOptions, ConfirmSelectOptions, ExchangeDeclareOptions, QueueBindOptions,
-    QueueDeclareOptions,
+    BasicQosOptions, ConfirmSelectOptions, ExchangeDeclareOptions, ExchangeDeleteOptions,
+    QueueBindOptions, QueueDeclareOptions, QueueDeleteOptions,
 };
 use lapin::types::{AMQPValue, FieldTable};
 use lapin::{BasicProperties, Channel, Connection, ConnectionProperties, Consumer, ExchangeKind};
@@ -284,6 +284,22 @@ impl JobQueue for AmqpQueue {
             out.push(message.delivery.data);
         }
         Ok(out)
+    }
+
+    async fn delete(&self) -> Result<(), QueueError> {
+        for queue in [&self.queue, &self.dead_letter_queue] {
+            self.publisher
+                .queue_delete(queue, QueueDeleteOptions::default())
+                .await
+                .map_err(unavailable)?;
+        }
+        self.publisher
+            .exchange_delete(
+                &format!("{}.dlx", self.queue),
+                ExchangeDeleteOptions::default(),
+            )
+            .await
+            .map_err(unavailable)
     }
 
     fn backend(&self) -> &'static str {

@@ -37,6 +37,7 @@ mod done_redis;
 mod sqs;
 
 pub mod conformance;
+pub mod measure;
 pub mod report;
 pub mod worker;
 
@@ -157,6 +158,10 @@ pub trait JobQueue: Send + Sync + 'static {
 
     /// The bodies in the dead-letter path, removed from it (for tests and operators).
     async fn drain_dead_letters(&self) -> Result<Vec<Vec<u8>>, QueueError>;
+
+    /// Deletes the queue and its dead-letter path with whatever they still hold (clean-up
+    /// of a run's queue on a shared broker). Nothing can be sent or received afterwards.
+    async fn delete(&self) -> Result<(), QueueError>;
 
     /// The backend's short name (`memory`, `amqp`, `sqs`).
     fn backend(&self) -> &'static str;

@@ -205,6 +205,11 @@ impl JobQueue for MemoryQueue {
         Ok(std::mem::take(&mut self.lock().dead))
     }
 
+    async fn delete(&self) -> Result<(), QueueError> {
+        *self.lock() = State::default();
+        Ok(())
+    }
+
     fn backend(&self) -> &'static str {
         "memory"
     }

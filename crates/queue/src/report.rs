@@ -90,8 +90,86 @@ pub struct QueueResults {
     pub ideal_seconds: f64,
     /// `total_seconds / ideal_seconds`.
     pub ratio_to_ideal: f64,
+    /// The makespan of a queue with no overhead at all: the same jobs, each available at
+    /// its own submit time, taken first-in first-out by `concurrency` consumers
+    /// ([`fifo_seconds`]). Above the ideal bound by the packing a FIFO queue cannot avoid
+    /// and by the submit time; what the run took beyond it is the queue's own overhead
+    /// (polling, batch waits, acks). 0 in Reports written before it existed.
+    #[serde(default)]
+    pub fifo_seconds: f64,
+    /// `total_seconds / fifo_seconds`: the queue system's overhead alone.
+    #[serde(default)]
+    pub ratio_to_fifo: f64,
     /// Submitted jobs the done counter has no record of (0 in a complete run).
     pub submitted_without_done: u64,
+    /// The exactly-once check, read after the consumers stopped (absent in Reports
+    /// written before it existed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exactly_once: Option<ExactlyOnce>,
+}
+
+/// Whether every job of a run was counted exactly once: the counter moved by exactly N,
+/// and each of the N submitted ids is recorded. A count above the recorded ids would be
+/// a job counted twice (a redelivery that was not absorbed); a missing id, a lost job.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExactlyOnce {
+    /// Jobs submitted (N).
+    pub expected: u64,
+    /// How far the done counter moved during the run.
+    pub counted: u64,
+    /// Submitted ids the counter recorded (each at most once: the ids are a set).
+    pub recorded: u64,
+}
+
+impl ExactlyOnce {
+    /// The check of a run that submitted `submitted`, whose counter moved by `counted` and
+    /// holds `completions`.
+    pub fn check(submitted: &[Submitted], completions: &[Completion], counted: u64) -> Self {
+        let ids: std::collections::HashSet<&str> =
+            completions.iter().map(|c| c.id.as_str()).collect();
+        let mine: std::collections::HashSet<&str> =
+            submitted.iter().map(|job| job.id.as_str()).collect();
+        Self {
+            expected: submitted.len() as u64,
+            counted,
+            recorded: mine.iter().filter(|id| ids.contains(**id)).count() as u64,
+        }
+    }
+
+    /// done == N, every id recorded, none counted twice.
+    pub fn passed(&self) -> bool {
+        self.counted == self.expected && self.recorded == self.expected
+    }
+
+    /// One line for a table or a problem list: `200 of 200, once each`, or what is wrong.
+    pub fn describe(&self) -> String {
+        if self.passed() {
+            return format!("{} of {}, once each", self.counted, self.expected);
+        }
+        let mut wrong = Vec::new();
+        if self.recorded < self.expected {
+            wrong.push(format!("{} jobs never done", self.expected - self.recorded));
+        }
+        if self.counted > self.recorded {
+            wrong.push(format!(
+                "{} counts more than recorded ids (a job counted twice)",
+                self.counted - self.recorded
+            ));
+        }
+        if self.counted < self.recorded {
+            wrong.push(format!(
+                "the counter moved by {} for {} recorded ids",
+                self.counted, self.recorded
+            ));
+        }
+        format!(
+            "FAILED: done = {} for N = {}: {}",
+            self.counted,
+            self.expected,
+            wrong.join("; ")
+        )
+    }
 }
 
 /// The ideal bound: the work spread perfectly over `concurrency`, or the longest job.
@@ -99,6 +177,31 @@ pub fn ideal_seconds(xs: &[f64], concurrency: u64) -> f64 {
     let sum: f64 = xs.iter().sum();
     let longest = xs.iter().copied().fold(0.0, f64::max);
     (sum / concurrency.max(1) as f64).max(longest)
+}
+
+/// The makespan, in seconds from the first submit, of first-in first-out list scheduling
+/// of `jobs` (submit time in ms since the epoch, x in seconds) on `concurrency` consumers
+/// that take a job the moment one is free and the job is there, with no other delay.
+pub fn fifo_seconds(jobs: &[(u64, f64)], concurrency: u64) -> f64 {
+    use std::cmp::Reverse;
+    use std::collections::BinaryHeap;
+    let Some(first) = jobs.iter().map(|(at, _)| *at).min() else {
+        return 0.0;
+    };
+    let mut order: Vec<(u64, f64)> = jobs.to_vec();
+    order.sort_by_key(|(at, _)| *at);
+    // When each consumer is next free, in microseconds from the first submit.
+    let consumers = concurrency.clamp(1, jobs.len() as u64) as usize;
+    let mut free: BinaryHeap<Reverse<u64>> = (0..consumers).map(|_| Reverse(0)).collect();
+    let mut makespan = 0;
+    for (at, x) in order {
+        let Reverse(free_at) = free.pop().unwrap_or(Reverse(0));
+        let start = free_at.max((at - first) * 1000);
+        let end = start + (x.max(0.0) * 1e6).round() as u64;
+        makespan = makespan.max(end);
+        free.push(Reverse(end));
+    }
+    makespan as f64 / 1e6
 }
 
 /// The `q`-quantile (0..=1) of `sorted` by the nearest-rank method; 0 when empty.
@@ -170,6 +273,11 @@ pub fn results(
     let xs: Vec<f64> = submitted.iter().map(|job| job.x).collect();
     let ideal = ideal_seconds(&xs, concurrency);
     let (peak, oldest) = backlog_peak(&spans);
+    let timed: Vec<(u64, f64)> = submitted
+        .iter()
+        .map(|job| (job.submitted_at_ms, job.x))
+        .collect();
+    let fifo = fifo_seconds(&timed, concurrency);
     let first = submitted
         .iter()
         .map(|job| job.submitted_at_ms)
@@ -199,7 +307,14 @@ pub fn results(
         } else {
             0.0
         },
+        fifo_seconds: fifo,
+        ratio_to_fifo: if fifo > 0.0 {
+            total_seconds / fifo
+        } else {
+            0.0
+        },
         submitted_without_done: missing,
+        exactly_once: None,
     }
 }
 
@@ -212,6 +327,17 @@ mod tests {
         assert_eq!(ideal_seconds(&[1.0, 1.0, 1.0, 1.0], 2), 2.0);
         assert_eq!(ideal_seconds(&[0.1, 1.5, 0.2], 1000), 1.5);
         assert_eq!(ideal_seconds(&[], 10), 0.0);
+    }
+
+    #[test]
+    fn the_fifo_bound_packs_in_submit_order_from_each_submit() {
+        // Two consumers, all jobs there at once: 1 + 1 on one, 1.5 on the other.
+        assert_eq!(fifo_seconds(&[(0, 1.0), (0, 1.5), (0, 1.0)], 2), 2.0);
+        // A job cannot start before it is submitted (500 ms after the first).
+        assert_eq!(fifo_seconds(&[(1000, 0.2), (1500, 1.0)], 10), 1.5);
+        // FIFO order, not the best packing: the long job last costs its full length.
+        assert_eq!(fifo_seconds(&[(0, 1.0), (0, 1.0), (0, 2.0)], 2), 3.0);
+        assert_eq!(fifo_seconds(&[], 4), 0.0);
     }
 
     #[test]
@@ -260,5 +386,41 @@ mod tests {
         assert_eq!(results.latency_p50_seconds, 1.5);
         assert_eq!(results.ideal_seconds, 1.5);
         assert!((results.ratio_to_ideal - 2.0 / 1.5).abs() < 1e-9);
+    }
+
+    #[test]
+    fn the_exactly_once_check_names_lost_and_doubled_jobs() {
+        let submitted: Vec<Submitted> = ["a", "b"]
+            .into_iter()
+            .map(|id| Submitted {
+                id: id.into(),
+                x: 0.0,
+                submitted_at_ms: 0,
+            })
+            .collect();
+        let done = |ids: &[&str]| -> Vec<Completion> {
+            ids.iter()
+                .map(|id| Completion {
+                    id: (*id).into(),
+                    done_at_ms: 1,
+                })
+                .collect()
+        };
+        let good = ExactlyOnce::check(&submitted, &done(&["a", "b", "other"]), 2);
+        assert!(good.passed());
+        assert_eq!(good.describe(), "2 of 2, once each");
+        let doubled = ExactlyOnce::check(&submitted, &done(&["a", "b"]), 3);
+        assert!(!doubled.passed());
+        assert!(
+            doubled.describe().contains("counted twice"),
+            "{}",
+            doubled.describe()
+        );
+        let lost = ExactlyOnce::check(&submitted, &done(&["a"]), 1);
+        assert!(
+            lost.describe().contains("1 jobs never done"),
+            "{}",
+            lost.describe()
+        );
     }
 }

@@ -241,6 +241,18 @@ impl JobQueue for SqsQueue {
         }
     }
 
+    async fn delete(&self) -> Result<(), QueueError> {
+        for queue_url in [&self.queue_url, &self.dead_letter_url] {
+            self.client
+                .delete_queue()
+                .queue_url(queue_url)
+                .send()
+                .await
+                .map_err(unavailable)?;
+        }
+        Ok(())
+    }
+
     fn backend(&self) -> &'static str {
         BACKEND
     }

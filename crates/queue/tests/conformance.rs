@@ -36,12 +36,12 @@ async fn amqp_queue_conforms() {
     let names = std::sync::Mutex::new(Vec::new());
     conformance::run_queue_checks(|| {
         let name = support::unique("latency-test-q");
-        names.lock().expect("lock").push(name.clone());
         let url = format!("{server}?queue={name}");
+        names.lock().expect("lock").push(url.clone());
         async move { from_url(&url, &POLICY).await.expect("amqp queue opens") }
     })
     .await;
-    amqp_cleanup::delete_queues(&server, &names.into_inner().expect("lock")).await;
+    delete_queues(&names.into_inner().expect("lock")).await;
 }
 
 #[cfg(feature = "sqs")]
@@ -93,29 +93,13 @@ async fn redis_done_counter_conforms() {
     }
 }
 
+/// Deletes the test's queues (each reopened by its URL) with `JobQueue::delete`, so the
+/// shared broker stays clean; a queue that is still there afterwards fails the test.
 #[cfg(feature = "amqp")]
-mod amqp_cleanup {
-    use lapin::options::{ExchangeDeleteOptions, QueueDeleteOptions};
-    use lapin::{Connection, ConnectionProperties};
-
-    /// Deletes the test's queues and dead-letter exchanges so the shared broker stays clean.
-    pub async fn delete_queues(server: &str, names: &[String]) {
-        let connection = Connection::connect(server, ConnectionProperties::default())
-            .await
-            .expect("connect");
-        let channel = connection.create_channel().await.expect("channel");
-        for name in names {
-            for queue in [name.clone(), format!("{name}.dlq")] {
-                channel
-                    .queue_delete(&queue, QueueDeleteOptions::default())
-                    .await
-                    .expect("queue.delete");
-            }
-            channel
-                .exchange_delete(&format!("{name}.dlx"), ExchangeDeleteOptions::default())
-                .await
-                .expect("exchange.delete");
-        }
+async fn delete_queues(urls: &[String]) {
+    for url in urls {
+        let queue = from_url(url, &POLICY).await.expect("the queue reopens");
+        queue.delete().await.expect("the queue is deleted");
     }
 }
 

@@ -26,7 +26,8 @@ fn colour(i: usize) -> &'static str {
     COLOURS[i % COLOURS.len()]
 }
 
-pub(crate) fn esc(s: &str) -> String {
+/// `s` with `& < > " '` escaped, for HTML text and attribute values.
+pub fn esc(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
         match c {
