@@ -371,6 +371,12 @@ async fn measure_row(
             phase,
             requests: Some(requests),
         });
+        // See `Running::prewarm`: the concurrent run measures warm instances.
+        let prewarmed = if phase == Phase::Concurrent {
+            running.prewarm(connections).await?
+        } else {
+            None
+        };
         let mut report = measure(&url, connections, requests, label, on_event)
             .await
             .map_err(|source| LabError::Bench {
@@ -378,6 +384,7 @@ async fn measure_row(
                 source,
             })?;
         report.notes.extend(running.notes().iter().cloned());
+        report.notes.extend(prewarmed);
         if let Some(run) = running.take_function_run() {
             billed_ms.extend(run.billed_ms);
             function = Some(match function {
