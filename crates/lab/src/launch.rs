@@ -151,7 +151,9 @@ impl Running {
             .await
             .map_err(|err| start_failed("prewarmed function instances", err))?;
         Ok(Some(format!(
-            "function: {new} instances prewarmed ({} live, {parallel} initialising at a time,              {:.1} s) before this run, so it measures warm instances; cold starts are              measured in the sequential run",
+            "function: {new} instances prewarmed ({} live, {parallel} initialising at a time, \
+             {:.1} s) before this run, so it measures warm instances; cold starts are \
+             measured in the sequential run",
             host.platform.instances(FUNCTION).len(),
             started.elapsed().as_secs_f64()
         )))
