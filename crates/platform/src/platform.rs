@@ -228,12 +228,7 @@ impl Platform {
         count: usize,
         parallel: usize,
     ) -> Result<usize, PlatformError> {
-        let pool = self
-            .inner
-            .pools
-            .get(function)
-            .ok_or_else(|| PlatformError::UnknownFunction(function.to_owned()))?
-            .clone();
+        let pool = self.inner.pool(function)?;
         let live = self.instances(function).len();
         let wanted = count.min(pool.spec.max_concurrency).saturating_sub(live);
         let mut started = 0;
@@ -347,6 +342,14 @@ impl Drop for Platform {
 }
 
 impl Inner {
+    /// The pool of `function`, or [`PlatformError::UnknownFunction`].
+    fn pool(&self, function: &str) -> Result<Arc<Pool>, PlatformError> {
+        self.pools
+            .get(function)
+            .cloned()
+            .ok_or_else(|| PlatformError::UnknownFunction(function.to_owned()))
+    }
+
     fn close(&self) {
         self.closed.store(true, Ordering::Release);
         for pool in self.pools.values() {
@@ -404,12 +407,7 @@ impl PlatformHandle {
         function: &str,
         payload: Bytes,
     ) -> Result<InvocationOutcome, PlatformError> {
-        let pool = self
-            .inner
-            .pools
-            .get(function)
-            .ok_or_else(|| PlatformError::UnknownFunction(function.to_owned()))?
-            .clone();
+        let pool = self.inner.pool(function)?;
         let inner = self.inner.clone();
         // Spawned, so a caller that goes away (a closed HTTP connection) cannot leave an
         // instance half-way through an event.
