@@ -21,7 +21,28 @@ KEYS = ["AWS_EXECUTION_ENV", "LAMBDA_TASK_ROOT", "LAMBDA_RUNTIME_DIR", "_HANDLER
         "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN",
         "AWS_LAMBDA_FUNCTION_NAME", "AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "AWS_REGION"]
 
+def cpu_limit():
+    """This process's CFS quota as "QUOTA PERIOD" (v1 or v2), or None."""
+    for line in open("/proc/self/cgroup"):
+        _, controllers, path = line.rstrip("\n").split(":", 2)
+        if controllers == "":
+            try:
+                return open("/sys/fs/cgroup" + path + "/cpu.max").read().strip()
+            except OSError:
+                continue
+        if "cpu" in controllers.split(","):
+            base = "/sys/fs/cgroup/" + controllers + path + "/cpu.cfs_"
+            try:
+                return open(base + "quota_us").read().strip() + " " + open(base + "period_us").read().strip()
+            except OSError:
+                return None
+    return None
+
+INIT_CPU = cpu_limit()
+
 def handler(event, context):
+    if event.get("op") == "cpu":
+        return {"init": INIT_CPU, "now": cpu_limit()}
     if "rawPath" in event:
         path = event["rawPath"]
         if path == "/fail":
@@ -45,7 +66,29 @@ const KEYS = ["AWS_EXECUTION_ENV", "LAMBDA_TASK_ROOT", "LAMBDA_RUNTIME_DIR", "_H
   "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN",
   "AWS_LAMBDA_FUNCTION_NAME", "AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "AWS_REGION"];
 
+import { readFileSync } from "node:fs";
+
+// This process's CFS quota as "QUOTA PERIOD" (v1 or v2), or null.
+const cpuLimit = () => {
+  for (const line of readFileSync("/proc/self/cgroup", "utf8").trim().split("\n")) {
+    const [, controllers, path] = line.split(/:(.*?):(.*)/s);
+    try {
+      if (controllers === "") return readFileSync(`/sys/fs/cgroup${path}/cpu.max`, "utf8").trim();
+      if (controllers.split(",").includes("cpu")) {
+        const base = `/sys/fs/cgroup/${controllers}${path}/cpu.cfs_`;
+        return `${readFileSync(base + "quota_us", "utf8").trim()} ${readFileSync(base + "period_us", "utf8").trim()}`;
+      }
+    } catch {
+      // Not this hierarchy.
+    }
+  }
+  return null;
+};
+
+const INIT_CPU = cpuLimit();
+
 export const handler = async (event) => {
+  if (event.op === "cpu") return { init: INIT_CPU, now: cpuLimit() };
   console.log("handling", event.op);
   if (event.op === "big") return "x".repeat(7 * 1024 * 1024);
   return { pid: process.pid, env: Object.fromEntries(KEYS.map((k) => [k, process.env[k] ?? null])) };
@@ -243,6 +286,50 @@ async fn check_environment_and_tail(client_kind: Client, runtime: &str) {
     assert!(log.contains("END RequestId: "), "{log}");
     assert!(log.contains("REPORT RequestId: "), "{log}");
     assert!(log.contains("Memory Size: 256 MB"), "{log}");
+}
+
+/// Regression (issue 13: the Python and JavaScript rows timed out at 32 connections):
+/// init runs with a full vCPU, as Lambda gives on-demand instances, and the memory's
+/// share applies from the first event on. Read by the function itself, through the real
+/// runtime client, at import time and in the handler.
+async fn check_init_cpu_burst(client_kind: Client) {
+    let Some(running) = Running::start(client_kind, &["--memory", "128"]) else {
+        return;
+    };
+    let response = invoke(&running, json!({"op": "cpu"}), false).await;
+    assert_eq!(response.status(), 200);
+    let body = json_body(response).await;
+    let stderr = running.stderr();
+    if body["init"].is_null() && stderr.contains("unthrottled") {
+        eprintln!("skipping: no CPU budget on this machine ({stderr})");
+        return;
+    }
+    let quota = |key: &str| -> (i64, i64) {
+        let text = body[key]
+            .as_str()
+            .unwrap_or_else(|| panic!("{key}: {body}"));
+        let (quota, period) = text.split_once(' ').expect("QUOTA PERIOD");
+        (
+            quota.parse().expect("quota"),
+            period.parse().expect("period"),
+        )
+    };
+    assert_eq!(
+        quota("init"),
+        (20_000, 20_000),
+        "init: a full vCPU per 20 ms"
+    );
+    assert_eq!(quota("now"), (1_447, 20_000), "then 128 MB's 0.072 vCPU");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn awslambdaric_inits_with_a_full_vcpu_then_the_memory_budget() {
+    check_init_cpu_burst(Client::Python).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn aws_lambda_ric_inits_with_a_full_vcpu_then_the_memory_budget() {
+    check_init_cpu_burst(Client::Node).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

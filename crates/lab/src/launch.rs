@@ -132,6 +132,33 @@ impl Running {
         }
     }
 
+    /// Function rows: starts idle instances up to `count` before a concurrent run, so
+    /// that it measures warm instances rather than this machine starting `count`
+    /// runtimes at once on its few cores (Lambda would initialise each on its own share
+    /// of a host). Returns a note for the run's Report; `None` for server rows.
+    ///
+    /// # Errors
+    /// [`LabError::StartFailed`] when an instance cannot start or fails its init.
+    pub(crate) async fn prewarm(&self, count: usize) -> Result<Option<String>, LabError> {
+        let Running::Function(host) = self else {
+            return Ok(None);
+        };
+        let parallel = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
+        let started = std::time::Instant::now();
+        let new = host
+            .platform
+            .prewarm(FUNCTION, count, parallel)
+            .await
+            .map_err(|err| start_failed("prewarmed function instances", err))?;
+        Ok(Some(format!(
+            "function: {new} instances prewarmed ({} live, {parallel} initialising at a time, \
+             {:.1} s) before this run, so it measures warm instances; cold starts are \
+             measured in the sequential run",
+            host.platform.instances(FUNCTION).len(),
+            started.elapsed().as_secs_f64()
+        )))
+    }
+
     /// The platform's one-line summary of every invocation so far (invocations, cold
     /// starts, mean init, mean billed duration, max memory); `None` for server rows.
     pub(crate) fn function_summary(&self) -> Option<String> {
@@ -278,10 +305,9 @@ async fn launch_function(
         .max_concurrency(config.concurrency.max(1));
     spec.args = runtime.args.clone();
     spec.handler = runtime.handler.clone();
-    // Python's runtime client imports boto3 before it asks for the first event; under
-    // the 128 MB CPU budget (0.072 vCPU) that takes well over the platform's default
-    // 10 s, and Lambda itself allows a function 10 s of init plus its timeout. 60 s
-    // bounds a hung instance without failing a slow interpreter.
+    // Python's runtime client imports boto3 before it asks for the first event: about a
+    // second of CPU, which init gets at a full vCPU as on Lambda, but this machine may
+    // be shared and busy. 60 s bounds a hung instance without failing a slow start.
     spec.init_timeout = std::time::Duration::from_secs(60);
     let env = runtime
         .env

@@ -507,6 +507,12 @@ async fn measure_row(
             phase,
             requests: Some(requests),
         });
+        // See `Running::prewarm`: the concurrent run measures warm instances.
+        let prewarmed = if phase == Phase::Concurrent {
+            running.prewarm(connections).await?
+        } else {
+            None
+        };
         let sampler = BusySampler::start();
         let mut report = measure(&url, connections, requests, label, on_event)
             .await
@@ -517,6 +523,7 @@ async fn measure_row(
         report.notes.extend(sampler.finish());
         report.notes.extend(running.notes().iter().cloned());
         report.notes.extend(extra_notes.iter().cloned());
+        report.notes.extend(prewarmed);
         if let Some(run) = running.take_function_run() {
             billed_ms.extend(run.billed_ms);
             function = Some(match function {

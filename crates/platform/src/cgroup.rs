@@ -356,6 +356,31 @@ struct ParentDirs {
     dirs: Vec<PathBuf>,
     /// v2 only: this parent holds a reference on the process's `latency-self` leaf.
     holds_leaf: bool,
+    /// Live children; the parent's CPU weight follows it (see [`ParentDirs::reweigh`]).
+    children: Mutex<usize>,
+}
+
+impl ParentDirs {
+    /// Adds `delta` to the child count and sets the parent's CPU weight to one default
+    /// process's weight per child (v1 `cpu.shares` 1024 each, v2 `cpu.weight` 100 each).
+    ///
+    /// Without this the whole group, however many processes it holds, competes with the
+    /// rest of the machine as **one** process: 32 function instances then share one
+    /// process's slice of a busy machine and each gets a fraction of its quota, which no
+    /// cloud does (every Lambda instance, every pod, every task gets its own share).
+    /// Best effort: a weight that cannot be written leaves the default.
+    fn reweigh(&self, delta: isize) {
+        let mut children = self.children.lock().unwrap_or_else(|e| e.into_inner());
+        *children = children.saturating_add_signed(delta);
+        let n = (*children).max(1) as u64;
+        let (file, value) = match self.version {
+            CgroupVersion::V1 => ("cpu.shares", (1024 * n).clamp(2, 262_144)),
+            CgroupVersion::V2 => ("cpu.weight", (100 * n).clamp(1, 10_000)),
+        };
+        if let Some(dir) = self.dirs.first() {
+            let _ = write_file(&dir.join(file), value);
+        }
+    }
 }
 
 impl Drop for ParentDirs {
@@ -419,6 +444,7 @@ impl CgroupParent {
             version: root.version(),
             dirs: Vec::new(),
             holds_leaf,
+            children: Mutex::new(0),
         };
         for base in root.dirs() {
             let dir = base.join(&name);
@@ -455,6 +481,7 @@ impl CgroupParent {
         let mut group = Cgroup {
             version: self.dirs.version,
             dirs: Vec::new(),
+            counted: false,
             _parent: self.dirs.clone(),
         };
         for base in &self.dirs.dirs {
@@ -463,6 +490,8 @@ impl CgroupParent {
             group.dirs.push(dir);
         }
         group.write_limits(limits)?;
+        self.dirs.reweigh(1);
+        group.counted = true;
         Ok(group)
     }
 }
@@ -474,6 +503,8 @@ pub struct Cgroup {
     version: CgroupVersion,
     /// `[cpu, memory]` on v1, `[dir]` on v2.
     dirs: Vec<PathBuf>,
+    /// Counted in the parent's weight (set once fully created).
+    counted: bool,
     _parent: Arc<ParentDirs>,
 }
 
@@ -502,6 +533,24 @@ impl Cgroup {
             }
         }
         Ok(())
+    }
+
+    /// Replaces this cgroup's CPU quota (`None`: no limit), e.g. to end a start-up burst.
+    /// The memory limit is left as it is.
+    ///
+    /// # Errors
+    /// [`CgroupError::Io`] when a file cannot be written.
+    pub fn set_cpu(&self, cpu: Option<CpuQuota>) -> Result<(), CgroupError> {
+        match cpu {
+            Some(quota) => self.write_limits(&Limits {
+                cpu: Some(quota),
+                memory_bytes: None,
+            }),
+            None => match self.version {
+                CgroupVersion::V1 => write_file(&self.cpu_dir().join("cpu.cfs_quota_us"), -1),
+                CgroupVersion::V2 => write_file(&self.cpu_dir().join("cpu.max"), "max"),
+            },
+        }
     }
 
     /// Moves process `pid` (all its threads) into this cgroup.
@@ -616,6 +665,9 @@ impl Drop for Cgroup {
     fn drop(&mut self) {
         for dir in &self.dirs {
             remove_cgroup_dir(dir);
+        }
+        if self.counted {
+            self._parent.reweigh(-1);
         }
         // `_parent` drops after this, removing the parent if this was its last child.
     }

@@ -52,6 +52,17 @@ pub enum PlatformError {
         /// Its reserved concurrency.
         limit: usize,
     },
+    /// An instance started by [`Platform::prewarm`](crate::Platform::prewarm) failed its
+    /// init.
+    #[error("prewarming function {function}: {error_type}: {message}")]
+    PrewarmFailed {
+        /// The function.
+        function: String,
+        /// Lambda's error type, e.g. `Runtime.ExitError`.
+        error_type: String,
+        /// Lambda's error message.
+        message: String,
+    },
     /// The platform is shutting down or has shut down.
     #[error("the platform is shut down")]
     ShutDown,

@@ -16,7 +16,7 @@ use tokio::process::Command;
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
 
-use crate::cgroup::Cgroup;
+use crate::cgroup::{Cgroup, CpuQuota};
 use crate::environment;
 use crate::error::PlatformError;
 use crate::handoff::{Event, InitState, Reply, Shared};
@@ -56,6 +56,8 @@ pub(crate) struct SpawnParams<'a> {
     pub id: u64,
     pub region: &'a str,
     pub cgroup: Option<Cgroup>,
+    /// The CPU quota after init (the cgroup starts with the init burst's).
+    pub steady_cpu: Option<CpuQuota>,
 }
 
 /// A running instance.
@@ -74,7 +76,8 @@ pub(crate) struct Instance {
     log_syncs: Vec<mpsc::UnboundedSender<SyncRequest>>,
     /// `/proc/<pid>/status`, kept open for the per-invocation `VmHWM` reading.
     status_file: Option<std::fs::File>,
-    _cgroup: Option<Cgroup>,
+    cgroup: Option<Cgroup>,
+    steady_cpu: Option<CpuQuota>,
 }
 
 impl Instance {
@@ -112,8 +115,8 @@ impl Instance {
             .kill_on_drop(true)
             .current_dir(spec.resolved_task_root());
         die_with_parent(command.as_std_mut());
-        // The child joins its cgroup before exec, so init runs under the budget too, as
-        // it does on Lambda.
+        // The child joins its cgroup before exec, so init runs under the init budget (a
+        // full vCPU with the burst, see `FunctionSpec::init_cpu_burst`), as on Lambda.
         if let Some(cgroup) = &params.cgroup {
             cgroup.join_before_exec(command.as_std_mut());
         }
@@ -174,7 +177,8 @@ impl Instance {
             last_used: Mutex::new(spawned_at),
             log_syncs,
             status_file: std::fs::File::open(format!("/proc/{pid}/status")).ok(),
-            _cgroup: params.cgroup,
+            cgroup: params.cgroup,
+            steady_cpu: params.steady_cpu,
         })
     }
 
@@ -189,7 +193,10 @@ impl Instance {
                 biased;
                 state = init.wait_for(|s| !matches!(s, InitState::Starting)) => match state {
                     Ok(state) => match &*state {
-                        InitState::Ready(at) => Ok(at.saturating_duration_since(self.spawned_at)),
+                        InitState::Ready(at) => {
+                            self.end_init_burst();
+                            Ok(at.saturating_duration_since(self.spawned_at))
+                        }
                         InitState::Failed(err) => Err(err.clone()),
                         InitState::Starting => Err(init_exit_error("init state lost")),
                     },
@@ -212,6 +219,17 @@ impl Instance {
                 "Runtime.InitTimeout",
                 format!("Init timed out after {:.2} seconds", limit.as_secs_f64()),
             )),
+        }
+    }
+
+    /// Applies the steady CPU quota once init is over (the runtime waits in its first
+    /// `/next`, so nothing runs past the burst). A quota that cannot be written is logged:
+    /// the instance would run with more CPU than the budget.
+    fn end_init_burst(&self) {
+        if let (Some(cgroup), Some(quota)) = (&self.cgroup, self.steady_cpu)
+            && let Err(err) = cgroup.set_cpu(Some(quota))
+        {
+            tracing::warn!(function = %self.function, instance = self.id, %err, "could not end the init CPU burst");
         }
     }
 

@@ -23,8 +23,12 @@
 //!   function ([`Platform::totals`], [`FunctionTotals::summary_line`]).
 //! - **The cloud's CPU budget** ([`CpuBudget`], module [`cgroup`]): a CFS quota of
 //!   `memory / 1769` vCPU per 20 ms period (cgroup v1 or v2) and a memory limit per
-//!   instance; where cgroups are not writable everything runs unthrottled and
+//!   instance, with a full vCPU during init as Lambda gives on-demand instances
+//!   ([`FunctionSpec::init_cpu_burst`]); each instance weighs as one process against the
+//!   rest of the machine; where cgroups are not writable everything runs unthrottled and
 //!   [`Platform::throttling`] says so.
+//! - **Prewarming** ([`Platform::prewarm`]): idle instances started ahead of a burst, for
+//!   machines with too few cores to initialise many runtimes at once.
 //! - **No orphans** (module [`process`]): instances die with the platform, even when it
 //!   is killed with SIGKILL, frozen or not.
 //!

@@ -206,6 +206,60 @@ impl Platform {
             .collect()
     }
 
+    /// Starts instances of `function` until it has `count` live ones (at most its
+    /// concurrency limit), at most `parallel` initialising at a time, and leaves them idle
+    /// (frozen) for the next invocations, which then start warm. Returns how many were
+    /// started. Meant for a quiet moment, e.g. between a benchmark's phases.
+    ///
+    /// This is not Lambda's provisioned concurrency (whose init runs without the CPU
+    /// burst and is billed): it is what a burst of on-demand invocations leaves behind,
+    /// done ahead of time and without REPORTs. Its use is a machine that cannot run many
+    /// inits at once: on Lambda each instance initialises on its own share of a host,
+    /// here they all share the same few cores. Prewarmed instances count in
+    /// [`Platform::cold_starts`].
+    ///
+    /// # Errors
+    /// [`PlatformError::UnknownFunction`], [`PlatformError::ShutDown`], a failure to
+    /// start an instance, or [`PlatformError::PrewarmFailed`] when one fails its init
+    /// (the others started are kept).
+    pub async fn prewarm(
+        &self,
+        function: &str,
+        count: usize,
+        parallel: usize,
+    ) -> Result<usize, PlatformError> {
+        let pool = self.inner.pool(function)?;
+        let live = self.instances(function).len();
+        let wanted = count.min(pool.spec.max_concurrency).saturating_sub(live);
+        let mut started = 0;
+        let mut first_error = None;
+        let mut remaining = wanted;
+        while remaining > 0 {
+            let batch = remaining.min(parallel.max(1));
+            let mut set = tokio::task::JoinSet::new();
+            for _ in 0..batch {
+                let (inner, pool) = (self.inner.clone(), pool.clone());
+                set.spawn(async move { prewarm_one(&inner, &pool).await });
+            }
+            while let Some(joined) = set.join_next().await {
+                match joined.unwrap_or(Err(PlatformError::ShutDown)) {
+                    Ok(()) => started += 1,
+                    Err(err) => {
+                        first_error.get_or_insert(err);
+                    }
+                }
+            }
+            remaining -= batch;
+            if first_error.is_some() {
+                break;
+            }
+        }
+        match first_error {
+            Some(err) => Err(err),
+            None => Ok(started),
+        }
+    }
+
     /// How many instances of `function` have been started so far.
     pub fn cold_starts(&self, function: &str) -> u64 {
         self.inner
@@ -288,6 +342,14 @@ impl Drop for Platform {
 }
 
 impl Inner {
+    /// The pool of `function`, or [`PlatformError::UnknownFunction`].
+    fn pool(&self, function: &str) -> Result<Arc<Pool>, PlatformError> {
+        self.pools
+            .get(function)
+            .cloned()
+            .ok_or_else(|| PlatformError::UnknownFunction(function.to_owned()))
+    }
+
     fn close(&self) {
         self.closed.store(true, Ordering::Release);
         for pool in self.pools.values() {
@@ -345,12 +407,7 @@ impl PlatformHandle {
         function: &str,
         payload: Bytes,
     ) -> Result<InvocationOutcome, PlatformError> {
-        let pool = self
-            .inner
-            .pools
-            .get(function)
-            .ok_or_else(|| PlatformError::UnknownFunction(function.to_owned()))?
-            .clone();
+        let pool = self.inner.pool(function)?;
         let inner = self.inner.clone();
         // Spawned, so a caller that goes away (a closed HTTP connection) cannot leave an
         // instance half-way through an event.
@@ -400,26 +457,7 @@ async fn run_invocation(
     let (instance, init_duration) = match take_idle(pool) {
         Some(instance) => (instance, None),
         None => {
-            let cgroup = match &inner.cgroups {
-                Some(parent) => Some(parent.child(&spec.name, &limits_for(spec))?),
-                None => None,
-            };
-            let id = inner.next_instance.fetch_add(1, Ordering::Relaxed);
-            let instance = Arc::new(
-                Instance::spawn(SpawnParams {
-                    spec,
-                    id,
-                    region: &inner.config.region,
-                    cgroup,
-                })
-                .await?,
-            );
-            pool.cold_starts.fetch_add(1, Ordering::Relaxed);
-            lock(&pool.live).insert(id, instance.clone());
-            if inner.closed.load(Ordering::Acquire) {
-                retire(pool, &instance).await;
-                return Err(PlatformError::ShutDown);
-            }
+            let instance = start_instance(inner, pool).await?;
             match instance.wait_ready(spec.init_timeout).await {
                 Ok(init) => (instance, Some(init)),
                 Err(error) => {
@@ -486,6 +524,59 @@ async fn run_invocation(
     }))
 }
 
+/// Spawns a new instance of `pool`'s function (its cold start) and registers it as live.
+async fn start_instance(inner: &Inner, pool: &Pool) -> Result<Arc<Instance>, PlatformError> {
+    let spec = &pool.spec;
+    let cgroup = match &inner.cgroups {
+        Some(parent) => Some(parent.child(&spec.name, &init_limits_for(spec))?),
+        None => None,
+    };
+    let id = inner.next_instance.fetch_add(1, Ordering::Relaxed);
+    let instance = Arc::new(
+        Instance::spawn(SpawnParams {
+            spec,
+            id,
+            region: &inner.config.region,
+            cgroup,
+            steady_cpu: spec.init_cpu_burst.then(|| limits_for(spec).cpu).flatten(),
+        })
+        .await?,
+    );
+    pool.cold_starts.fetch_add(1, Ordering::Relaxed);
+    lock(&pool.live).insert(id, instance.clone());
+    if inner.closed.load(Ordering::Acquire) {
+        retire(pool, &instance).await;
+        return Err(PlatformError::ShutDown);
+    }
+    Ok(instance)
+}
+
+/// One prewarmed instance: a slot under the concurrency limit, a cold start, init, and
+/// into the idle list.
+async fn prewarm_one(inner: &Inner, pool: &Pool) -> Result<(), PlatformError> {
+    let _permit = pool
+        .permits
+        .acquire()
+        .await
+        .map_err(|_| PlatformError::ShutDown)?;
+    let instance = start_instance(inner, pool).await?;
+    match instance.wait_ready(pool.spec.init_timeout).await {
+        Ok(_) => {
+            instance.touch();
+            lock(&pool.idle).push(instance);
+            Ok(())
+        }
+        Err(error) => {
+            retire(pool, &instance).await;
+            Err(PlatformError::PrewarmFailed {
+                function: pool.spec.name.clone(),
+                error_type: error.error_type,
+                message: error.error_message,
+            })
+        }
+    }
+}
+
 /// What was measured for one invocation; [`Measured::report`] is the one place an
 /// [`InvocationReport`] is built.
 struct Measured {
@@ -526,6 +617,21 @@ fn limits_for(spec: &FunctionSpec) -> Limits {
             .enforce_memory
             .then(|| u64::from(spec.memory_mb) * 1024 * 1024),
     }
+}
+
+/// The cgroup limits for an instance of `spec` during init: the memory limit, and a full
+/// vCPU (or the budget, if larger) when [`FunctionSpec::init_cpu_burst`] is on. The
+/// instance drops to [`limits_for`] at its first `/next`.
+fn init_limits_for(spec: &FunctionSpec) -> Limits {
+    let steady = limits_for(spec);
+    if !spec.init_cpu_burst {
+        return steady;
+    }
+    let cpu = spec
+        .cpu_budget
+        .vcpu(spec.memory_mb)
+        .map(|vcpu| crate::cgroup::CpuQuota::from_vcpu_with_period(vcpu.max(1.0), spec.cpu_period));
+    Limits { cpu, ..steady }
 }
 
 /// The most recently used idle instance that is still alive.

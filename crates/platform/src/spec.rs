@@ -85,6 +85,18 @@ pub struct FunctionSpec {
     pub freeze_idle: bool,
     /// The CPU budget. Default [`CpuBudget::FromMemory`].
     pub cpu_budget: CpuBudget,
+    /// Let init (spawn to the first `/next`) use a full vCPU, or the budget if that is
+    /// larger, then apply [`FunctionSpec::cpu_budget`]. Lambda does this for on-demand
+    /// instances: "On-demand Lambda functions use a full vCPU (non-throttled) but is
+    /// limited to 10 seconds during its initialization phase … For provisioned
+    /// concurrency, there is no cpu burst"
+    /// (<https://serverlessland.com/content/service/lambda/guides/effectively-running-java-on-serverless/init-heavy-lifting>,
+    /// AWS, read 2026-11-29; also "up to 10 seconds for function initialization with
+    /// burst CPU", <https://awslabs.github.io/aws-lambda-web-adapter/configuration/async-init.html>).
+    /// Without it a Python or Node.js runtime that imports an AWS SDK needs tens of
+    /// seconds of init at 128 MB, where Lambda reports a few hundred milliseconds.
+    /// Default `true`.
+    pub init_cpu_burst: bool,
     /// The CFS period over which the CPU budget is enforced. Default
     /// [`LAMBDA_CFS_PERIOD`] (20 ms), as Lambda throttles; see [`crate::cgroup`].
     pub cpu_period: Duration,
@@ -93,8 +105,8 @@ pub struct FunctionSpec {
 }
 
 impl FunctionSpec {
-    /// A spec with Lambda's defaults: 128 MB, 3 s timeout, CPU from memory, freezing on,
-    /// a concurrency limit of 10 and a 10-minute idle timeout.
+    /// A spec with Lambda's defaults: 128 MB, 3 s timeout, CPU from memory (a full vCPU
+    /// during init), freezing on, a concurrency limit of 10 and a 10-minute idle timeout.
     pub fn new(name: impl Into<String>, command: impl Into<PathBuf>) -> FunctionSpec {
         FunctionSpec {
             name: name.into(),
@@ -112,6 +124,7 @@ impl FunctionSpec {
             idle_timeout: Duration::from_secs(600),
             freeze_idle: true,
             cpu_budget: CpuBudget::FromMemory,
+            init_cpu_burst: true,
             cpu_period: LAMBDA_CFS_PERIOD,
             enforce_memory: true,
         }
@@ -211,6 +224,12 @@ impl FunctionSpec {
     /// Sets the CPU budget.
     pub fn cpu_budget(mut self, cpu_budget: CpuBudget) -> FunctionSpec {
         self.cpu_budget = cpu_budget;
+        self
+    }
+
+    /// Turns the init CPU burst on or off (see [`FunctionSpec::init_cpu_burst`]).
+    pub fn init_cpu_burst(mut self, burst: bool) -> FunctionSpec {
+        self.init_cpu_burst = burst;
         self
     }
 

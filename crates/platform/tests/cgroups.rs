@@ -202,3 +202,63 @@ fn a_later_run_removes_what_a_killed_run_left() {
         "a live owner's cgroups stay"
     );
 }
+
+/// Regression (issue 13, Python and JavaScript rows timing out at 32 connections): every
+/// instance competes with the rest of the machine as one process would. Before, the
+/// platform's parent cgroup kept the default weight, so 32 instances together weighed as
+/// one process and each got a sliver of a busy machine, far below its quota. Also checks
+/// that prewarmed instances serve the next invocations warm.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_instance_weighs_as_one_process_and_prewarmed_instances_start_warm() {
+    guarded(async {
+        let platform = Platform::start(vec![
+            FunctionSpec::new("weigh", TEST_FUNCTION).max_concurrency(3),
+        ])
+        .expect("platform");
+        if let Throttling::Unavailable(reason) = platform.throttling().clone() {
+            eprintln!("cgroups unavailable here ({reason}); nothing to weigh");
+            return;
+        }
+        let dirs = platform.cgroup_dirs().expect("cgroup dirs");
+        let shares = dirs[0].join("cpu.shares");
+
+        let started = platform.prewarm("weigh", 5, 2).await.expect("prewarm");
+        assert_eq!(started, 3, "at most the concurrency limit");
+        let instances = platform.instances("weigh");
+        assert_eq!(instances.len(), 3);
+        assert!(instances.iter().all(|i| i.idle), "{instances:?}");
+        assert_eq!(platform.cold_starts("weigh"), 3);
+        assert_eq!(read(shares.clone()), "3072", "3 instances × 1024");
+        assert_eq!(
+            platform
+                .prewarm("weigh", 3, 2)
+                .await
+                .expect("prewarm again"),
+            0,
+            "already warm"
+        );
+
+        let release = release_file("weigh");
+        let payload = json(json!({"op": "wait", "file": release, "max_ms": 30_000}));
+        let calls: Vec<_> = (0..3)
+            .map(|_| {
+                let (handle, payload) = (platform.handle(), payload.clone());
+                tokio::spawn(async move { handle.invoke("weigh", payload).await })
+            })
+            .collect();
+        wait_until("3 invocations in flight", || {
+            platform.instances("weigh").iter().all(|i| !i.idle)
+        })
+        .await;
+        std::fs::write(&release, b"go").expect("release");
+        for call in calls {
+            let outcome = call.await.expect("join").expect("invoke");
+            body(&outcome);
+            assert!(!outcome.report.cold_start, "served by a prewarmed instance");
+        }
+        assert_eq!(platform.cold_starts("weigh"), 3, "no further cold start");
+        let _ = std::fs::remove_file(&release);
+        platform.shutdown().await;
+    })
+    .await;
+}
