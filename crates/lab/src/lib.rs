@@ -10,18 +10,25 @@
 //!   and every Report written under the output directory. [`run_until`] stops early,
 //!   cleanly, when a future completes (a signal).
 //!
+//! - [`memory_sweep`]: `--memory`, each function row once per memory size, with the
+//!   cheapest, fastest and balanced size; [`ColdStartFloor`]: the hello-world function's
+//!   cold start against the published figure.
+//!
 //! Every process the lab starts dies with it, even on SIGKILL; the cgroups and Redis keys
 //! a killed run leaves are removed by the next run.
 
 pub mod catalogue;
+mod cold_floor;
 mod cost;
 mod endpoints;
 mod error;
 mod launch;
+pub mod memory_sweep;
 mod process;
 mod runner;
 mod sweep;
 
+pub use cold_floor::{ColdStartFloor, FloorPoint};
 pub use catalogue::{
     Architecture, BadSelector, Budget, CounterBackend, Deployment, Language, Mode, RowSelector,
     catalogue, select,

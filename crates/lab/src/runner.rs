@@ -13,6 +13,8 @@ use latency_cost::PriceSheet;
 
 use crate::LabError;
 use crate::catalogue::{Architecture, Mode, RowSelector, select};
+use crate::cold_floor::ColdStartFloor;
+use crate::memory_sweep::{MemorySweep, SweepPoint};
 use crate::cost::price_rows;
 use crate::endpoints::{EndpointTools, Endpoints};
 use crate::error::Skip;
@@ -56,6 +58,14 @@ pub struct LabConfig {
     pub tools: EndpointTools,
     /// Where the Reports, `report.md` and `report.html` go (created if missing).
     pub out_dir: PathBuf,
+    /// `--memory`: the memory sizes to sweep, ascending (see
+    /// [`memory_sweep`](crate::memory_sweep)). Each function row runs once per size; the
+    /// first size's runs are the table's row. Empty: function rows run once, at
+    /// [`function_memory_mb`](Self::function_memory_mb).
+    pub memory_sizes: Vec<u32>,
+    /// The hello-world function (`latency-hello`) whose cold starts, at each size the
+    /// function rows ran at, are the floor of the function figures; `None` leaves it out.
+    pub hello_exe: Option<PathBuf>,
 }
 
 impl LabConfig {
@@ -91,6 +101,8 @@ impl LabConfig {
             sheet,
             tools,
             out_dir,
+            memory_sizes: Vec::new(),
+            hello_exe: None,
         }
         .with_requests(Self::DEFAULT_REQUESTS)
     }
@@ -194,6 +206,11 @@ pub struct LabOutcome {
     /// Whether the run was interrupted: the rows finished before it are written, the
     /// rest are listed as skipped.
     pub interrupted: bool,
+    /// `--memory`: every function row at every size, with the choices.
+    pub memory_sweep: Option<MemorySweep>,
+    /// The hello-world function's cold starts against the published figure, when a
+    /// function row was measured and [`LabConfig::hello_exe`] was given.
+    pub cold_start_floor: Option<ColdStartFloor>,
 }
 
 /// What became of one selected row.
@@ -236,6 +253,20 @@ pub async fn run_until(
     mut on_event: impl FnMut(LabEvent<'_>) + Send,
     interrupt: impl Future<Output = ()> + Send,
 ) -> Result<LabOutcome, LabError> {
+    // A sweep's first size is the table's: the function rows run at it first.
+    let first_size;
+    let config = match config.memory_sizes.first() {
+        Some(&mb) if mb != config.function_memory_mb => {
+            first_size = LabConfig {
+                function_memory_mb: mb,
+                ..config.clone()
+            };
+            &first_size
+        }
+        _ => config,
+    };
+    let mut sweep =
+        (!config.memory_sizes.is_empty()).then(|| MemorySweep::new(config.memory_sizes.clone()));
     let state_dir = config.out_dir.join("state");
     create_dir(&state_dir)?;
     // Store URLs need absolute paths (`file:///abs/path`).
@@ -275,7 +306,7 @@ pub async fn run_until(
         } else {
             let place = (index + 1, total);
             tokio::select! {
-                outcome = run_row(&row, place, config, &mut endpoints, &mut on_event) => outcome,
+                outcome = run_row_and_sweep(&row, place, config, &mut endpoints, &mut on_event, &mut sweep) => outcome,
                 () = &mut interrupt => {
                     interrupted = true;
                     RowOutcome::Failed(LabError::Interrupted)
@@ -292,11 +323,81 @@ pub async fn run_until(
         results.push(RowResult { row, outcome });
     }
     endpoints.stop().await;
-    let written = write_results(config, results, interrupted);
+    let any_function = results.iter().any(|result| {
+        MemorySweep::covers(&result.row) && matches!(result.outcome, RowOutcome::Measured { .. })
+    });
+    let floor = match &config.hello_exe {
+        Some(exe) if any_function && !interrupted => {
+            let sizes = sweep.as_ref().map_or_else(
+                || vec![config.function_memory_mb],
+                |sweep| sweep.sizes.clone(),
+            );
+            tokio::select! {
+                floor = crate::cold_floor::measure(exe, &sizes, config.cpu_limits) => Some(floor),
+                () = &mut interrupt => {
+                    interrupted = true;
+                    None
+                }
+            }
+        }
+        _ => None,
+    };
+    let written = write_results(config, results, interrupted, sweep, floor);
     if let Some(reaper) = reaper {
         reaper.finish().await;
     }
     written
+}
+
+/// [`run_row`]; then, for a function row of a `--memory` sweep, once more per further
+/// size, each size's figures recorded in `sweep` and its Reports written as
+/// `STEM-<MB>mb-sequential.json` and `STEM-<MB>mb-concurrent.json`. Returns the first
+/// size's outcome (the table's row).
+async fn run_row_and_sweep(
+    row: &Architecture,
+    place: (usize, usize),
+    config: &LabConfig,
+    endpoints: &mut Endpoints,
+    on_event: &mut (impl FnMut(LabEvent<'_>) + Send),
+    sweep: &mut Option<MemorySweep>,
+) -> RowOutcome {
+    let outcome = run_row(row, place, config, endpoints, on_event).await;
+    let Some(sweep) = sweep.as_mut().filter(|_| MemorySweep::covers(row)) else {
+        return outcome;
+    };
+    if matches!(outcome, RowOutcome::Skipped(_)) {
+        return outcome;
+    }
+    sweep.record(row, sweep_point(row, config, &outcome));
+    for size in sweep.more_sizes().to_vec() {
+        let sized = LabConfig {
+            function_memory_mb: size,
+            ..config.clone()
+        };
+        let more = run_row(row, place, &sized, endpoints, on_event).await;
+        if let RowOutcome::Measured { runs, .. } = &more {
+            for (phase, report) in runs {
+                let name = format!("{}-{size}mb-{}.json", row.file_stem(), phase.file_stem());
+                if let Err(err) = write_json(&config.out_dir.join(name), report) {
+                    tracing::warn!(%err, "a sweep Report was not written");
+                }
+            }
+        }
+        sweep.record(row, sweep_point(row, &sized, &more));
+    }
+    outcome
+}
+
+/// What a sweep records of one size's outcome.
+fn sweep_point(row: &Architecture, config: &LabConfig, outcome: &RowOutcome) -> SweepPoint {
+    let memory_mb = config.function_memory_mb;
+    match outcome {
+        RowOutcome::Measured { runs, billed_ms } => {
+            SweepPoint::measured(row, memory_mb, runs, billed_ms, &config.sheet)
+        }
+        RowOutcome::Skipped(skip) => SweepPoint::failed(memory_mb, skip.to_string()),
+        RowOutcome::Failed(err) => SweepPoint::failed(memory_mb, err.to_string()),
+    }
 }
 
 /// Launch, measure, stop one row.
@@ -433,6 +534,8 @@ fn write_results(
     config: &LabConfig,
     results: Vec<RowResult>,
     interrupted: bool,
+    memory_sweep: Option<MemorySweep>,
+    cold_start_floor: Option<ColdStartFloor>,
 ) -> Result<LabOutcome, LabError> {
     let mut verdicts = Verdicts::default();
     for result in &results {
@@ -483,11 +586,19 @@ fn write_results(
 
     let mut markdown = comparison.markdown();
     markdown.push_str(&priced.markdown_note());
-    write(&config.out_dir.join("report.md"), &markdown)?;
     let mut page = comparison.page();
     if let Some(section) = priced.html_section() {
         page = page.section(section);
     }
+    if let Some(sweep) = &memory_sweep {
+        markdown.push_str(&sweep.markdown());
+        page = page.section(sweep.html_section());
+    }
+    if let Some(floor) = &cold_start_floor {
+        markdown.push_str(&floor.markdown());
+        page = page.section(floor.html_section());
+    }
+    write(&config.out_dir.join("report.md"), &markdown)?;
     write(&config.out_dir.join("report.html"), &page.render())?;
     Ok(LabOutcome {
         comparison,
@@ -496,6 +607,8 @@ fn write_results(
         problems: verdicts.problems,
         findings: verdicts.findings,
         interrupted,
+        memory_sweep,
+        cold_start_floor,
     })
 }
 

@@ -12,9 +12,7 @@
 //! duration is recorded. `latency-lambda` gets `LATENCY_STORE=memory://`, so neither
 //! touches the network.
 
-use std::time::Duration;
-
-use latency_platform::{FunctionSpec, Platform};
+use std::path::Path;
 
 fn usage() -> ! {
     eprintln!("usage: coldstarts [--memory MB] [--rounds K] BINARY...");
@@ -50,39 +48,14 @@ async fn main() {
     }
     println!("binary\tmemory_mb\trounds\tinit_p50_ms\tinit_min_ms\tinit_max_ms\tthrottling");
     for binary in &binaries {
-        let mut inits = Vec::with_capacity(rounds);
-        let mut throttling = String::new();
-        for _ in 0..rounds {
-            let spec = FunctionSpec::new("f", binary)
-                .env("LATENCY_STORE", "memory://")
-                .memory_mb(memory_mb)
-                .timeout(Duration::from_secs(30));
-            let platform = Platform::start(vec![spec]).expect("platform");
-            throttling = format!("{:?}", platform.throttling());
-            let event = bytes::Bytes::from_static(
-                br#"{"version":"2.0","rawPath":"/healthz","requestContext":{"http":{"method":"GET","path":"/healthz"}}}"#,
-            );
-            let outcome = platform.invoke("f", event).await.expect("invoke");
-            if let Err(err) = &outcome.result {
-                panic!("{binary}: function error {err}");
-            }
-            let report = platform
-                .drain_reports()
-                .into_iter()
-                .next()
-                .expect("a REPORT");
-            let init = report
-                .init_duration
-                .expect("a cold start has an init duration");
-            inits.push(init.as_secs_f64() * 1000.0);
-            platform.shutdown().await;
-        }
-        inits.sort_by(f64::total_cmp);
+        let starts = latency_lambda_hello::cold_starts(Path::new(binary), memory_mb, rounds, true)
+            .await
+            .unwrap_or_else(|err| panic!("{err}"));
+        let (min, max) = starts.range_ms();
         println!(
-            "{binary}\t{memory_mb}\t{rounds}\t{:.2}\t{:.2}\t{:.2}\t{throttling}",
-            inits[inits.len() / 2],
-            inits[0],
-            inits[inits.len() - 1]
+            "{binary}\t{memory_mb}\t{rounds}\t{:.2}\t{min:.2}\t{max:.2}\t{}",
+            starts.median_ms(),
+            starts.throttling
         );
     }
 }
