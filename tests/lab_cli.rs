@@ -362,14 +362,29 @@ fn a_memory_sweep_measures_every_size_of_a_function_row() {
     assert_eq!(sizes, [128, 256]);
     for point in points {
         assert!(point["problem"].is_null(), "{point}");
-        for figure in ["cold_start_ms", "p50_ms", "p99_ms", "billed_ms", "per_million_usd"] {
+        for figure in [
+            "cold_start_ms",
+            "p50_ms",
+            "p99_ms",
+            "billed_ms",
+            "per_million_usd",
+        ] {
             let value = point[figure].as_f64().unwrap_or(0.0);
             assert!(value > 0.0, "{figure} measured: {point}");
         }
-        assert!(point["p99_ms"].as_f64() >= point["p50_ms"].as_f64(), "{point}");
+        assert!(
+            point["p99_ms"].as_f64() >= point["p50_ms"].as_f64(),
+            "{point}"
+        );
     }
-    let vcpu: Vec<f64> = points.iter().map(|p| p["vcpu"].as_f64().expect("vcpu")).collect();
-    assert!((vcpu[1] / vcpu[0] - 2.0).abs() < 1e-9, "256 MB gets twice 128's CPU");
+    let vcpu: Vec<f64> = points
+        .iter()
+        .map(|p| p["vcpu"].as_f64().expect("vcpu"))
+        .collect();
+    assert!(
+        (vcpu[1] / vcpu[0] - 2.0).abs() < 1e-9,
+        "256 MB gets twice 128's CPU"
+    );
     let choices = &rows[0]["choices"];
     for choice in ["cheapest_mb", "fastest_mb", "balanced_mb"] {
         let mb = choices[choice].as_u64().expect("a choice");
@@ -384,10 +399,21 @@ fn a_memory_sweep_measures_every_size_of_a_function_row() {
     let floor = &outcome["cold_start_floor"];
     let floor_points = floor["points"].as_array().expect("floor points");
     assert_eq!(floor_points.len(), 2, "{floor}");
-    assert!(floor["published_source"].as_str().expect("source").contains("lambda-perf"));
+    assert!(
+        floor["published_source"]
+            .as_str()
+            .expect("source")
+            .contains("lambda-perf")
+    );
     for point in floor_points {
-        assert!(point["init_p50_ms"].as_f64().expect("init") > 0.0, "{point}");
-        assert!(point["ratio"].as_f64().expect("a published size") > 0.0, "{point}");
+        assert!(
+            point["init_p50_ms"].as_f64().expect("init") > 0.0,
+            "{point}"
+        );
+        assert!(
+            point["ratio"].as_f64().expect("a published size") > 0.0,
+            "{point}"
+        );
     }
     // report.md and report.html carry the sweep.
     let markdown = std::fs::read_to_string(out.path().join("report.md")).expect("report.md");
@@ -401,5 +427,10 @@ fn a_memory_size_lambda_does_not_offer_is_refused_by_name() {
     let out = tempfile::tempdir().expect("temp dir");
     let run = lab(&["--memory", "128,64"], out.path());
     assert_eq!(run.status, Some(2), "{}", run.stderr);
-    assert!(run.stderr.contains("64 MB is outside Lambda's memory range of 128 to 10240 MB"), "{}", run.stderr);
+    assert!(
+        run.stderr
+            .contains("64 MB is outside Lambda's memory range of 128 to 10240 MB"),
+        "{}",
+        run.stderr
+    );
 }

@@ -472,14 +472,15 @@ fn workspace_binary(latency_exe: &Path, (name, package): (&str, &str)) -> Option
         return None;
     }
     let target_dir = profile_dir.parent()?;
-    let release = profile_dir
-        .file_name()
-        .is_some_and(|dir| dir == "release");
+    let release = profile_dir.file_name().is_some_and(|dir| dir == "release");
     let mut args = vec!["build", "--locked", "-p", package, "--bin", name];
     if release {
         args.push("--release");
     }
-    eprintln!("lab: building {name} (first run only): cargo {}", args.join(" "));
+    eprintln!(
+        "lab: building {name} (first run only): cargo {}",
+        args.join(" ")
+    );
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let built = std::process::Command::new(cargo)
         .args(&args)
@@ -593,14 +594,23 @@ impl Display {
             LabEvent::Failed { row, error } => {
                 self.line(format!("lab: {}: failed: {error}", row.selector()));
             }
-            LabEvent::Finished { row, summary, .. } => {
+            LabEvent::Finished {
+                row,
+                summary,
+                function,
+            } => {
                 let took = self
                     .row_started
                     .lock()
                     .unwrap_or_else(|poisoned| poisoned.into_inner())
                     .elapsed();
+                // A memory sweep finishes a function row once per size.
+                let size = function
+                    .and_then(|f| f.memory_size_mb)
+                    .map(|mb| format!(" at {mb} MB"))
+                    .unwrap_or_default();
                 let mut text = format!(
-                    "lab: {}: measured in {:.1} s",
+                    "lab: {}{size}: measured in {:.1} s",
                     row.selector(),
                     took.as_secs_f64()
                 );

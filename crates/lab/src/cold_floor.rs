@@ -58,8 +58,7 @@ pub(crate) async fn measure(binary: &Path, sizes: &[u32], throttled: bool) -> Co
         problem: None,
     };
     for &memory_mb in sizes {
-        match latency_lambda_hello::cold_starts(binary, memory_mb, FLOOR_ROUNDS, throttled).await
-        {
+        match latency_lambda_hello::cold_starts(binary, memory_mb, FLOOR_ROUNDS, throttled).await {
             Ok(starts) => {
                 let (min, max) = starts.range_ms();
                 let init_p50_ms = starts.median_ms();
@@ -170,6 +169,7 @@ fn cells(p: &FloorPoint) -> [String; 6] {
         format!("{:.1}–{:.1} ms", p.init_min_ms, p.init_max_ms),
         p.published_p50_ms
             .map_or_else(|| "not published".to_owned(), |ms| format!("{ms:.1} ms")),
-        p.ratio.map_or_else(|| "n/a".to_owned(), |r| format!("{r:.2}×")),
+        p.ratio
+            .map_or_else(|| "n/a".to_owned(), |r| format!("{r:.2}×")),
     ]
 }

@@ -28,11 +28,11 @@ mod process;
 mod runner;
 mod sweep;
 
-pub use cold_floor::{ColdStartFloor, FloorPoint};
 pub use catalogue::{
     Architecture, BadSelector, Budget, CounterBackend, Deployment, Language, Mode, RowSelector,
     catalogue, select,
 };
+pub use cold_floor::{ColdStartFloor, FloorPoint};
 pub use endpoints::EndpointTools;
 pub use error::{LabError, Skip};
 pub use launch::{FunctionRuntime, ServerProgram};

@@ -283,7 +283,8 @@ impl MemorySweep {
                             "{name:<width$} {:>6} {:>6.3} not measured: {}",
                             p.memory_mb,
                             p.vcpu,
-                            clip(problem, 60)
+                            // 15 columns of size and vCPU, 14 of "not measured: ".
+                            clip(problem, 120 - width - 15 - 14)
                         );
                     }
                     None => {
@@ -385,7 +386,10 @@ impl MemorySweep {
         body.push_str("</tr></thead>\n<tbody>\n");
         for row in &self.rows {
             for p in &row.points {
-                let choice = row.choices.map(|c| marks(&c, p.memory_mb)).unwrap_or_default();
+                let choice = row
+                    .choices
+                    .map(|c| marks(&c, p.memory_mb))
+                    .unwrap_or_default();
                 let cells = match &p.problem {
                     Some(problem) => format!(
                         "<td class=\"wrap\" colspan=\"6\">not measured: {}</td><td></td>",
@@ -524,8 +528,10 @@ impl MemorySweep {
                 );
             }
         }
-        svg.push_str("</svg><figcaption>Cost per million calls against p50, one line per function \
-                      row through its memory sizes (labelled).</figcaption></figure>\n");
+        svg.push_str(
+            "</svg><figcaption>Cost per million calls against p50, one line per function \
+                      row through its memory sizes (labelled).</figcaption></figure>\n",
+        );
         svg
     }
 }
@@ -663,7 +669,10 @@ mod tests {
         );
         assert_eq!(parse_memory_sizes(" , "), Err(BadMemoryList::Empty));
         let message = parse_memory_sizes("128,99999").unwrap_err().to_string();
-        assert!(message.contains("99999 MB") && message.contains("128 to 10240"), "{message}");
+        assert!(
+            message.contains("99999 MB") && message.contains("128 to 10240"),
+            "{message}"
+        );
     }
 
     /// Known data: cost rises with memory while p50 falls then flattens, as a
@@ -700,7 +709,11 @@ mod tests {
         assert_eq!(choices.cheapest_mb, 256);
         assert_eq!(choices.fastest_mb, 256);
         assert_eq!(choices.balanced_mb, 256);
-        assert_eq!(choose(&points[3..]), None, "nothing measured, nothing chosen");
+        assert_eq!(
+            choose(&points[3..]),
+            None,
+            "nothing measured, nothing chosen"
+        );
     }
 
     #[test]
@@ -720,9 +733,16 @@ mod tests {
         sweep.rows[0].choices = choose(&sweep.rows[0].points);
         let text = sweep.text();
         for line in text.lines() {
-            assert!(line.chars().count() <= 120, "{} columns: {line}", line.chars().count());
+            assert!(
+                line.chars().count() <= 120,
+                "{} columns: {line}",
+                line.chars().count()
+            );
         }
-        assert!(text.contains("cheapest 128 MB, fastest 512 MB, balanced 512 MB"), "{text}");
+        assert!(
+            text.contains("cheapest 128 MB, fastest 512 MB, balanced 512 MB"),
+            "{text}"
+        );
         assert!(text.contains("not measured: xxx"), "{text}");
         let html = sweep.html_section();
         let page_text = format!("{html:?}");
@@ -743,7 +763,10 @@ mod tests {
                 row: (*title).to_owned(),
                 title: (*title).to_owned(),
                 // The extremes of both axes: labels at the plot's corners.
-                points: vec![point(128, 9.0 * scale, 0.5), point(10_240, 0.1, 900.0 * scale)],
+                points: vec![
+                    point(128, 9.0 * scale, 0.5),
+                    point(10_240, 0.1, 900.0 * scale),
+                ],
                 choices: None,
             });
         }
@@ -756,13 +779,22 @@ mod tests {
             };
             let x: f64 = attr("x").parse().expect("x");
             let y: f64 = attr("y").parse().expect("y");
-            let label = part.split('>').nth(1).expect("text").split('<').next().expect("text");
+            let label = part
+                .split('>')
+                .nth(1)
+                .expect("text")
+                .split('<')
+                .next()
+                .expect("text");
             let width = label.len() as f64 * 7.2;
             let (left, right) = match attr("text-anchor").as_str() {
                 "start" => (x, x + width),
                 _ => (x - width, x),
             };
-            assert!(left >= 0.0 && right <= 900.0, "{label} at {x}: {left}..{right}");
+            assert!(
+                left >= 0.0 && right <= 900.0,
+                "{label} at {x}: {left}..{right}"
+            );
             assert!(y >= 12.0 && y <= 460.0, "{label} at y {y}");
             labels += 1;
         }

@@ -14,11 +14,11 @@ use latency_cost::PriceSheet;
 use crate::LabError;
 use crate::catalogue::{Architecture, Mode, RowSelector, select};
 use crate::cold_floor::ColdStartFloor;
-use crate::memory_sweep::{MemorySweep, SweepPoint};
 use crate::cost::price_rows;
 use crate::endpoints::{EndpointTools, Endpoints};
 use crate::error::Skip;
 use crate::launch::{FunctionRuntime, Launched, Running, launch};
+use crate::memory_sweep::{MemorySweep, SweepPoint};
 use crate::process::Reaper;
 
 /// What to run and where to write it. [`LabConfig::new`] holds every default; the CLI

@@ -160,7 +160,11 @@ impl ColdStarts {
     /// The shortest and longest init duration, ms.
     pub fn range_ms(&self) -> (f64, f64) {
         let min = self.init_ms.iter().copied().fold(f64::INFINITY, f64::min);
-        let max = self.init_ms.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+        let max = self
+            .init_ms
+            .iter()
+            .copied()
+            .fold(f64::NEG_INFINITY, f64::max);
         (min, max)
     }
 }
@@ -255,7 +259,8 @@ mod tests {
     #[test]
     fn bad_published_files_are_refused_with_the_problem_named() {
         let source = "[source]\nname='x'\nurl='u'\nfile='f'\ndate='d'\nruntime='r'\narchitecture='a'\npackage='p'\n";
-        let empty = format!("{source}[[init]]\nmemory_mb=128\nsamples_ms=[]\npublished_mean_ms=1.0\n");
+        let empty =
+            format!("{source}[[init]]\nmemory_mb=128\nsamples_ms=[]\npublished_mean_ms=1.0\n");
         assert!(parse_published(&empty).unwrap_err().contains("128 MB"));
         let negative =
             format!("{source}[[init]]\nmemory_mb=256\nsamples_ms=[-1.0]\npublished_mean_ms=1.0\n");
@@ -264,7 +269,11 @@ mod tests {
             "{source}[[init]]\nmemory_mb=512\nsamples_ms=[1.0]\npublished_mean_ms=1.0\n\
              [[init]]\nmemory_mb=512\nsamples_ms=[2.0]\npublished_mean_ms=2.0\n"
         );
-        assert!(parse_published(&twice).unwrap_err().contains("listed twice"));
+        assert!(
+            parse_published(&twice)
+                .unwrap_err()
+                .contains("listed twice")
+        );
         let unknown = format!("{source}extra=1\n");
         assert!(parse_published(&unknown).unwrap_err().contains("extra"));
     }
