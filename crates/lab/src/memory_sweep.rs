@@ -229,12 +229,6 @@ impl MemorySweep {
         matches!(row.deployment, Deployment::Function { .. })
     }
 
-    /// The sizes after the first: the runner measures the first as the main table's row
-    /// and these afterwards.
-    pub fn more_sizes(&self) -> &[u32] {
-        self.sizes.get(1..).unwrap_or_default()
-    }
-
     /// Adds `point` to `row`'s sweep and updates its choices.
     pub(crate) fn record(&mut self, row: &Architecture, point: SweepPoint) {
         let selector = row.selector();
@@ -647,10 +641,10 @@ mod tests {
     #[test]
     fn sizes_parse_sorted_and_bad_ones_are_named() {
         assert_eq!(
-            parse_memory_sizes("1769, 128,512MB,256").unwrap(),
+            parse_memory_sizes("1769, 128,512MB,256").expect("valid"),
             [128, 256, 512, 1769]
         );
-        assert_eq!(parse_memory_sizes("10240").unwrap(), [10_240]);
+        assert_eq!(parse_memory_sizes("10240").expect("valid"), [10_240]);
         assert_eq!(
             parse_memory_sizes("128,64"),
             Err(BadMemoryList::OutOfRange(64))
@@ -668,7 +662,9 @@ mod tests {
             Err(BadMemoryList::Duplicate(256))
         );
         assert_eq!(parse_memory_sizes(" , "), Err(BadMemoryList::Empty));
-        let message = parse_memory_sizes("128,99999").unwrap_err().to_string();
+        let message = parse_memory_sizes("128,99999")
+            .expect_err("too big")
+            .to_string();
         assert!(
             message.contains("99999 MB") && message.contains("128 to 10240"),
             "{message}"

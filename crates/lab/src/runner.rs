@@ -369,7 +369,7 @@ async fn run_row_and_sweep(
         return outcome;
     }
     sweep.record(row, sweep_point(row, config, &outcome));
-    for size in sweep.more_sizes().to_vec() {
+    for &size in config.memory_sizes.iter().skip(1) {
         let sized = LabConfig {
             function_memory_mb: size,
             ..config.clone()

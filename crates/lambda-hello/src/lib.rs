@@ -261,21 +261,33 @@ mod tests {
         let source = "[source]\nname='x'\nurl='u'\nfile='f'\ndate='d'\nruntime='r'\narchitecture='a'\npackage='p'\n";
         let empty =
             format!("{source}[[init]]\nmemory_mb=128\nsamples_ms=[]\npublished_mean_ms=1.0\n");
-        assert!(parse_published(&empty).unwrap_err().contains("128 MB"));
+        assert!(
+            parse_published(&empty)
+                .expect_err("refused")
+                .contains("128 MB")
+        );
         let negative =
             format!("{source}[[init]]\nmemory_mb=256\nsamples_ms=[-1.0]\npublished_mean_ms=1.0\n");
-        assert!(parse_published(&negative).unwrap_err().contains("256 MB"));
+        assert!(
+            parse_published(&negative)
+                .expect_err("refused")
+                .contains("256 MB")
+        );
         let twice = format!(
             "{source}[[init]]\nmemory_mb=512\nsamples_ms=[1.0]\npublished_mean_ms=1.0\n\
              [[init]]\nmemory_mb=512\nsamples_ms=[2.0]\npublished_mean_ms=2.0\n"
         );
         assert!(
             parse_published(&twice)
-                .unwrap_err()
+                .expect_err("refused")
                 .contains("listed twice")
         );
         let unknown = format!("{source}extra=1\n");
-        assert!(parse_published(&unknown).unwrap_err().contains("extra"));
+        assert!(
+            parse_published(&unknown)
+                .expect_err("refused")
+                .contains("extra")
+        );
     }
 
     #[test]
