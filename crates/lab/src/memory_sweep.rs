@@ -165,17 +165,20 @@ pub struct Choices {
     pub balanced_mb: u32,
 }
 
+/// A memory size (MB) with two of its figures.
+type Figures = (u32, f64, f64);
+
 /// Chooses among the points that have both a cost and a p50 (positive and finite);
 /// `None` when there is none.
 pub fn choose(points: &[SweepPoint]) -> Option<Choices> {
-    let usable: Vec<(u32, f64, f64)> = points
+    let usable: Vec<Figures> = points
         .iter()
         .filter_map(|p| Some((p.memory_mb, p.per_million_usd?, p.p50_ms?)))
         .filter(|&(_, cost, p50)| cost.is_finite() && cost > 0.0 && p50.is_finite() && p50 > 0.0)
         .collect();
     let min_cost = usable.iter().map(|p| p.1).fold(f64::INFINITY, f64::min);
     let min_p50 = usable.iter().map(|p| p.2).fold(f64::INFINITY, f64::min);
-    let best = |key: &dyn Fn(&(u32, f64, f64)) -> (f64, f64)| {
+    let best = |key: &dyn Fn(&Figures) -> (f64, f64)| {
         usable
             .iter()
             .min_by(|a, b| {
@@ -416,7 +419,7 @@ impl MemorySweep {
         const TOP: f64 = 20.0;
         const BOTTOM: f64 = 56.0;
         const CHAR_WIDTH: f64 = 7.2;
-        let series: Vec<(usize, Vec<(u32, f64, f64)>)> = self
+        let series: Vec<(usize, Vec<Figures>)> = self
             .rows
             .iter()
             .enumerate()
@@ -440,10 +443,10 @@ impl MemorySweep {
              calls against p50 latency, per memory size\" font-size=\"12\">"
         );
         if all.is_empty() {
-            let _ = write!(
+            let _ = writeln!(
                 svg,
                 "<text x=\"{}\" y=\"{}\" text-anchor=\"middle\">no size was measured and \
-                 priced</text></svg></figure>\n",
+                 priced</text></svg></figure>",
                 WIDTH / 2.0,
                 HEIGHT / 2.0
             );
@@ -791,7 +794,7 @@ mod tests {
                 left >= 0.0 && right <= 900.0,
                 "{label} at {x}: {left}..{right}"
             );
-            assert!(y >= 12.0 && y <= 460.0, "{label} at y {y}");
+            assert!((12.0..=460.0).contains(&y), "{label} at y {y}");
             labels += 1;
         }
         assert_eq!(labels, 4, "one label per point");

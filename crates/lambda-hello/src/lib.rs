@@ -133,7 +133,7 @@ pub fn median(values: &[f64]) -> f64 {
     let mut sorted = values.to_vec();
     sorted.sort_by(f64::total_cmp);
     let mid = sorted.len() / 2;
-    if sorted.len() % 2 == 0 {
+    if sorted.len().is_multiple_of(2) {
         (sorted[mid - 1] + sorted[mid]) / 2.0
     } else {
         sorted[mid]
@@ -192,6 +192,9 @@ pub async fn cold_starts(
     throttled: bool,
 ) -> Result<ColdStarts, String> {
     let name = binary.display();
+    // The platform starts instances in their own working directory: a relative path
+    // would not be found there.
+    let binary = &std::path::absolute(binary).map_err(|err| format!("{name}: {err}"))?;
     let mut init_ms = Vec::with_capacity(rounds);
     let mut throttling = String::new();
     for _ in 0..rounds {
@@ -204,7 +207,11 @@ pub async fn cold_starts(
         }
         let platform =
             Platform::start(vec![spec]).map_err(|err| format!("{name}: platform: {err}"))?;
-        throttling = platform.throttling().to_string();
+        throttling = if throttled {
+            platform.throttling().to_string()
+        } else {
+            "off (unthrottled)".to_owned()
+        };
         let invoked = tokio::time::timeout(
             Duration::from_secs(60),
             platform.invoke("f", bytes::Bytes::from_static(EVENT)),
