@@ -321,3 +321,116 @@ fn color_flag_applies_to_logs() {
         "stderr is a pipe"
     );
 }
+
+/// `--memory 128,256`: the function row runs at both sizes with each size's CPU budget,
+/// each size measured and priced (a bigger size costs more per GB-second, so the same
+/// work is priced by its own size), the choices name measured sizes, the table shows the
+/// first size, and the hello-world function's cold starts are the floor at both sizes.
+#[test]
+fn a_memory_sweep_measures_every_size_of_a_function_row() {
+    let out = tempfile::tempdir().expect("temp dir");
+    let json = out.path().join("outcome.json");
+    let run = lab(
+        &[
+            "--only",
+            "lambda-dynamodb",
+            "--memory",
+            "256,128",
+            "-n",
+            "10",
+            "-c",
+            "2",
+            "--json",
+            json.to_str().expect("a UTF-8 path"),
+        ],
+        out.path(),
+    );
+    run.assert_success();
+    let outcome: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).expect("--json written"))
+            .expect("JSON");
+    let sweep = &outcome["memory_sweep"];
+    assert_eq!(sweep["sizes"], serde_json::json!([128, 256]), "{sweep}");
+    let rows = sweep["rows"].as_array().expect("rows");
+    assert_eq!(rows.len(), 1, "{sweep}");
+    assert_eq!(rows[0]["row"], "lambda-dynamodb");
+    let points = rows[0]["points"].as_array().expect("points");
+    let sizes: Vec<u64> = points
+        .iter()
+        .map(|p| p["memory_mb"].as_u64().expect("memory_mb"))
+        .collect();
+    assert_eq!(sizes, [128, 256]);
+    for point in points {
+        assert!(point["problem"].is_null(), "{point}");
+        for figure in [
+            "cold_start_ms",
+            "p50_ms",
+            "p99_ms",
+            "billed_ms",
+            "per_million_usd",
+        ] {
+            let value = point[figure].as_f64().unwrap_or(0.0);
+            assert!(value > 0.0, "{figure} measured: {point}");
+        }
+        assert!(
+            point["p99_ms"].as_f64() >= point["p50_ms"].as_f64(),
+            "{point}"
+        );
+    }
+    let vcpu: Vec<f64> = points
+        .iter()
+        .map(|p| p["vcpu"].as_f64().expect("vcpu"))
+        .collect();
+    assert!(
+        (vcpu[1] / vcpu[0] - 2.0).abs() < 1e-9,
+        "256 MB gets twice 128's CPU"
+    );
+    let choices = &rows[0]["choices"];
+    for choice in ["cheapest_mb", "fastest_mb", "balanced_mb"] {
+        let mb = choices[choice].as_u64().expect("a choice");
+        assert!(mb == 128 || mb == 256, "{choices}");
+    }
+    // The table's row is the first size; the second size's Reports are written beside it.
+    let sequential = report(out.path(), "lambda-dynamodb-sequential.json");
+    assert_eq!(sequential["function"]["memory_size_mb"], 128);
+    let bigger = report(out.path(), "lambda-dynamodb-256mb-sequential.json");
+    assert_eq!(bigger["function"]["memory_size_mb"], 256);
+    // The cold-start floor, at both sizes, with the published figure's ratio.
+    let floor = &outcome["cold_start_floor"];
+    let floor_points = floor["points"].as_array().expect("floor points");
+    assert_eq!(floor_points.len(), 2, "{floor}");
+    assert!(
+        floor["published_source"]
+            .as_str()
+            .expect("source")
+            .contains("lambda-perf")
+    );
+    for point in floor_points {
+        assert!(
+            point["init_p50_ms"].as_f64().expect("init") > 0.0,
+            "{point}"
+        );
+        assert!(
+            point["ratio"].as_f64().expect("a published size") > 0.0,
+            "{point}"
+        );
+    }
+    // report.md and report.html carry the sweep.
+    let markdown = std::fs::read_to_string(out.path().join("report.md")).expect("report.md");
+    assert!(markdown.contains("## Memory sweep"), "{markdown}");
+    let html = std::fs::read_to_string(out.path().join("report.html")).expect("report.html");
+    assert!(html.contains("id=\"memory-sweep\"") && html.contains(">256 MB</text>"));
+}
+
+#[test]
+fn a_memory_size_lambda_does_not_offer_is_refused_by_name() {
+    let out = tempfile::tempdir().expect("temp dir");
+    let run = lab(&["--memory", "128,64"], out.path());
+    assert_eq!(run.status, Some(2), "{}", run.stderr);
+    assert!(
+        run.stderr
+            .contains("64 MB is outside Lambda's memory range of 128 to 10240 MB"),
+        "{}",
+        run.stderr
+    );
+}

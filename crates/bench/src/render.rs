@@ -11,7 +11,7 @@ mod table;
 
 use std::fmt::Write as _;
 
-pub use html::{Page, Section, esc as escape_html};
+pub use html::{Page, Section, colour as series_colour, esc as escape_html};
 pub use table::TextOptions;
 
 use crate::{Report, Summary, Verdict};

@@ -86,8 +86,22 @@ Exit status: 0 when every measured row is sound; 1 when an atomic store lost or 
 an update, a row could not be started or measured, or every request of a run failed
 (the problems are listed on stderr); 2 on a usage error; 130 when interrupted.
 
+Memory sweep (--memory 128,256,512,1024,1769): every function row runs once per size,
+with the CPU budget Lambda gives that size (server rows run once); the table shows the
+first size, and a sweep table follows it: per size the cold start (init duration), p50
+and p99 of the sequential run, mean billed duration and cost per million calls, and per
+row the cheapest, the fastest and a balanced size (the lowest cost/min cost × p50/min
+p50). report.html charts cost against p50 across the sizes. Sizes must be 128 to 10240
+MB, as on Lambda. Percentiles, not Power Tuning's trimmed mean.
+
+Cold-start floor: when a function row was measured, the hello-world Rust function
+(latency-hello: the Runtime API, no SDK) is started cold 5 times at each size the
+function rows ran at, and its median init duration is set against lambda-perf's
+published figure for a Rust hello-world at that size (the ratio; docs/fidelity.md).
+
 Examples:
   latency lab
+  latency lab --memory 128,256,512,1024,1769 --only lambda-dynamodb,lambda-python-dynamodb
   latency lab --quick
   latency lab --only ec2,fargate-efs -n 5000
   latency lab --only 'lambda-dynamodb?mode=read-modify-write' --sheet current
@@ -144,6 +158,13 @@ pub(crate) struct LabArgs {
           value_parser = clap::value_parser!(u32).range(128..=10240))]
     memory_mb: u32,
 
+    /// Sweep the function rows over these memory sizes in MB, comma-separated (128 to
+    /// 10240 each): every function row runs once per size with that size's CPU budget;
+    /// the table shows the first size, a sweep table all of them (see below).
+    #[arg(long, value_name = "MB,...", value_parser = parse_memory_list,
+          conflicts_with = "memory_mb")]
+    memory: Option<MemoryList>,
+
     /// Run every process unthrottled instead of applying the cloud's CPU and memory
     /// budgets through cgroups (1 vCPU for EC2, 0.25 for Fargate, 250m per pod, and
     /// memory/1769 vCPU per Lambda instance).
@@ -192,6 +213,16 @@ fn parse_client_rtt(text: &str) -> Result<f64, String> {
             "`{text}` is not a number of milliseconds (e.g. 12 or 12.5)"
         )),
     }
+}
+
+/// `--memory`'s sizes, ascending.
+#[derive(Debug, Clone)]
+struct MemoryList(Vec<u32>);
+
+fn parse_memory_list(text: &str) -> Result<MemoryList, String> {
+    latency_lab::memory_sweep::parse_memory_sizes(text)
+        .map(MemoryList)
+        .map_err(|err| err.to_string())
 }
 
 fn parse_concurrency(text: &str) -> Result<usize, String> {
@@ -250,6 +281,16 @@ pub(crate) fn run(args: LabArgs, color: ColorChoice) -> anyhow::Result<ExitCode>
     config.runtime_skips = variants.runtime_skips;
     config.server_programs = variants.server_programs;
     config.function_memory_mb = args.memory_mb;
+    if let Some(MemoryList(sizes)) = args.memory {
+        config.function_memory_mb = sizes[0];
+        config.memory_sizes = sizes;
+    }
+    let functions_selected = latency_lab::select(&args.only)
+        .iter()
+        .any(|(_, row)| matches!(row.deployment, Deployment::Function { .. }));
+    if functions_selected {
+        config.hello_exe = function_binary(&config.latency_exe, HELLO);
+    }
     config.cpu_limits = !args.no_cpu_limits;
     config.concurrency = args.concurrency;
     config.only = args.only;
@@ -313,6 +354,13 @@ pub(crate) fn run(args: LabArgs, color: ColorChoice) -> anyhow::Result<ExitCode>
                 "\n{}",
                 latency_lab::queue_text_table(&outcome.queue_rows).trim_end()
             );
+        }
+        if let Some(sweep) = &outcome.memory_sweep {
+            println!();
+            print!("{}", sweep.text());
+        }
+        if let Some(floor) = &outcome.cold_start_floor {
+            print!("{}", floor.text());
         }
         println!(
             "p50, p99, cold start, req/s, errors and counter checks per row: report.md (or --json)"
@@ -418,12 +466,11 @@ fn outcome_json(outcome: &LabOutcome, config: &LabConfig) -> serde_json::Value {
         "findings": outcome.findings,
         "problems": outcome.problems,
         "interrupted": outcome.interrupted,
+        "memory_sweep": outcome.memory_sweep,
+        "cold_start_floor": outcome.cold_start_floor,
     })
 }
 
-/// The Lambda binary the function rows run: `latency-lambda` beside this binary (same
-/// cargo profile). Inside the repository a missing one is built once, in the same profile;
-/// elsewhere the rows are skipped with the command that builds it.
 /// What `latency lab` prepares from the repository's `variants/`.
 #[derive(Default)]
 struct Variants {
@@ -563,6 +610,13 @@ const LAMBDA: FunctionBinary = FunctionBinary {
     manifest: "crates/lambda/Cargo.toml",
 };
 
+/// The cold-start floor's hello-world function.
+const HELLO: FunctionBinary = FunctionBinary {
+    name: "latency-hello",
+    package: "latency-lambda-hello",
+    manifest: "crates/lambda-hello/Cargo.toml",
+};
+
 /// The Lambda + SQS row's `calc` function.
 const CALC: FunctionBinary = FunctionBinary {
     name: "latency-calc",
@@ -570,6 +624,9 @@ const CALC: FunctionBinary = FunctionBinary {
     manifest: "crates/lambda-calc/Cargo.toml",
 };
 
+/// The workspace binary beside the `latency` binary (same cargo profile). Inside the
+/// repository a missing one is built once, in the same profile; elsewhere `None` (what
+/// needs it is skipped with the command that builds it).
 fn function_binary(latency_exe: &Path, binary: FunctionBinary) -> Option<PathBuf> {
     let FunctionBinary {
         name,
@@ -585,15 +642,13 @@ fn function_binary(latency_exe: &Path, binary: FunctionBinary) -> Option<PathBuf
         return None;
     }
     let target_dir = profile_dir.parent()?;
-    let release = profile_dir
-        .file_name()
-        .is_some_and(|name| name == "release");
-    let mut args = vec!["build", "--locked", "-p", package];
+    let release = profile_dir.file_name().is_some_and(|dir| dir == "release");
+    let mut args = vec!["build", "--locked", "-p", package, "--bin", name];
     if release {
         args.push("--release");
     }
     eprintln!(
-        "lab: building the Lambda function (first run only): cargo {}",
+        "lab: building {name} (first run only): cargo {}",
         args.join(" ")
     );
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
@@ -604,11 +659,11 @@ fn function_binary(latency_exe: &Path, binary: FunctionBinary) -> Option<PathBuf
     match built {
         Ok(status) if status.success() && beside.is_file() => Some(beside),
         Ok(status) => {
-            eprintln!("lab: building {name} failed ({status}); the Lambda rows will be skipped");
+            eprintln!("lab: building {name} failed ({status}); what needs it will be skipped");
             None
         }
         Err(err) => {
-            eprintln!("lab: cannot run cargo ({err}); the Lambda rows will be skipped");
+            eprintln!("lab: cannot run cargo ({err}); what needs {name} will be skipped");
             None
         }
     }
@@ -709,14 +764,23 @@ impl Display {
             LabEvent::Failed { row, error } => {
                 self.line(format!("lab: {}: failed: {error}", row.selector()));
             }
-            LabEvent::Finished { row, summary, .. } => {
+            LabEvent::Finished {
+                row,
+                summary,
+                function,
+            } => {
                 let took = self
                     .row_started
                     .lock()
                     .unwrap_or_else(|poisoned| poisoned.into_inner())
                     .elapsed();
+                // A memory sweep finishes a function row once per size.
+                let size = function
+                    .and_then(|f| f.memory_size_mb)
+                    .map(|mb| format!(" at {mb} MB"))
+                    .unwrap_or_default();
                 let mut text = format!(
-                    "lab: {}: measured in {:.1} s",
+                    "lab: {}{size}: measured in {:.1} s",
                     row.selector(),
                     took.as_secs_f64()
                 );

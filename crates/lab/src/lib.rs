@@ -14,19 +14,24 @@
 //! real delays (delay proxies the lab starts and stops) and scores the prediction against
 //! the original study; `--repeat` measures each row several times, and a run measured
 //! on a busy machine is flagged (see [`BUSY_SHARE`]).
+//! - [`memory_sweep`]: `--memory`, each function row once per memory size, with the
+//!   cheapest, fastest and balanced size; [`ColdStartFloor`]: the hello-world function's
+//!   cold start against the published figure.
 //!
 //! Every process the lab starts dies with it, even on SIGKILL; the cgroups and Redis keys
 //! a killed run leaves are removed by the next run.
 
 pub mod catalogue;
 mod cloud;
+mod cold_floor;
 mod cost;
 mod endpoints;
 mod error;
 mod launch;
+pub mod memory_sweep;
 mod process;
-mod repeat;
 mod queue_rows;
+mod repeat;
 mod runner;
 mod sweep;
 
@@ -37,14 +42,15 @@ pub use catalogue::{
 pub use cloud::{
     CloudSetup, EFS_OPERATIONS_PER_REQUEST, TARGET_MEAN_PCT, TARGET_ROW_PCT, score_lines,
 };
+pub use cold_floor::{ColdStartFloor, FloorPoint};
 pub use endpoints::EndpointTools;
 pub use error::{LabError, Skip};
 pub use launch::{FunctionRuntime, ServerProgram};
 pub use process::{REAPER_ALL_CLEAN, REAPER_ARGS};
-pub use repeat::BUSY_SHARE;
 pub use queue_rows::{
     QueueConsumers, QueueRow, QueueRowsConfig, markdown_section as queue_markdown,
     text_table as queue_text_table,
 };
+pub use repeat::BUSY_SHARE;
 pub use runner::{LabConfig, LabEvent, LabOutcome, Phase, run, run_until};
 pub use sweep::remove_leftovers_of_dead_runs;

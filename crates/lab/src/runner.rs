@@ -13,10 +13,12 @@ use latency_cost::PriceSheet;
 
 use crate::LabError;
 use crate::catalogue::{Architecture, Mode, RowSelector, select};
+use crate::cold_floor::ColdStartFloor;
 use crate::cost::price_rows;
 use crate::endpoints::{EndpointTools, Endpoints};
 use crate::error::Skip;
 use crate::launch::{FunctionRuntime, Launched, Running, launch};
+use crate::memory_sweep::{MemorySweep, SweepPoint};
 use crate::process::Reaper;
 use crate::repeat::{BusySampler, PhaseRuns, aggregate};
 
@@ -64,6 +66,14 @@ pub struct LabConfig {
     pub repeat: usize,
     /// The queue rows' plan and parts (`lambda-sqs`, `workers-rabbitmq`).
     pub queue: crate::QueueRowsConfig,
+    /// `--memory`: the memory sizes to sweep, ascending (see
+    /// [`memory_sweep`](crate::memory_sweep)). Each function row runs once per size; the
+    /// first size's runs are the table's row. Empty: function rows run once, at
+    /// [`function_memory_mb`](Self::function_memory_mb).
+    pub memory_sizes: Vec<u32>,
+    /// The hello-world function (`latency-hello`) whose cold starts, at each size the
+    /// function rows ran at, are the floor of the function figures; `None` leaves it out.
+    pub hello_exe: Option<PathBuf>,
 }
 
 impl LabConfig {
@@ -102,6 +112,8 @@ impl LabConfig {
             cloud: None,
             repeat: 1,
             queue: crate::QueueRowsConfig::default(),
+            memory_sizes: Vec::new(),
+            hello_exe: None,
         }
         .with_requests(Self::DEFAULT_REQUESTS)
     }
@@ -215,6 +227,11 @@ pub struct LabOutcome {
     /// The measured queue rows, in catalogue order: the "Queue workloads" table (those
     /// skipped or failed are in `comparison`, as other rows).
     pub queue_rows: Vec<crate::QueueRow>,
+    /// `--memory`: every function row at every size, with the choices.
+    pub memory_sweep: Option<MemorySweep>,
+    /// The hello-world function's cold starts against the published figure, when a
+    /// function row was measured and [`LabConfig::hello_exe`] was given.
+    pub cold_start_floor: Option<ColdStartFloor>,
 }
 
 /// What became of one selected row.
@@ -261,6 +278,20 @@ pub async fn run_until(
     mut on_event: impl FnMut(LabEvent<'_>) + Send,
     interrupt: impl Future<Output = ()> + Send,
 ) -> Result<LabOutcome, LabError> {
+    // A sweep's first size is the table's: the function rows run at it first.
+    let first_size;
+    let config = match config.memory_sizes.first() {
+        Some(&mb) if mb != config.function_memory_mb => {
+            first_size = LabConfig {
+                function_memory_mb: mb,
+                ..config.clone()
+            };
+            &first_size
+        }
+        _ => config,
+    };
+    let mut sweep =
+        (!config.memory_sizes.is_empty()).then(|| MemorySweep::new(config.memory_sizes.clone()));
     let state_dir = config.out_dir.join("state");
     create_dir(&state_dir)?;
     // Store URLs need absolute paths (`file:///abs/path`).
@@ -303,7 +334,7 @@ pub async fn run_until(
         } else {
             let place = (index + 1, total);
             tokio::select! {
-                outcome = run_row(&row, place, config, &mut endpoints, &mut on_event) => outcome,
+                outcome = run_row_and_sweep(&row, place, config, &mut endpoints, &mut on_event, &mut sweep) => outcome,
                 () = &mut interrupt => {
                     interrupted = true;
                     RowOutcome::Failed(LabError::Interrupted)
@@ -320,11 +351,92 @@ pub async fn run_until(
         results.push(RowResult { row, outcome });
     }
     endpoints.stop().await;
-    let written = write_results(config, results, interrupted);
+    let any_function = results.iter().any(|result| {
+        MemorySweep::covers(&result.row) && matches!(result.outcome, RowOutcome::Measured { .. })
+    });
+    let floor = match &config.hello_exe {
+        Some(exe) if any_function && !interrupted => {
+            let sizes = sweep.as_ref().map_or_else(
+                || vec![config.function_memory_mb],
+                |sweep| sweep.sizes.clone(),
+            );
+            tokio::select! {
+                floor = crate::cold_floor::measure(exe, &sizes, config.cpu_limits) => Some(floor),
+                () = &mut interrupt => {
+                    interrupted = true;
+                    None
+                }
+            }
+        }
+        _ => None,
+    };
+    let written = write_results(config, results, interrupted, sweep, floor);
     if let Some(reaper) = reaper {
         reaper.finish().await;
     }
     written
+}
+
+/// [`run_row`]; then, for a function row of a `--memory` sweep, once more per further
+/// size, each size's figures recorded in `sweep` and its Reports written as
+/// `STEM-<MB>mb-sequential.json` and `STEM-<MB>mb-concurrent.json`. Returns the first
+/// size's outcome (the table's row).
+async fn run_row_and_sweep(
+    row: &Architecture,
+    place: (usize, usize),
+    config: &LabConfig,
+    endpoints: &mut Endpoints,
+    on_event: &mut (impl FnMut(LabEvent<'_>) + Send),
+    sweep: &mut Option<MemorySweep>,
+) -> RowOutcome {
+    let outcome = run_row(row, place, config, endpoints, on_event).await;
+    let Some(sweep) = sweep.as_mut().filter(|_| MemorySweep::covers(row)) else {
+        return outcome;
+    };
+    if matches!(outcome, RowOutcome::Skipped(_)) {
+        return outcome;
+    }
+    sweep.record(row, sweep_point(row, config, &outcome));
+    for &size in config.memory_sizes.iter().skip(1) {
+        let sized = LabConfig {
+            function_memory_mb: size,
+            ..config.clone()
+        };
+        let more = run_row(row, place, &sized, endpoints, on_event).await;
+        if let RowOutcome::Measured { runs, .. } = &more {
+            for PhaseRuns { phase, report, .. } in runs {
+                let name = format!("{}-{size}mb-{}.json", row.file_stem(), phase.file_stem());
+                if let Err(err) = write_json(&config.out_dir.join(name), report) {
+                    tracing::warn!(%err, "a sweep Report was not written");
+                }
+            }
+        }
+        sweep.record(row, sweep_point(row, &sized, &more));
+    }
+    outcome
+}
+
+/// What a sweep records of one size's outcome.
+fn sweep_point(row: &Architecture, config: &LabConfig, outcome: &RowOutcome) -> SweepPoint {
+    let memory_mb = config.function_memory_mb;
+    match outcome {
+        RowOutcome::Measured {
+            runs, billed_ms, ..
+        } => {
+            // The table's run of each phase (the median one with --repeat).
+            let shown: Vec<(Phase, latency_bench::Report)> = runs
+                .iter()
+                .map(|phase| (phase.phase, phase.report.clone()))
+                .collect();
+            SweepPoint::measured(row, memory_mb, &shown, billed_ms, &config.sheet)
+        }
+        RowOutcome::Skipped(skip) => SweepPoint::failed(memory_mb, skip.to_string()),
+        RowOutcome::Failed(err) => SweepPoint::failed(memory_mb, err.to_string()),
+        // `MemorySweep::covers` admits function rows only.
+        RowOutcome::Queue(_) => {
+            SweepPoint::failed(memory_mb, "a queue row has no memory sweep".to_owned())
+        }
+    }
 }
 
 /// Launch, measure, stop one row.
@@ -579,6 +691,8 @@ fn write_results(
     config: &LabConfig,
     results: Vec<RowResult>,
     interrupted: bool,
+    memory_sweep: Option<MemorySweep>,
+    cold_start_floor: Option<ColdStartFloor>,
 ) -> Result<LabOutcome, LabError> {
     let mut verdicts = Verdicts::default();
     for result in &results {
@@ -682,7 +796,6 @@ fn write_results(
     if !queue_rows.is_empty() {
         markdown.push_str(&crate::queue_rows::markdown_section(&queue_rows));
     }
-    write(&config.out_dir.join("report.md"), &markdown)?;
     let mut page = comparison.page();
     if let Some(section) = priced.html_section() {
         page = page.section(section);
@@ -705,6 +818,15 @@ fn write_results(
     if !queue_rows.is_empty() {
         page = page.section(crate::queue_rows::html_section(&queue_rows));
     }
+    if let Some(sweep) = &memory_sweep {
+        markdown.push_str(&sweep.markdown());
+        page = page.section(sweep.html_section());
+    }
+    if let Some(floor) = &cold_start_floor {
+        markdown.push_str(&floor.markdown());
+        page = page.section(floor.html_section());
+    }
+    write(&config.out_dir.join("report.md"), &markdown)?;
     write(&config.out_dir.join("report.html"), &page.render())?;
     Ok(LabOutcome {
         comparison,
@@ -715,6 +837,8 @@ fn write_results(
         interrupted,
         score,
         queue_rows,
+        memory_sweep,
+        cold_start_floor,
     })
 }
 

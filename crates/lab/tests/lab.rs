@@ -175,6 +175,89 @@ fn an_interrupted_run_writes_what_it_has() {
     assert!(!out.path().join("ec2-sequential.json").exists());
 }
 
+/// A memory sweep through the library, as `latency lab --memory 128,256 --only
+/// lambda-dynamodb` runs it: the function row is measured and priced at both sizes (the
+/// second with twice the first's CPU), the choices name measured sizes, the table's row
+/// is the first size, and the hello-world's cold starts are the floor at both sizes. Needs
+/// the debug `latency-lambda` and `latency-hello` binaries and dynalite under `.cache/`
+/// (`scripts/services start`).
+#[test]
+fn a_memory_sweep_measures_both_sizes_of_a_function_row() {
+    let out = tempfile::tempdir().expect("temp dir");
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let bin = latency_exe().with_file_name("latency-lambda");
+    let hello = latency_exe().with_file_name("latency-hello");
+    assert!(
+        bin.is_file() && hello.is_file(),
+        "build them: cargo build -p latency-lambda -p latency-lambda-hello"
+    );
+    let mut config = config("lambda-dynamodb", out.path()).with_requests(10);
+    config.concurrency = 2;
+    config.tools = EndpointTools {
+        cache_dir: root.join(".cache"),
+        services_script: Some(root.join("scripts/services")),
+    };
+    config.runtimes = vec![latency_lab::FunctionRuntime::rust(bin)];
+    config.memory_sizes = vec![128, 256];
+    config.hello_exe = Some(hello);
+    let outcome = block_on(latency_lab::run(&config, |_| {})).expect("the lab runs");
+    assert!(outcome.problems.is_empty(), "{:?}", outcome.problems);
+
+    let sweep = outcome.memory_sweep.expect("a sweep");
+    assert_eq!(sweep.rows.len(), 1);
+    let row = &sweep.rows[0];
+    let sizes: Vec<u32> = row.points.iter().map(|p| p.memory_mb).collect();
+    assert_eq!(sizes, [128, 256]);
+    for p in &row.points {
+        assert_eq!(p.problem, None);
+        for (name, figure) in [
+            ("cold start", p.cold_start_ms),
+            ("p50", p.p50_ms),
+            ("p99", p.p99_ms),
+            ("billed", p.billed_ms),
+            ("cost", p.per_million_usd),
+        ] {
+            assert!(
+                figure.is_some_and(|v| v > 0.0),
+                "{name} at {} MB: {p:?}",
+                p.memory_mb
+            );
+        }
+    }
+    assert!((row.points[1].vcpu / row.points[0].vcpu - 2.0).abs() < 1e-9);
+    let choices = row.choices.expect("choices");
+    for mb in [choices.cheapest_mb, choices.fastest_mb, choices.balanced_mb] {
+        assert!(mb == 128 || mb == 256, "{choices:?}");
+    }
+    let report = |name: &str| -> serde_json::Value {
+        serde_json::from_str(&std::fs::read_to_string(out.path().join(name)).expect(name))
+            .expect("JSON")
+    };
+    assert_eq!(
+        report("lambda-dynamodb-sequential.json")["function"]["memory_size_mb"],
+        128
+    );
+    assert_eq!(
+        report("lambda-dynamodb-256mb-sequential.json")["function"]["memory_size_mb"],
+        256
+    );
+
+    let floor = outcome.cold_start_floor.expect("a floor");
+    assert_eq!(floor.problem, None);
+    let floor_sizes: Vec<u32> = floor.points.iter().map(|p| p.memory_mb).collect();
+    assert_eq!(floor_sizes, [128, 256]);
+    assert!(
+        floor
+            .points
+            .iter()
+            .all(|p| p.init_p50_ms > 0.0 && p.ratio.is_some())
+    );
+
+    let html = std::fs::read_to_string(out.path().join("report.html")).expect("report.html");
+    assert!(html.contains("id=\"memory-sweep\"") && html.contains(">256 MB</text>"));
+    assert!(html.contains("id=\"cold-start-floor\""));
+}
+
 /// The queue rows on real parts: `latency worker` processes on the machine's RabbitMQ, and
 /// the `latency-calc` function behind the platform's SQS event source on the lab's own
 /// moto (installed under the repository's `.cache` by `scripts/services` if missing), both

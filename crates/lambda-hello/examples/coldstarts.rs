@@ -9,15 +9,14 @@
 //!
 //! Each binary is started K times as a new instance (a fresh platform each time, so the
 //! cold start is real) and invoked once with an empty API Gateway event; its REPORT's init
-//! duration is recorded. `latency-lambda` gets `LATENCY_STORE=memory://`, so neither
+//! duration is recorded. `--unthrottled` runs them without the memory size's CPU budget
+//! (to tell the budget's share of the init apart). `latency-lambda` gets `LATENCY_STORE=memory://`, so neither
 //! touches the network.
 
-use std::time::Duration;
-
-use latency_platform::{FunctionSpec, Platform};
+use std::path::Path;
 
 fn usage() -> ! {
-    eprintln!("usage: coldstarts [--memory MB] [--rounds K] BINARY...");
+    eprintln!("usage: coldstarts [--memory MB] [--rounds K] [--unthrottled] BINARY...");
     std::process::exit(2)
 }
 
@@ -25,6 +24,7 @@ fn usage() -> ! {
 async fn main() {
     let mut memory_mb = 128u32;
     let mut rounds = 15usize;
+    let mut throttled = true;
     let mut binaries = Vec::new();
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
@@ -41,6 +41,7 @@ async fn main() {
                     .and_then(|v| v.parse().ok())
                     .unwrap_or_else(|| usage())
             }
+            "--unthrottled" => throttled = false,
             _ if arg.starts_with('-') => usage(),
             _ => binaries.push(arg),
         }
@@ -50,39 +51,15 @@ async fn main() {
     }
     println!("binary\tmemory_mb\trounds\tinit_p50_ms\tinit_min_ms\tinit_max_ms\tthrottling");
     for binary in &binaries {
-        let mut inits = Vec::with_capacity(rounds);
-        let mut throttling = String::new();
-        for _ in 0..rounds {
-            let spec = FunctionSpec::new("f", binary)
-                .env("LATENCY_STORE", "memory://")
-                .memory_mb(memory_mb)
-                .timeout(Duration::from_secs(30));
-            let platform = Platform::start(vec![spec]).expect("platform");
-            throttling = format!("{:?}", platform.throttling());
-            let event = bytes::Bytes::from_static(
-                br#"{"version":"2.0","rawPath":"/healthz","requestContext":{"http":{"method":"GET","path":"/healthz"}}}"#,
-            );
-            let outcome = platform.invoke("f", event).await.expect("invoke");
-            if let Err(err) = &outcome.result {
-                panic!("{binary}: function error {err}");
-            }
-            let report = platform
-                .drain_reports()
-                .into_iter()
-                .next()
-                .expect("a REPORT");
-            let init = report
-                .init_duration
-                .expect("a cold start has an init duration");
-            inits.push(init.as_secs_f64() * 1000.0);
-            platform.shutdown().await;
-        }
-        inits.sort_by(f64::total_cmp);
+        let starts =
+            latency_lambda_hello::cold_starts(Path::new(binary), memory_mb, rounds, throttled)
+                .await
+                .unwrap_or_else(|err| panic!("{err}"));
+        let (min, max) = starts.range_ms();
         println!(
-            "{binary}\t{memory_mb}\t{rounds}\t{:.2}\t{:.2}\t{:.2}\t{throttling}",
-            inits[inits.len() / 2],
-            inits[0],
-            inits[inits.len() - 1]
+            "{binary}\t{memory_mb}\t{rounds}\t{:.2}\t{min:.2}\t{max:.2}\t{}",
+            starts.median_ms(),
+            starts.throttling
         );
     }
 }

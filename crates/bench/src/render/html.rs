@@ -22,7 +22,9 @@ const CONCURRENT_DASH: &str = "7 4";
 /// Average width of a character of 12–13 px text, in SVG units, for placing labels.
 const CHAR_WIDTH: f64 = 7.2;
 
-fn colour(i: usize) -> &'static str {
+/// The `i`-th series colour of the page's charts (Okabe–Ito first), repeating after
+/// twelve: sections added with [`Page::section`] use it to match the built-in charts.
+pub fn colour(i: usize) -> &'static str {
     COLOURS[i % COLOURS.len()]
 }
 
