@@ -175,7 +175,7 @@ pub(crate) async fn run_queue_row(
                 "scripts/services start (RabbitMQ on 127.0.0.1:5672)",
             )));
         }
-        Err(err) => return Err(start_failed("the SQS queue (moto)", err).into()),
+        Err(err) => return Err(start_failed("the SQS queue (moto)", err)),
     };
     let consumers_up = match consumers {
         QueueConsumers::RabbitMqWorkers => {
