@@ -44,8 +44,14 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
-/// Lambda's memory size that buys exactly one vCPU.
+/// Lambda's memory size that buys exactly one vCPU. Source and date:
+/// `crates/platform/data/lambda-cpu.toml` (a test keeps the two equal), as for every
+/// Lambda CPU figure here.
 pub const LAMBDA_MB_PER_VCPU: f64 = 1769.0;
+
+/// The CPU an on-demand Lambda instance may use during init (spawn to its first `/next`),
+/// whatever its memory: one full vCPU (see [`FunctionSpec::init_cpu_burst`](crate::FunctionSpec::init_cpu_burst)).
+pub const LAMBDA_INIT_BURST_VCPU: f64 = 1.0;
 
 /// The CFS period used when none is given: the Linux, Docker and Kubernetes default.
 pub const DEFAULT_CFS_PERIOD_US: u64 = 100_000;

@@ -627,10 +627,12 @@ fn init_limits_for(spec: &FunctionSpec) -> Limits {
     if !spec.init_cpu_burst {
         return steady;
     }
-    let cpu = spec
-        .cpu_budget
-        .vcpu(spec.memory_mb)
-        .map(|vcpu| crate::cgroup::CpuQuota::from_vcpu_with_period(vcpu.max(1.0), spec.cpu_period));
+    let cpu = spec.cpu_budget.vcpu(spec.memory_mb).map(|vcpu| {
+        crate::cgroup::CpuQuota::from_vcpu_with_period(
+            vcpu.max(crate::cgroup::LAMBDA_INIT_BURST_VCPU),
+            spec.cpu_period,
+        )
+    });
     Limits { cpu, ..steady }
 }
 

@@ -16,8 +16,9 @@ const PYTHON_INSTALL: &str = "apt-get install python3 python3-venv";
 const NODE_INSTALL: &str = "apt-get install nodejs npm";
 const CPP_INSTALL: &str =
     "apt-get install g++ make libcurl4-openssl-dev libssl-dev nlohmann-json3-dev";
-/// aws-lambda-ric builds its native Runtime API client with cmake when it is installed.
-const CMAKE_INSTALL: &str = "apt-get install cmake make g++";
+/// aws-lambda-ric builds its native Runtime API client with cmake, and its bundled curl
+/// with autotools, when it is installed.
+const CMAKE_INSTALL: &str = "apt-get install cmake autoconf automake libtool make g++";
 
 /// Installs `variant`'s dependencies under `cache/variants/` (once per manifest: a second
 /// call returns at once) and says how to run it. `repo_root` is where `variants/` is.
@@ -153,6 +154,8 @@ fn node_package(
         ("node", NODE_INSTALL),
         ("npm", NODE_INSTALL),
         ("cmake", CMAKE_INSTALL),
+        ("autoreconf", CMAKE_INSTALL),
+        ("libtoolize", CMAKE_INSTALL),
     ] {
         if which(tool).is_none() {
             return Err(VariantError::ToolchainMissing { tool, install });
