@@ -313,16 +313,11 @@ async fn launch_function(
         .env
         .iter()
         .map(|(k, v)| (k.as_str(), v.as_str()))
-        .chain([("LATENCY_STORE", store)])
-        .chain(LOCAL_AWS_CREDENTIALS);
+        .chain([("LATENCY_STORE", store)]);
     for (key, value) in env {
         spec = spec.env(key, value);
     }
-    if !config.cpu_limits {
-        spec = spec.unthrottled();
-    }
-    let platform =
-        Platform::start(vec![spec]).map_err(|err| start_failed("function platform", err))?;
+    let platform = start_platform(config, spec)?;
     let listener = bind().await?;
     let front = platform
         .serve_gateway_with(
@@ -487,6 +482,20 @@ async fn start_balancer(
         let _ = stopped.await;
     }));
     Ok((format!("http://{address}"), stop))
+}
+
+/// Starts the function platform for one lab function: `spec` gains the local endpoints'
+/// AWS credentials and, with `--no-cpu-limits`, loses its CPU budget. Shared by the
+/// function rows and the Lambda + SQS row.
+pub(crate) fn start_platform(config: &LabConfig, spec: FunctionSpec) -> Result<Platform, LabError> {
+    let mut spec = spec;
+    for (key, value) in LOCAL_AWS_CREDENTIALS {
+        spec = spec.env(key, value);
+    }
+    if !config.cpu_limits {
+        spec = spec.unthrottled();
+    }
+    Platform::start(vec![spec]).map_err(|err| start_failed("function platform", err))
 }
 
 fn start_failed(what: &str, err: impl std::fmt::Display) -> LabError {

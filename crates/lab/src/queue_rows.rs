@@ -29,7 +29,7 @@ use latency_queue::report::{QueuePlan, QueueReport, QueueTarget, SCHEMA_VERSION}
 use latency_queue::{DeliveryPolicy, Job, SharedQueue, done_counter_from_url};
 
 use crate::catalogue::{Architecture, CounterBackend};
-use crate::endpoints::{Endpoints, LOCAL_AWS_CREDENTIALS};
+use crate::endpoints::Endpoints;
 use crate::error::Skip;
 use crate::process::Supervised;
 use crate::runner::{LabEvent, Phase};
@@ -322,19 +322,12 @@ async fn start_function(
         )));
     };
     let pollers = config.queue.concurrency.div_ceil(SQS_BATCH).max(1) as usize;
-    let mut spec = FunctionSpec::new(FUNCTION, exe)
+    let spec = FunctionSpec::new(FUNCTION, exe)
         .memory_mb(config.function_memory_mb)
         .max_concurrency(pollers)
         .timeout(Duration::from_secs(30))
         .env("LATENCY_DONE_STORE", done_url);
-    for (key, value) in LOCAL_AWS_CREDENTIALS {
-        spec = spec.env(key, value);
-    }
-    if !config.cpu_limits {
-        spec = spec.unthrottled();
-    }
-    let platform =
-        Platform::start(vec![spec]).map_err(|err| start_failed("function platform", err))?;
+    let platform = crate::launch::start_platform(config, spec).map_err(NotMeasured::Failed)?;
     let source_config = SqsSourceConfig {
         batch_size: SQS_BATCH as usize,
         maximum_concurrency: pollers,
