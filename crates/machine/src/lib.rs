@@ -68,8 +68,20 @@ impl CpuUse {
     /// Whether other processes used more than `threshold` of the machine's cores on
     /// average (e.g. `0.25` = a quarter of the machine): then the figures measured in the
     /// interval may be disturbed, and a report should say so.
+    ///
+    /// The counters' granularity is taken off first ([`CpuUse::resolution_cores`]), so a
+    /// short interval is flagged only when others were busy beyond what its few ticks can
+    /// tell apart from noise (a 0.05 s run on 2 cores: 0.8 cores).
     pub fn busy(&self, threshold: f64) -> bool {
-        self.other_cores > threshold * self.cores as f64
+        self.other_cores - self.resolution_cores() > threshold * self.cores as f64
+    }
+
+    /// How coarse `other_cores` is over this interval, in cores: `/proc`'s CPU times move in
+    /// whole ticks (`USER_HZ`), so each end of the interval can be off by up to one tick
+    /// per CPU. Negligible over seconds (0.004 cores over 10 s on 2 cores), large over
+    /// tens of milliseconds.
+    pub fn resolution_cores(&self) -> f64 {
+        2.0 * self.cores as f64 / ticks_per_second() / self.elapsed.as_secs_f64().max(1e-9)
     }
 
     /// One line for a report, e.g. `other processes used 1.3 of 2 cores`.
@@ -279,5 +291,24 @@ mod tests {
         assert!(use_with(0.9).busy(0.25));
         assert!(!use_with(0.3).busy(0.25));
         assert!(use_with(0.9).describe().contains("0.90 of 2 cores"));
+    }
+
+    /// Regression: a concurrent run of 0.05 s was flagged busy on a few stray ticks.
+    #[test]
+    fn a_short_interval_is_flagged_only_beyond_its_tick_resolution() {
+        let use_over = |seconds, other| CpuUse {
+            elapsed: Duration::from_secs_f64(seconds),
+            cores: 2,
+            all_cores: 1.0 + other,
+            own_cores: 1.0,
+            other_cores: other,
+        };
+        assert!((use_over(0.05, 0.0).resolution_cores() - 0.8).abs() < 1e-9);
+        assert!(!use_over(0.05, 1.2).busy(0.25), "within 0.8 + 0.5 cores");
+        assert!(use_over(0.05, 1.4).busy(0.25));
+        assert!(
+            use_over(10.0, 0.6).busy(0.25),
+            "0.004 cores of noise over 10 s"
+        );
     }
 }
