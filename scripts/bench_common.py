@@ -54,6 +54,24 @@ def own_jiffies(pids):
     return total * CLK_TCK + sum(process_jiffies(pid) for pid in live)
 
 
+def descendants(root):
+    """Every live process below `root` (children, grandchildren, ...)."""
+    parents = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as f:
+                    parents.setdefault(int(f.read().rsplit(")", 1)[1].split()[1]), []).append(int(entry))
+            except (OSError, IndexError, ValueError):
+                pass
+    found, todo = [], [root]
+    while todo:
+        for child in parents.get(todo.pop(), []):
+            found.append(child)
+            todo.append(child)
+    return found
+
+
 class LoadSampler:
     """Samples, once a second, the share of the machine's CPU used by processes other
     than this benchmark's own, so a report can say whether its timings were disturbed."""
@@ -64,10 +82,15 @@ class LoadSampler:
         self.stop = threading.Event()
         self.thread = threading.Thread(target=self.run, daemon=True)
 
+    def own_pids(self):
+        """The benchmark's own processes: a list, or a callable returning one (for
+        processes that come and go, such as a platform's function instances)."""
+        return self.pids() if callable(self.pids) else self.pids
+
     def run(self):
-        busy, own = machine_busy_jiffies(), own_jiffies(self.pids)
+        busy, own = machine_busy_jiffies(), own_jiffies(self.own_pids())
         while not self.stop.wait(1.0):
-            busy2, own2 = machine_busy_jiffies(), own_jiffies(self.pids)
+            busy2, own2 = machine_busy_jiffies(), own_jiffies(self.own_pids())
             self.samples.append(max(0.0, ((busy2 - busy) - (own2 - own)) / CLK_TCK))
             busy, own = busy2, own2
 

@@ -651,3 +651,53 @@ async fn reserved_concurrency_throttles_with_429() {
     let done = busy.await.expect("task").expect("the busy call answers");
     assert_eq!(done.status(), 200);
 }
+
+/// Kills the platform when the test ends, passed or not.
+struct KillOnDrop(Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Regression: without `--code`, a relative command path (`target/release/latency-lambda`,
+/// typed from the checkout) was started from the instance's scratch task root, so every
+/// invocation failed with "No such file or directory". It means the caller's directory.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_relative_command_path_means_the_callers_directory() {
+    let bin_dir = Path::new(env!("CARGO_BIN_EXE_latency"))
+        .parent()
+        .expect("the binaries' directory");
+    let function = bin_dir.join("latency-test-function");
+    assert!(
+        function.is_file(),
+        "{} is missing; build it with: cargo build --workspace --bins",
+        function.display()
+    );
+    let caller_dir = bin_dir.parent().expect("the target directory");
+    let relative = Path::new(bin_dir.file_name().expect("a named directory"))
+        .join("latency-test-function");
+    let mut child = latency()
+        .args(["platform", "--listen", "127.0.0.1:0", "--timeout", "30s", "--"])
+        .arg(&relative)
+        .current_dir(caller_dir)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn latency platform");
+    let base = read_address(&mut child, "latency platform");
+    let _platform = KillOnDrop(child);
+    let response = client()
+        .post(format!(
+            "{base}/2015-03-31/functions/function/invocations"
+        ))
+        .body(r#"{"op":"echo"}"#)
+        .send()
+        .await
+        .expect("the Invoke API answers");
+    assert_eq!(response.status(), 200, "{relative:?} from {caller_dir:?}");
+    let body = json_body(response).await;
+    assert!(body["pid"].as_u64().is_some(), "the function answered: {body}");
+}

@@ -213,8 +213,13 @@ fn function_spec(
     };
     // A relative command inside the code directory (`.venv/bin/python`) is resolved
     // against it, as the function runs there.
+    // Without --code the function runs in a scratch task root, so a relative path typed
+    // on the command line (`target/release/latency-lambda`) means the caller's directory.
+    let is_relative_path = command.components().count() > 1 && command.is_relative();
     let command = match code {
-        Some(dir) if command.components().count() > 1 && command.is_relative() => dir.join(command),
+        Some(dir) if is_relative_path => dir.join(command),
+        None if is_relative_path => std::path::absolute(&command)
+            .with_context(|| format!("cannot resolve {}", command.display()))?,
         _ => command,
     };
     let mut spec = FunctionSpec::new(&args.name, command)
