@@ -677,10 +677,17 @@ async fn a_relative_command_path_means_the_callers_directory() {
         function.display()
     );
     let caller_dir = bin_dir.parent().expect("the target directory");
-    let relative = Path::new(bin_dir.file_name().expect("a named directory"))
-        .join("latency-test-function");
+    let relative =
+        Path::new(bin_dir.file_name().expect("a named directory")).join("latency-test-function");
     let mut child = latency()
-        .args(["platform", "--listen", "127.0.0.1:0", "--timeout", "30s", "--"])
+        .args([
+            "platform",
+            "--listen",
+            "127.0.0.1:0",
+            "--timeout",
+            "30s",
+            "--",
+        ])
         .arg(&relative)
         .current_dir(caller_dir)
         .stdout(Stdio::piped())
@@ -690,14 +697,15 @@ async fn a_relative_command_path_means_the_callers_directory() {
     let base = read_address(&mut child, "latency platform");
     let _platform = KillOnDrop(child);
     let response = client()
-        .post(format!(
-            "{base}/2015-03-31/functions/function/invocations"
-        ))
+        .post(format!("{base}/2015-03-31/functions/function/invocations"))
         .body(r#"{"op":"echo"}"#)
         .send()
         .await
         .expect("the Invoke API answers");
     assert_eq!(response.status(), 200, "{relative:?} from {caller_dir:?}");
     let body = json_body(response).await;
-    assert!(body["pid"].as_u64().is_some(), "the function answered: {body}");
+    assert!(
+        body["pid"].as_u64().is_some(),
+        "the function answered: {body}"
+    );
 }

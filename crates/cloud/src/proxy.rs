@@ -187,12 +187,7 @@ async fn relay(
     };
     let writer = async move {
         while let Some((release, bytes)) = held.recv().await {
-            // Tokio's timer ticks in whole milliseconds: sleeping until an instant that
-            // has already passed would still wait for the next tick (about 1 ms), which
-            // a zero-delay proxy must not add.
-            if release > Instant::now() {
-                tokio::time::sleep_until(release).await;
-            }
+            hold_until(release).await;
             if client_write.write_all(&bytes).await.is_err() {
                 break;
             }
@@ -203,4 +198,33 @@ async fn relay(
     tokio::join!(requests, async {
         tokio::join!(reader, writer);
     });
+}
+
+/// How close to its deadline [`hold_until`] hands over from tokio's timer to a precise
+/// sleep: two of the timer's 1 ms ticks, so that the coarse wait never overshoots.
+const PRECISE_TAIL: std::time::Duration = std::time::Duration::from_millis(2);
+
+/// Waits until `release`, to within the kernel's timer slack (tens of µs), not tokio's
+/// 1 ms tick.
+///
+/// Tokio's timer rounds a deadline up to its next whole millisecond, so a response held
+/// with `sleep_until` left on average about 1 ms late: the lab's EC2 row, whose only
+/// delay is the client's round trip, came out 1.25 ms over a 12.9 ms RTT (2026-11-29).
+/// So the wait sleeps on tokio's timer until [`PRECISE_TAIL`] before the deadline, and
+/// the rest with `std::thread::sleep` (high-resolution timers) on tokio's blocking pool,
+/// which keeps the runtime's threads free. An instant already passed returns at once:
+/// a zero-delay proxy adds no wait at all.
+async fn hold_until(release: Instant) {
+    let now = Instant::now();
+    if release <= now {
+        return;
+    }
+    if release - now > PRECISE_TAIL {
+        tokio::time::sleep_until(release - PRECISE_TAIL).await;
+    }
+    let left = release.saturating_duration_since(Instant::now());
+    if !left.is_zero() {
+        // A failed join (the pool shutting down) only ends the wait early.
+        let _ = tokio::task::spawn_blocking(move || std::thread::sleep(left)).await;
+    }
 }
