@@ -102,12 +102,20 @@ class S3Counter:
             raise CounterError(f"counter s3://{self.bucket}/{self.key} does not hold a count")
         return int(body), obj["ETag"]
 
-    def incr(self) -> int:
+    def incr(self, deadline=None) -> int:
+        """Adds one and returns the new count. `deadline` (a `time.monotonic()` value) stops
+        the conditional-PUT retries in time for a clear error: a function killed by Lambda's
+        timeout instead is recycled, and its next call is a cold start."""
         if self.mode == "read-modify-write":
             value, _ = self._read()
             self.s3.put_object(Bucket=self.bucket, Key=self.key, Body=str(value + 1).encode())
             return value + 1
         for attempt in range(MAX_ATTEMPTS):
+            if deadline is not None and attempt > 0 and time.monotonic() >= deadline:
+                raise CounterError(
+                    f"counter s3://{self.bucket}/{self.key}: too much contention, "
+                    f"gave up after {attempt} attempts to finish before the function's timeout"
+                )
             value, etag = self._read()
             try:
                 self.s3.put_object(
@@ -159,7 +167,9 @@ class DynamoDbCounter:
     def _missing(self, err):
         return CounterError(f"counter item {self.key} in table {self.table} is missing")
 
-    def incr(self) -> int:
+    def incr(self, deadline=None) -> int:
+        """Adds one and returns the new count; one request with nothing to retry, so the
+        `deadline` (see S3Counter.incr) is not needed."""
         names = {"#c": self.attribute, "#k": self.key_name}
         if self.mode == "read-modify-write":
             item = self.ddb.get_item(TableName=self.table, Key=self.key, ConsistentRead=True)

@@ -10,6 +10,7 @@ Handler: handler.handler
 import json
 import logging
 import os
+import time
 
 from botocore.exceptions import BotoCoreError, ClientError
 
@@ -19,6 +20,9 @@ log = logging.getLogger()
 log.setLevel(logging.INFO)
 
 COUNTER = open_counter(os.environ["LATENCY_STORE"])
+
+# Time left for the last attempt and the answer when the retries give up (see incr).
+GIVE_UP_BEFORE_TIMEOUT_S = 0.3
 
 
 def _json(status, body, headers=None):
@@ -39,8 +43,10 @@ def handler(event, context):
         return _json(404, {"error": f"no route for {path}"})
     if method != "GET":
         return _json(405, {"error": f"method {method} not allowed on /hits"}, {"allow": "GET"})
+    # Stop retrying a contended write a little before Lambda's timeout, with a 503.
+    deadline = time.monotonic() + context.get_remaining_time_in_millis() / 1000 - GIVE_UP_BEFORE_TIMEOUT_S
     try:
-        count = COUNTER.incr()
+        count = COUNTER.incr(deadline)
     except (CounterError, ClientError, BotoCoreError) as err:
         # The detail goes to the log (CloudWatch); the body never carries internals.
         log.warning("store failed: %s", err)

@@ -209,3 +209,68 @@ fn cpp_sigv4_signer_matches_the_aws_test_suite() {
     );
     assert!(text.contains("7 passed, 0 failed"), "{text}");
 }
+
+/// With a competing writer that always wins (it rewrites the object between every read
+/// and the conditional PUT, on moto's real S3 API), the Python S3 counter stops retrying
+/// at its deadline with a `CounterError` that says so, instead of running into Lambda's
+/// timeout (which recycles the instance: under the lab's 32 concurrent writers, 2,010 cold
+/// starts in one row).
+#[test]
+fn the_python_s3_counter_gives_up_at_its_deadline_under_contention() {
+    one_at_a_time(async {
+        let variant = latency_variants::find("lambda-python-s3").expect("a known variant");
+        let Some(store) = store_url(variant, "atomic") else {
+            return;
+        };
+        let Prepared::Function { command, env, .. } = prepared(variant).await else {
+            panic!("lambda-python-s3 is a function");
+        };
+        let script = r#"
+import os, sys, time
+import counters
+
+class AlwaysBeaten(counters.S3Counter):
+    def _read(self):
+        value, etag = super()._read()
+        # A different body (S3's ETag is the body's MD5, so the same body would not count).
+        self.s3.put_object(Bucket=self.bucket, Key=self.key, Body=str(value + 1000).encode())
+        return value, etag
+
+counter = counters.open_counter(os.environ["LATENCY_STORE"])
+counter.__class__ = AlwaysBeaten
+started = time.monotonic()
+try:
+    counter.incr(deadline=started + 0.3)
+except counters.CounterError as err:
+    print(f"gave up after {time.monotonic() - started:.2f} s: {err}")
+    sys.exit(0)
+print("the write went through although every attempt was beaten")
+sys.exit(1)
+"#;
+        let mut python = Command::new(&command);
+        python
+            .arg("-c")
+            .arg(script)
+            .env("LATENCY_STORE", &store)
+            .env("AWS_ACCESS_KEY_ID", "test")
+            .env("AWS_SECRET_ACCESS_KEY", "test");
+        for (key, value) in env {
+            python.env(key, value);
+        }
+        let output = tokio::time::timeout(RUN_GUARD, python.output())
+            .await
+            .expect("the script finishes")
+            .expect("python runs");
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        assert!(
+            output.status.success(),
+            "{stdout}{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        assert!(
+            stdout.contains("too much contention")
+                && stdout.contains("before the function's timeout"),
+            "{stdout}"
+        );
+    });
+}
