@@ -1,4 +1,5 @@
-"""Shared by scripts/bench-serve and scripts/bench-loadgen: how busy the machine was.
+"""Shared by the benchmark scripts (bench-serve, bench-loadgen, bench-period): starting a
+server that announces its address, and how busy the machine was.
 
 A benchmark's timings mean little if other processes competed for the CPU while they
 were taken. LoadSampler samples, once a second while the timings run, the CPU used by
@@ -6,10 +7,28 @@ every process *except* the benchmark's own (this script, its children such as wr
 `latency bench`, and the servers it started), from /proc/stat and /proc/PID/stat.
 """
 import os
+import re
 import statistics
+import subprocess
+import sys
 import threading
 
 CLK_TCK = os.sysconf("SC_CLK_TCK")
+
+
+def start_server(cmd, stderr=subprocess.DEVNULL):
+    """Starts `cmd`, a server that prints `listening on [http://]ADDR` as its first line
+    (RUST_LOG=warn, so that logs stay out of the way); returns (process, ADDR). Anything
+    else on that line ends the script with a message naming the program."""
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=stderr, text=True,
+                            env={**os.environ, "RUST_LOG": "warn"})
+    line = proc.stdout.readline().strip()
+    match = re.match(r"listening on (?:http://)?(\S+)$", line)
+    if not match:
+        proc.kill()
+        script = os.path.basename(sys.argv[0])
+        sys.exit(f"{script}: {cmd[0]} printed {line!r}, not its address")
+    return proc, match.group(1)
 
 
 def machine_busy_jiffies():

@@ -211,10 +211,10 @@ fn function_spec(
             bail!("nothing to run: give --code DIR|ZIP with a `bootstrap`, or a command after --")
         }
     };
-    // A relative command inside the code directory (`.venv/bin/python`) is resolved
-    // against it, as the function runs there.
-    // Without --code the function runs in a scratch task root, so a relative path typed
-    // on the command line (`target/release/latency-lambda`) means the caller's directory.
+    // A relative command path is resolved where it was meant: inside the code directory
+    // with --code (`.venv/bin/python`), as the function runs there; without it, in the
+    // caller's directory (`target/release/latency-lambda`), since the function then runs
+    // in a scratch task root.
     let is_relative_path = command.components().count() > 1 && command.is_relative();
     let command = match code {
         Some(dir) if is_relative_path => dir.join(command),

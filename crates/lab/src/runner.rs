@@ -803,7 +803,7 @@ fn write_results(
     if let Some(lines) = &score_lines {
         page = page.section(latency_bench::render::Section::new(
             "Score against the original study",
-            format!("<pre>{}</pre>", escape_html(lines)),
+            format!("<pre>{}</pre>", latency_bench::render::escape_html(lines)),
         ));
     }
     if !local.rows.is_empty() {
@@ -811,7 +811,9 @@ fn write_results(
             "Local figures (this machine, no cloud delays)",
             format!(
                 "<pre>{}</pre>",
-                escape_html(&local.text(&latency_bench::render::TextOptions::default()))
+                latency_bench::render::escape_html(
+                    &local.text(&latency_bench::render::TextOptions::default())
+                )
             ),
         ));
     }
@@ -875,13 +877,6 @@ fn add_view(
         comparison.rows.push(TableRow::Measured(Box::new(report)));
     }
     Ok(())
-}
-
-/// Text made safe inside an HTML element.
-fn escape_html(text: &str) -> String {
-    text.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
 }
 
 async fn measure(
