@@ -5,72 +5,106 @@ use std::time::Duration;
 /// z of the 99th percentile of the standard normal distribution.
 const Z_P99: f64 = 2.326_347_874;
 
-/// A latency distribution, log-normal through a given p50 and p99 (latencies are positive
-/// and right-skewed; two quantiles fix a log-normal). `p50 == p99` is a constant delay.
+/// A latency distribution: a constant floor (a fixed round trip, which no request can
+/// beat) plus a log-normal part through a given p50 and p99 (latencies above the floor
+/// are positive and right-skewed; two quantiles fix a log-normal).
+///
+/// Contract: every draw is at least [`Delay::floor_ms`], and folding hops with
+/// [`Delay::plus`] adds their floors exactly, so a constant client round trip stays a
+/// hard lower bound of a folded path (an earlier version fitted the whole sum with one
+/// log-normal, whose lower tail drew below the round trip: CI saw a 14.7 ms request on a
+/// 15 ms RTT path).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Delay {
-    p50_ms: f64,
+    floor_ms: f64,
+    /// The median of the log-normal part; 0 means that part is absent.
+    spread_p50_ms: f64,
     sigma: f64,
 }
 
 impl Delay {
     /// No delay at all.
     pub const ZERO: Delay = Delay {
-        p50_ms: 0.0,
+        floor_ms: 0.0,
+        spread_p50_ms: 0.0,
         sigma: 0.0,
     };
 
-    /// The log-normal through `p50_ms` and `p99_ms`. The caller has validated
-    /// `0 <= p50 <= p99` and both finite ([`crate::CloudProfile`] does).
+    /// The log-normal through `p50_ms` and `p99_ms`, with no floor. The caller has
+    /// validated `0 <= p50 <= p99` and both finite ([`crate::CloudProfile`] does).
+    /// `p50 == p99` is a constant delay, the same as [`Delay::constant`].
     pub fn from_quantiles(p50_ms: f64, p99_ms: f64) -> Delay {
         if p50_ms <= 0.0 {
             return Delay::ZERO;
         }
+        if p99_ms <= p50_ms {
+            return Delay::constant(p50_ms);
+        }
         Delay {
-            p50_ms,
-            sigma: (p99_ms / p50_ms).ln().max(0.0) / Z_P99,
+            floor_ms: 0.0,
+            spread_p50_ms: p50_ms,
+            sigma: (p99_ms / p50_ms).ln() / Z_P99,
         }
     }
 
-    /// A constant delay.
+    /// A constant delay: every draw is exactly `ms` (0 or less is [`Delay::ZERO`]).
     pub fn constant(ms: f64) -> Delay {
-        Delay::from_quantiles(ms, ms)
+        Delay {
+            floor_ms: ms.max(0.0),
+            ..Delay::ZERO
+        }
+    }
+
+    /// The least any draw can be, ms.
+    pub fn floor_ms(&self) -> f64 {
+        self.floor_ms
     }
 
     /// The distribution's median, ms.
     pub fn p50_ms(&self) -> f64 {
-        self.p50_ms
+        self.floor_ms + self.spread_p50_ms
     }
 
     /// The distribution's quantile `q` (0 < q < 1), ms.
     pub fn quantile_ms(&self, q: f64) -> f64 {
-        self.p50_ms * (self.sigma * standard_normal_quantile(q)).exp()
+        self.floor_ms + self.spread_quantile_ms(q)
     }
 
-    /// The sum of two independent hops, approximated by a log-normal with the sum's p50 and
-    /// p99 (an upper bound on the p99: the two tails rarely meet). Used to fold a request
-    /// path's hops into one delay where they sit on one connection.
-    pub fn plus(self, other: Delay) -> Delay {
-        let p50 = self.p50_ms + other.p50_ms;
-        let p99 = self.quantile_ms(0.99) + other.quantile_ms(0.99);
-        Delay::from_quantiles(p50, p99)
-    }
-
-    /// One draw, using `rng`.
-    pub fn sample(&self, rng: &mut fastrand::Rng) -> Duration {
-        if self.p50_ms <= 0.0 {
-            return Duration::ZERO;
+    fn spread_quantile_ms(&self, q: f64) -> f64 {
+        if self.spread_p50_ms <= 0.0 {
+            return 0.0;
         }
-        let z = if self.sigma > 0.0 {
+        self.spread_p50_ms * (self.sigma * standard_normal_quantile(q)).exp()
+    }
+
+    /// The sum of two independent hops: the floors add exactly; the log-normal parts are
+    /// approximated by one log-normal with their summed p50 and p99 (an upper bound on
+    /// the p99: the two tails rarely meet). Used to fold a request path's hops into one
+    /// delay where they sit on one connection.
+    pub fn plus(self, other: Delay) -> Delay {
+        let spread = Delay::from_quantiles(
+            self.spread_p50_ms + other.spread_p50_ms,
+            self.spread_quantile_ms(0.99) + other.spread_quantile_ms(0.99),
+        );
+        Delay {
+            floor_ms: self.floor_ms + other.floor_ms + spread.floor_ms,
+            spread_p50_ms: spread.spread_p50_ms,
+            sigma: spread.sigma,
+        }
+    }
+
+    /// One draw, using `rng`: the floor plus a draw of the log-normal part.
+    pub fn sample(&self, rng: &mut fastrand::Rng) -> Duration {
+        let mut ms = self.floor_ms;
+        if self.spread_p50_ms > 0.0 {
             // Box-Muller: two uniforms in (0, 1] give one standard normal. Hand-written
             // because it is four lines and adding rand_distr for it would pull in rand.
             let u1 = 1.0 - rng.f64();
             let u2 = rng.f64();
-            (-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos()
-        } else {
-            0.0
-        };
-        Duration::from_secs_f64(self.p50_ms * (self.sigma * z).exp() / 1000.0)
+            let z = (-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos();
+            ms += self.spread_p50_ms * (self.sigma * z).exp();
+        }
+        Duration::from_secs_f64(ms / 1000.0)
     }
 }
 
@@ -166,5 +200,25 @@ mod tests {
         let path = Delay::constant(2.0).plus(Delay::from_quantiles(3.0, 9.0));
         assert!((path.p50_ms() - 5.0).abs() < 1e-9);
         assert!((path.quantile_ms(0.99) - 11.0).abs() < 1e-6);
+    }
+
+    #[test]
+    fn a_constant_round_trip_stays_a_hard_floor_of_a_folded_path() {
+        // The lab's Fargate + EFS front: a 15 ms round trip, an ALB and four EFS draws.
+        let mut path = Delay::constant(15.0);
+        path = path.plus(Delay::from_quantiles(1.0, 4.0));
+        for _ in 0..4 {
+            path = path.plus(Delay::from_quantiles(2.7, 10.0));
+        }
+        assert!((path.floor_ms() - 15.0).abs() < 1e-9);
+        assert!((path.p50_ms() - (15.0 + 1.0 + 4.0 * 2.7)).abs() < 1e-9);
+        let mut rng = fastrand::Rng::with_seed(11);
+        let least = (0..50_000)
+            .map(|_| path.sample(&mut rng).as_secs_f64() * 1000.0)
+            .fold(f64::INFINITY, f64::min);
+        assert!(
+            least >= 15.0,
+            "a draw of {least} ms beat the 15 ms round trip"
+        );
     }
 }

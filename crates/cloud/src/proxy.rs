@@ -2,7 +2,7 @@
 //! machines), so each hop gets a TCP proxy that holds responses for a drawn delay.
 
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, PoisonError, RwLock};
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -20,8 +20,9 @@ const CHUNK: usize = 16 * 1024;
 ///
 /// Requests (client to upstream) pass at once. Each response (upstream to client) is held
 /// for one draw of the hop's [`Delay`], measured from when its first byte reached the
-/// proxy; bytes that arrive while earlier ones are still held go out right after them, in
-/// order. So a request/response round trip through the proxy takes one draw longer, and
+/// proxy. A new response is the first bytes from upstream after a request's bytes went
+/// up, or after everything held went out (a message the server pushes); other bytes go out
+/// right after those held before them, in order. So a request/response round trip through the proxy takes one draw longer, and
 /// concurrent requests each get their own draw, as they would crossing a real network or
 /// service. Connection set-up is not delayed.
 ///
@@ -153,8 +154,24 @@ async fn relay(
     let (mut client_read, mut client_write) = client.into_split();
     let (mut server_read, mut server_write) = server.into_split();
 
+    // Set before a request's bytes go upstream, so the response they cause is always seen
+    // as a new one. Without it, a response that came back before the writer had counted
+    // the previous one as sent (a thread preempted between the two on a loaded machine)
+    // was taken for the previous response's tail and went out undelayed.
+    let request_sent = Arc::new(AtomicBool::new(false));
+    let requests_flag = request_sent.clone();
     let requests = async move {
-        let _ = tokio::io::copy(&mut client_read, &mut server_write).await;
+        let mut buffer = vec![0u8; CHUNK];
+        loop {
+            let n = match client_read.read(&mut buffer).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => n,
+            };
+            requests_flag.store(true, Ordering::Release);
+            if server_write.write_all(&buffer[..n]).await.is_err() {
+                break;
+            }
+        }
         let _ = server_write.shutdown().await;
     };
 
@@ -171,8 +188,10 @@ async fn relay(
                 Ok(n) => n,
             };
             let now = Instant::now();
-            let release = if reader_pending.load(Ordering::Acquire) == 0 {
-                // The first byte of a new response: it pays the hop's latency.
+            let after_request = request_sent.swap(false, Ordering::AcqRel);
+            let release = if after_request || reader_pending.load(Ordering::Acquire) == 0 {
+                // The first byte of a new response (after a request, or with nothing
+                // held): it pays the hop's latency.
                 (now + current(&delay).sample(&mut rng)).max(last_release)
             } else {
                 // The rest of a response already held: right behind it.
