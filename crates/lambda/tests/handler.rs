@@ -204,6 +204,59 @@ async fn s3_function_counts_in_a_real_bucket() {
     .await;
 }
 
+/// A store slower than the invocation's time: the function gives up before Lambda's
+/// deadline and answers a 503 that says so, instead of being killed by the timeout (which
+/// would make the next request a cold start). The S3 server is the harness's, behind a
+/// delay proxy that holds every answer for 20 s once the function is up.
+#[cfg(feature = "s3")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_slow_store_is_given_up_before_the_invocations_deadline() {
+    use std::time::{Duration, SystemTime};
+    let Some(endpoint) = support::service("LATENCY_TEST_S3_ENDPOINT") else {
+        return;
+    };
+    let upstream = endpoint
+        .trim_start_matches("http://")
+        .parse()
+        .expect("the S3 endpoint is host:port");
+    let proxy = latency_cloud::DelayProxy::bind(upstream, latency_cloud::Delay::ZERO, 1)
+        .await
+        .expect("the proxy starts");
+    let bucket = support::unique("deadline");
+    let mut handler = app(&format!(
+        "s3://{bucket}/hits?endpoint=http://{}&create=true",
+        proxy.local_addr()
+    ))
+    .await;
+    proxy.set_delay(latency_cloud::Delay::constant(20_000.0));
+
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/apigw-v2-get-hits.json");
+    let request: LambdaRequest =
+        serde_json::from_str(&std::fs::read_to_string(path).expect("fixture")).expect("event");
+    let mut context = Context::default();
+    let deadline = SystemTime::now() + Duration::from_millis(1_500);
+    context.deadline = deadline
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .expect("after 1970")
+        .as_millis() as u64;
+    let response = handler
+        .ready()
+        .await
+        .expect("ready")
+        .call(LambdaEvent::new(request, context))
+        .await
+        .expect("errors are HTTP responses");
+    let response = serde_json::to_value(response).expect("serializes");
+    assert_eq!(status(&response), 503, "{response}");
+    let error: Value = serde_json::from_str(&body(&response)).expect("a JSON error");
+    assert!(
+        error["error"]
+            .as_str()
+            .is_some_and(|text| text.contains("before the function's timeout")),
+        "{error}"
+    );
+}
+
 /// The store's server dies and comes back: meanwhile `/hits` is a clear 503, the function
 /// keeps answering, and the count continues afterwards.
 #[cfg(feature = "dynamodb")]
