@@ -219,7 +219,7 @@ fn cpp_bootstrap(
     ] {
         if !Path::new(header).exists() {
             return Err(VariantError::ToolchainMissing {
-                tool: "the C++ variant's libraries",
+                tool: "a header the C++ variant needs (nlohmann/json.hpp or openssl/hmac.h)",
                 install: CPP_INSTALL,
             });
         }
