@@ -21,10 +21,11 @@ const CHUNK: usize = 16 * 1024;
 /// Requests (client to upstream) pass at once. Each response (upstream to client) is held
 /// for one draw of the hop's [`Delay`], measured from when its first byte reached the
 /// proxy. A new response is the first bytes from upstream after a request's bytes went
-/// up, or after everything held went out (a message the server pushes); other bytes go out
-/// right after those held before them, in order. So a request/response round trip through the proxy takes one draw longer, and
-/// concurrent requests each get their own draw, as they would crossing a real network or
-/// service. Connection set-up is not delayed.
+/// up, or after everything held went out (a message the server pushes); other bytes go
+/// out right after those held before them, in order. So a request/response round trip
+/// through the proxy takes one draw longer, and concurrent requests each get their own
+/// draw, as they would crossing a real network or service. Connection set-up is not
+/// delayed.
 ///
 /// The delay can be changed while the proxy runs ([`DelayProxy::set_delay`]): each
 /// response is held for a draw of the delay current when its first byte arrives. The lab

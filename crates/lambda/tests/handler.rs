@@ -18,6 +18,11 @@ use serde_json::Value;
 /// Invokes `handler` with the event in `tests/data/<fixture>`; returns the Lambda response
 /// as the runtime would send it back: `statusCode`, `headers`, `body`, `isBase64Encoded`.
 async fn invoke(handler: &mut Handler, fixture: &str) -> Value {
+    invoke_with(handler, fixture, Context::default()).await
+}
+
+/// [`invoke`] with the invocation's `context` (its deadline, say).
+async fn invoke_with(handler: &mut Handler, fixture: &str, context: Context) -> Value {
     let path = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("tests/data")
         .join(fixture);
@@ -25,7 +30,7 @@ async fn invoke(handler: &mut Handler, fixture: &str) -> Value {
         .unwrap_or_else(|err| panic!("cannot read {}: {err}", path.display()));
     let request: LambdaRequest =
         serde_json::from_str(&text).expect("the fixture is an API Gateway v2 event");
-    let event = LambdaEvent::new(request, Context::default());
+    let event = LambdaEvent::new(request, context);
     let response = handler
         .ready()
         .await
@@ -230,23 +235,12 @@ async fn a_slow_store_is_given_up_before_the_invocations_deadline() {
     .await;
     proxy.set_delay(latency_cloud::Delay::constant(20_000.0));
 
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/apigw-v2-get-hits.json");
-    let request: LambdaRequest =
-        serde_json::from_str(&std::fs::read_to_string(path).expect("fixture")).expect("event");
     let mut context = Context::default();
-    let deadline = SystemTime::now() + Duration::from_millis(1_500);
-    context.deadline = deadline
+    context.deadline = (SystemTime::now() + Duration::from_millis(1_500))
         .duration_since(SystemTime::UNIX_EPOCH)
         .expect("after 1970")
         .as_millis() as u64;
-    let response = handler
-        .ready()
-        .await
-        .expect("ready")
-        .call(LambdaEvent::new(request, context))
-        .await
-        .expect("errors are HTTP responses");
-    let response = serde_json::to_value(response).expect("serializes");
+    let response = invoke_with(&mut handler, "apigw-v2-get-hits.json", context).await;
     assert_eq!(status(&response), 503, "{response}");
     let error: Value = serde_json::from_str(&body(&response)).expect("a JSON error");
     assert!(
