@@ -1,25 +1,12 @@
 variable "architecture" {
-  description = "The row to deploy, by the id that `latency lab --only` and `latency cost --only` use. Lambda language variants (lambda-python-*, lambda-js-dynamodb, lambda-cpp-dynamodb) deploy the lambda-s3/lambda-dynamodb module with that runtime; ec2-fastapi deploys the ec2 module with the study's FastAPI server."
+  description = "The row to deploy, by the id that `latency lab --only` and `latency cost --only` use. Its description, deploy/architectures/<id>.json, holds every setting of the row (function memory, runtime and CPU architecture, instance type, container size, tables, queues); edit it there, and the lab runs the same settings."
   type        = string
 
   validation {
-    # Keep in step with `latency lab --list` (scripts/check-deploy compares the two).
-    condition = contains([
-      "ec2",
-      "lambda-s3",
-      "lambda-dynamodb",
-      "lambda-python-s3",
-      "lambda-python-dynamodb",
-      "lambda-js-dynamodb",
-      "lambda-cpp-dynamodb",
-      "ec2-fastapi",
-      "fargate-efs",
-      "k8s",
-      "k8s-eks",
-      "lambda-sqs",
-      "workers-rabbitmq",
-    ], var.architecture)
-    error_message = "Unknown architecture. Valid ids: ec2, lambda-s3, lambda-dynamodb, lambda-python-s3, lambda-python-dynamodb, lambda-js-dynamodb, lambda-cpp-dynamodb, ec2-fastapi, fargate-efs, k8s, k8s-eks, lambda-sqs, workers-rabbitmq."
+    # The ids are the description files' names (crates/description checks that they are
+    # exactly `latency lab --list`'s ids).
+    condition     = can(regex("^[a-z0-9-]+$", var.architecture)) && fileexists("${path.module}/../architectures/${var.architecture}.json")
+    error_message = "Unknown architecture: there is no deploy/architectures/<id>.json for it. Valid ids: the file names in deploy/architectures (latency lab --list)."
   }
 }
 
@@ -45,28 +32,6 @@ variable "name" {
   }
 }
 
-variable "lambda_memory_mb" {
-  description = "Memory of the app's Lambda function in MB; Lambda gives 1 vCPU per 1,769 MB. The study used 128."
-  type        = number
-  default     = 128
-
-  validation {
-    condition     = var.lambda_memory_mb >= 128 && var.lambda_memory_mb <= 10240 && floor(var.lambda_memory_mb) == var.lambda_memory_mb
-    error_message = "lambda_memory_mb must be a whole number of MB from 128 to 10240."
-  }
-}
-
-variable "lambda_architecture" {
-  description = "CPU architecture of the Lambda functions: arm64 (Graviton, the default, cheaper per GB-s) or x86_64. The artifacts must have been built for it (scripts/build-lambdas --arch)."
-  type        = string
-  default     = "arm64"
-
-  validation {
-    condition     = contains(["arm64", "x86_64"], var.lambda_architecture)
-    error_message = "lambda_architecture must be arm64 or x86_64."
-  }
-}
-
 variable "artifacts_dir" {
   description = "Directory holding what scripts/build-lambdas builds (default: its output directory in this repository; see artifacts.tf)."
   type        = string
@@ -81,17 +46,6 @@ variable "log_retention_days" {
   validation {
     condition     = contains([1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653], var.log_retention_days)
     error_message = "log_retention_days must be a value CloudWatch accepts (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, ...)."
-  }
-}
-
-variable "ec2_instance_type" {
-  description = "Instance type of the ec2 rows; the study used t2.micro. Must be x86_64 (the server artifact is built for x86_64)."
-  type        = string
-  default     = "t3.micro"
-
-  validation {
-    condition     = can(regex("^(t2|t3|t3a|m5|m6i|m7i|c5|c6i|c7i)\\.[a-z0-9]+$", var.ec2_instance_type))
-    error_message = "ec2_instance_type must be an x86_64 type such as t2.micro or t3.micro."
   }
 }
 

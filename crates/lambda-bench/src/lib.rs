@@ -12,6 +12,11 @@
 //! --via-lambda FUNCTION --fanout K` sends K such plans, each with a share of the load, and
 //! merges the K Reports.
 
+/// Every environment variable `latency-lambda-bench` reads (besides those Lambda sets):
+/// only the log filter. Listed by name so that the description check
+/// (`crates/description`) does not need the runtime feature.
+pub const ENVIRONMENT: &[&str] = &["RUST_LOG"];
+
 use std::time::Duration;
 
 use latency_bench::{BenchConfig, BenchError, CounterCheckMode, Report, Stop, Warmup};

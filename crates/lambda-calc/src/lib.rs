@@ -7,7 +7,18 @@
 //! the rest of the batch is deleted, so one poison message does not redo its batch.
 
 use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent, SqsMessage};
+use latency_lambda_start::Variable;
 use latency_queue::{Job, SharedDoneCounter, calc, now_ms};
+
+/// `LATENCY_DONE_STORE` (required): the done counter's URL.
+pub const DONE_STORE: Variable = Variable {
+    name: "LATENCY_DONE_STORE",
+    required: true,
+    meaning: "the done counter's URL, e.g. dynamodb://latency-calc-done or redis://host:6379/0?key=done",
+};
+
+/// Every environment variable `latency-calc` reads (besides those Lambda sets).
+pub const ENVIRONMENT: &[Variable] = &[DONE_STORE, latency_lambda_start::LOG_FILTER];
 
 /// Runs one SQS event batch; the response names every message that failed.
 ///
@@ -44,8 +55,7 @@ async fn run_one(
     message: SqsMessage,
 ) -> (Option<String>, Result<bool, String>) {
     let outcome = async {
-        let body = message.body.as_deref().ok_or("the message has no body")?;
-        let job = Job::from_body(body.as_bytes()).map_err(|err| err.to_string())?;
+        let job = job_of(&message)?;
         calc(job.x).await.map_err(|err| err.to_string())?;
         done.record(&job.id, now_ms())
             .await
@@ -53,6 +63,39 @@ async fn run_one(
     }
     .await;
     (message.message_id, outcome)
+}
+
+/// The job a message carries. A producer of this project sends a whole [`Job`]; API
+/// Gateway's SQS integration (the cloud's `POST /calc`, deploy/terraform/modules/lambda-sqs)
+/// forwards the request body as it came, `{"x": 1.5}`, so a body with `x` alone is a job
+/// whose id is the SQS message id (the same on every redelivery, so the done counter
+/// still counts it once) and whose enqueue time is SQS's `SentTimestamp`.
+fn job_of(message: &SqsMessage) -> Result<Job, String> {
+    let body = message.body.as_deref().ok_or("the message has no body")?;
+    if let Ok(job) = Job::from_body(body.as_bytes()) {
+        return Ok(job);
+    }
+    #[derive(serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Request {
+        x: f64,
+    }
+    let request: Request = serde_json::from_str(body)
+        .map_err(|err| format!("the body is neither a job nor {{\"x\": seconds}}: {err}"))?;
+    let id = message
+        .message_id
+        .clone()
+        .ok_or("a request body without an id needs the SQS message id, and there is none")?;
+    let enqueued_at_ms = message
+        .attributes
+        .get("SentTimestamp")
+        .and_then(|ms| ms.parse().ok())
+        .unwrap_or_else(now_ms);
+    Ok(Job {
+        id,
+        x: request.x,
+        enqueued_at_ms,
+    })
 }
 
 /// Awaits every future concurrently, in order. Hand-written (a JoinSet needs 'static

@@ -9,17 +9,18 @@ use std::process::ExitCode;
 use aws_lambda_events::event::sqs::SqsEvent;
 use lambda_runtime::{LambdaEvent, service_fn};
 
-const DONE_VAR: &str = "LATENCY_DONE_STORE";
-
 fn main() -> ExitCode {
     // One batch at a time per instance; its jobs interleave on one thread since they wait.
     let Some(runtime) = latency_lambda_start::start_single_threaded() else {
         return ExitCode::FAILURE;
     };
     runtime.block_on(async {
-        let Ok(url) = std::env::var(DONE_VAR) else {
-            eprintln!("error: {DONE_VAR} is not set; set it to the done counter URL, e.g. redis://host:6379/0?key=done");
-            return ExitCode::FAILURE;
+        let url = match latency_lambda_calc::DONE_STORE.require() {
+            Ok(url) => url,
+            Err(err) => {
+                eprintln!("error: {err}");
+                return ExitCode::FAILURE;
+            }
         };
         let done = match latency_queue::done_counter_from_url(&url).await {
             Ok(done) => done,
@@ -30,7 +31,11 @@ fn main() -> ExitCode {
         };
         let handler = service_fn(|event: LambdaEvent<SqsEvent>| {
             let done = done.clone();
-            async move { Ok::<_, lambda_runtime::Error>(latency_lambda_calc::handle_batch(&done, event.payload).await) }
+            async move {
+                Ok::<_, lambda_runtime::Error>(
+                    latency_lambda_calc::handle_batch(&done, event.payload).await,
+                )
+            }
         });
         match lambda_runtime::run(handler).await {
             Ok(()) => ExitCode::SUCCESS,

@@ -65,3 +65,36 @@ async fn poison_messages_are_the_only_batch_item_failures() {
     assert_eq!(again.batch_item_failures.len(), 2);
     assert_eq!(done.count().await.expect("count"), 8);
 }
+
+/// The cloud's `POST /calc` is API Gateway's SQS integration, which forwards the request
+/// body as it came: `{"x": …}` with no id. Such a message is a job keyed by its SQS
+/// message id, so a redelivery still counts once; anything else in the body is refused.
+#[tokio::test(start_paused = true)]
+#[allow(clippy::needless_update)] // the catch-all field exists only with a feature
+async fn a_request_body_from_api_gateway_is_a_job_keyed_by_its_message_id() {
+    let done = done_counter_from_url("memory://").await.expect("counter");
+    let records = vec![
+        message("api-1", "{\"x\": 0.2}"),
+        message("api-2", "{\"x\": 0}"),
+        message("api-3", "{\"x\": 1, \"extra\": true}"),
+    ];
+    let batch = || SqsEvent {
+        records: records.clone(),
+        ..Default::default()
+    };
+    let response = handle_batch(&done, batch()).await;
+    let failed: Vec<String> = response
+        .batch_item_failures
+        .into_iter()
+        .map(|f| f.item_identifier)
+        .collect();
+    assert_eq!(failed, ["api-3"]);
+    assert_eq!(done.count().await.expect("count"), 2);
+    let again = handle_batch(&done, batch()).await;
+    assert_eq!(again.batch_item_failures.len(), 1);
+    assert_eq!(
+        done.count().await.expect("count"),
+        2,
+        "redelivery counts once"
+    );
+}

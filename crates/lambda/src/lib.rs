@@ -16,6 +16,18 @@
 //! An invocation never runs into Lambda's own timeout: [`DEADLINE_MARGIN`] before the
 //! invocation's deadline, the function gives up and answers 503 (see [`init`]).
 
+use latency_lambda_start::Variable;
+
+/// `LATENCY_STORE` (required): the counter store's URL.
+pub const STORE: Variable = Variable {
+    name: "LATENCY_STORE",
+    required: true,
+    meaning: "the counter store's URL, e.g. dynamodb://latency?key=id&key_value=0&attribute=hits or s3://bucket/hits",
+};
+
+/// Every environment variable `latency-lambda` reads (besides those Lambda sets).
+pub const ENVIRONMENT: &[Variable] = &[STORE, latency_lambda_start::LOG_FILTER];
+
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 

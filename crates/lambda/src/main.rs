@@ -11,9 +11,6 @@ use std::process::ExitCode;
 
 use latency_app::AppConfig;
 
-/// The environment variable that names the store.
-const STORE_VAR: &str = "LATENCY_STORE";
-
 fn main() -> ExitCode {
     // One invocation at a time per instance: a single-threaded runtime is all it needs, and
     // it starts faster.
@@ -24,11 +21,12 @@ fn main() -> ExitCode {
 }
 
 async fn run() -> ExitCode {
-    let Some(store_url) = std::env::var(STORE_VAR).ok().filter(|url| !url.is_empty()) else {
-        eprintln!(
-            "error: set {STORE_VAR} to the counter store's URL, e.g. dynamodb://latency or s3://bucket/hits"
-        );
-        return ExitCode::FAILURE;
+    let store_url = match latency_lambda::STORE.require() {
+        Ok(url) => url,
+        Err(err) => {
+            eprintln!("error: {err}");
+            return ExitCode::FAILURE;
+        }
     };
     // Init, once per instance and outside the handler: the store client is reused by
     // every invocation this instance serves.

@@ -1,6 +1,8 @@
 # The in-region load generator (the study's test/lambda-latency.py): `latency bench
 # --via-lambda` invokes it with a bench plan and merges the Reports it returns. It needs no
-# AWS permission beyond its logs: it only sends HTTP requests to the URL in its plan.
+# AWS permission beyond its logs: it only sends HTTP requests to the URL in its plan. Its
+# settings (memory, the 900 s timeout a 14-minute plan needs, no reserved concurrency)
+# are deploy/bench-function.json's.
 
 module "function" {
   source = "../function"
@@ -8,13 +10,7 @@ module "function" {
   name               = "${var.name}-bench"
   description        = "latency-lambda-bench: runs a bench plan against a URL and returns the JSON Report"
   package            = var.package
-  language           = "rust"
-  architecture       = var.architecture
-  memory_mb          = var.memory_mb
+  settings           = var.settings
   log_retention_days = var.log_retention_days
-  # Lambda's maximum: a plan's duration_s may be up to 14 minutes.
-  timeout_s = 900
-  # --fanout K invokes K copies at once; 50 is the most one bench may start.
-  reserved_concurrency = 50
-  policy_statements    = []
+  policy_statements  = []
 }

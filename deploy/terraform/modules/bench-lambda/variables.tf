@@ -8,20 +8,13 @@ variable "package" {
   type        = string
 }
 
-variable "architecture" {
-  description = "arm64 (default) or x86_64; must match the package (validated by modules/function)."
-  type        = string
-  default     = "arm64"
-}
-
-variable "memory_mb" {
-  description = "Memory of the load generator in MB. 1,769 MB buys one full vCPU, so the client's own CPU time does not inflate the latencies it measures."
-  type        = number
-  default     = 1769
+variable "settings" {
+  description = "The bench function's settings (deploy/bench-function.json, decoded). 1,769 MB buys one full vCPU, so the client's own CPU time does not inflate the latencies it measures."
+  type        = any
 
   validation {
-    condition     = var.memory_mb >= 512 && var.memory_mb <= 10240
-    error_message = "memory_mb must be from 512 to 10240 (a load generator below 512 MB measures its own CPU starvation)."
+    condition     = var.settings.memory_mb >= 512
+    error_message = "deploy/bench-function.json: memory_mb must be at least 512 (a load generator below 512 MB measures its own CPU starvation)."
   }
 }
 

@@ -1,12 +1,25 @@
-# Server + VM: one instance in the default VPC running the server under systemd on port
-# 8000, the counter in memory (the study's 1-fastapi-ec2). The binary travels through a
-# private bucket that only this instance's role can read. There is no SSH: port 8000 is the
-# only ingress, and SSM Session Manager gives a shell (`output ssm_session_command`).
+# Server + VM: one instance in the default VPC running the server under systemd (the
+# study's 1-fastapi-ec2). The artifact travels through a private bucket that only this
+# instance's role can read. There is no SSH: the server's port is the only ingress, and
+# SSM Session Manager gives a shell (`output ssm_session_command`). The instance type, CPU
+# architecture, command, environment and port are the description's
+# (deploy/architectures/ec2.json, ec2-fastapi.json), which the lab launches too.
 
 locals {
-  port     = 8000
-  artifact = var.server == "rust" ? var.server_binary : var.fastapi_bundle
-  key      = var.server == "rust" ? "latency" : "python-fastapi.zip"
+  instance = var.description.instance
+  port     = local.instance.port
+  # A binary is installed as /opt/latency/bin/<artifact>; a zipped Python app is unpacked
+  # into /opt/latency/app with a venv at /opt/latency, so `python3` is /opt/latency/bin's.
+  zipped = endswith(var.package, ".zip")
+  key    = basename(var.package)
+  template_values = {
+    port = tostring(local.port)
+    # systemd's StateDirectory=latency: writable, kept across restarts.
+    data_dir = "/var/lib/latency"
+  }
+  command     = [for arg in local.instance.command : templatestring(arg, local.template_values)]
+  environment = { for name, template in local.instance.environment : name => templatestring(template, local.template_values) }
+  ami_arch    = local.instance.architecture == "arm64" ? "arm64" : "x86_64"
 }
 
 data "aws_vpc" "default" {
@@ -14,7 +27,7 @@ data "aws_vpc" "default" {
 }
 
 data "aws_ssm_parameter" "al2023" {
-  name = "/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64"
+  name = "/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-${local.ami_arch}"
 }
 
 module "artifacts" {
@@ -27,8 +40,8 @@ module "artifacts" {
 resource "aws_s3_object" "server" {
   bucket      = module.artifacts.id
   key         = local.key
-  source      = local.artifact
-  source_hash = filemd5(local.artifact)
+  source      = var.package
+  source_hash = filemd5(var.package)
 }
 
 resource "aws_security_group" "server" {
@@ -102,18 +115,22 @@ resource "aws_iam_instance_profile" "server" {
 
 resource "aws_instance" "server" {
   #checkov:skip=CKV_AWS_88:The row is measured from outside the region (the study's latency.py), so it needs a public address; only port 8000 is open.
-  #checkov:skip=CKV_AWS_126:Detailed monitoring costs more than a t3.micro's worth of insight here; the app has /metrics.
+  #checkov:skip=CKV_AWS_126:Detailed monitoring costs more than a t2.micro's worth of insight here; the app has /metrics.
+  #checkov:skip=CKV_AWS_135:The study's t2.micro cannot be EBS-optimized (AWS refuses ebs_optimized = true for t2); the app never touches the disk on the request path.
   ami                         = data.aws_ssm_parameter.al2023.value
-  instance_type               = var.instance_type
+  instance_type               = local.instance.instance_type
   iam_instance_profile        = aws_iam_instance_profile.server.name
   vpc_security_group_ids      = [aws_security_group.server.id]
   associate_public_ip_address = true
-  ebs_optimized               = true
   user_data_replace_on_change = true
   user_data = templatefile("${path.module}/user-data.sh.tftpl", {
-    server     = var.server
-    object_uri = "s3://${module.artifacts.id}/${local.key}"
-    port       = local.port
+    zipped      = local.zipped
+    artifact    = local.key
+    object_uri  = "s3://${module.artifacts.id}/${local.key}"
+    port        = local.port
+    program     = local.command[0]
+    arguments   = join(" ", [for arg in slice(local.command, 1, length(local.command)) : format("\"%s\"", replace(arg, "\"", "\\\""))])
+    environment = local.environment
   })
 
   metadata_options {

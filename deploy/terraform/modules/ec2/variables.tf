@@ -3,35 +3,18 @@ variable "name" {
   type        = string
 }
 
-variable "server" {
-  description = "Which server to run on port 8000: rust (`latency serve`, the ec2 row) or fastapi (the study's FastAPI server, the ec2-fastapi row)."
-  type        = string
-  default     = "rust"
-
-  validation {
-    condition     = contains(["rust", "fastapi"], var.server)
-    error_message = "server must be rust or fastapi."
-  }
+variable "description" {
+  description = "The row's description (deploy/architectures/ec2.json or ec2-fastapi.json, decoded): the instance type, CPU architecture, command, environment and port."
+  type        = any
 }
 
-variable "instance_type" {
-  description = "x86_64 instance type; the study used t2.micro."
-  type        = string
-  default     = "t3.micro"
-}
-
-variable "server_binary" {
-  description = "Path of the x86_64 `latency` binary (scripts/build-lambdas)."
-  type        = string
-}
-
-variable "fastapi_bundle" {
-  description = "Path of the zipped FastAPI server (scripts/build-lambdas)."
+variable "package" {
+  description = "Path of the server's artifact (scripts/build-lambdas): the `latency` binary, or the zipped FastAPI app."
   type        = string
 }
 
 variable "http_ingress_cidrs" {
-  description = "Who may reach port 8000. Nothing else is open: no SSH (use SSM Session Manager)."
+  description = "Who may reach the server's port. Nothing else is open: no SSH (use SSM Session Manager)."
   type        = list(string)
 
   validation {

@@ -1,11 +1,21 @@
 # Fargate Spot + EFS: one task on FARGATE_SPOT (really: the study's text said Spot but its
-# code used FARGATE), the counter in a file on EFS (`--store file:///data/hits`), behind an
-# ALB on port 80. Only the ALB's port 80 is reachable from outside; the task takes traffic
-# from the ALB only and reaches EFS only; EFS takes NFS from the task only.
+# code used FARGATE), the counter in a file on EFS, behind an ALB on port 80. Only the
+# ALB's port 80 is reachable from outside; the task takes traffic from the ALB only and
+# reaches EFS only; EFS takes NFS from the task only. The task's command, port, CPU,
+# memory, CPU architecture and data directory are the description's
+# (deploy/architectures/fargate-efs.json), which the lab launches too.
 
 locals {
-  port      = 8000
-  data_path = "/data"
+  container = var.description.container
+  port      = local.container.port
+  data_path = local.container.data_dir
+  template_values = {
+    port     = tostring(local.port)
+    data_dir = local.data_path
+  }
+  command = [for arg in local.container.args : templatestring(arg, local.template_values)]
+  # Fargate counts CPU in units of 1/1024 vCPU.
+  cpu_units = floor(local.container.vcpu * 1024)
 }
 
 data "aws_vpc" "default" {
@@ -236,14 +246,15 @@ resource "aws_ecs_task_definition" "app" {
   family                   = "${var.name}-fargate"
   requires_compatibilities = ["FARGATE"]
   network_mode             = "awsvpc"
-  cpu                      = var.cpu_units
-  memory                   = var.memory_mb
+  cpu                      = local.cpu_units
+  memory                   = local.container.memory_mb
   execution_role_arn       = aws_iam_role.execution.arn
   task_role_arn            = aws_iam_role.task.arn
 
   runtime_platform {
     operating_system_family = "LINUX"
-    cpu_architecture        = "X86_64"
+    # The image must be built for the same CPU (docs/deploy.md: docker build --platform).
+    cpu_architecture = upper(local.container.architecture)
   }
 
   volume {
@@ -262,7 +273,7 @@ resource "aws_ecs_task_definition" "app" {
     name      = "latency"
     image     = var.image
     essential = true
-    command   = ["serve", "--store", "file://${local.data_path}/hits", "--listen", "0.0.0.0:${local.port}"]
+    command   = local.command
     user      = "10001:10001"
     # The app writes only the counter file, on EFS.
     readonlyRootFilesystem = true
@@ -286,7 +297,7 @@ resource "aws_ecs_service" "app" {
   name            = "${var.name}-fargate"
   cluster         = aws_ecs_cluster.cluster.id
   task_definition = aws_ecs_task_definition.app.arn
-  desired_count   = 1
+  desired_count   = local.container.replicas
 
   # Spot for real: the capacity provider, not launch_type = "FARGATE".
   capacity_provider_strategy {

@@ -3,6 +3,17 @@ variable "name" {
   type        = string
 }
 
+variable "description" {
+  description = "The row's description (deploy/architectures/fargate-efs.json, decoded): the container's command, port, CPU, memory and data directory."
+  type        = any
+
+  validation {
+    # Fargate's documented task sizes for 0.25 vCPU (the smallest).
+    condition     = var.description.container.vcpu != 0.25 || contains([512, 1024, 2048], var.description.container.memory_mb)
+    error_message = "deploy/architectures/fargate-efs.json: a 0.25 vCPU Fargate task takes 512, 1024 or 2048 MB."
+  }
+}
+
 variable "image" {
   description = "The server image (deploy/Dockerfile), by tag or digest."
   type        = string
@@ -15,28 +26,6 @@ variable "http_ingress_cidrs" {
   validation {
     condition     = alltrue([for c in var.http_ingress_cidrs : can(cidrhost(c, 0))])
     error_message = "http_ingress_cidrs must be CIDR blocks."
-  }
-}
-
-variable "cpu_units" {
-  description = "Task CPU in units of 1/1024 vCPU; the study's task had 256 (0.25 vCPU)."
-  type        = number
-  default     = 256
-
-  validation {
-    condition     = contains([256, 512, 1024, 2048, 4096], var.cpu_units)
-    error_message = "cpu_units must be one of Fargate's sizes: 256, 512, 1024, 2048, 4096."
-  }
-}
-
-variable "memory_mb" {
-  description = "Task memory in MB (512 is the least Fargate allows with 256 CPU units)."
-  type        = number
-  default     = 512
-
-  validation {
-    condition     = var.memory_mb >= 512 && var.memory_mb <= 30720
-    error_message = "memory_mb must be from 512 to 30720."
   }
 }
 

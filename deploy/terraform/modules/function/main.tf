@@ -1,14 +1,12 @@
 # One Lambda function with its own role (least privilege: the caller lists the statements)
-# and its own log group with a retention, so logs never accumulate forever.
+# and its own log group with a retention, so logs never accumulate forever. Every setting
+# of the function comes from its description (deploy/architectures/<id>.json, or
+# deploy/bench-function.json): this module states none of its own.
 
 locals {
-  # The Lambda runtime and handler of each language.
-  runtimes = {
-    rust   = { runtime = "provided.al2023", handler = "bootstrap" }
-    cpp    = { runtime = "provided.al2023", handler = "bootstrap" }
-    python = { runtime = "python3.12", handler = "handler.handler" }
-    js     = { runtime = "nodejs20.x", handler = "index.handler" }
-  }
+  # The description's environment holds templates (`${counter_table}` ...); the caller
+  # supplies the values, exactly as the lab supplies its own (crates/description).
+  environment = { for name, template in var.settings.environment : name => templatestring(template, var.template_values) }
 }
 
 data "aws_iam_policy_document" "assume" {
@@ -66,16 +64,21 @@ resource "aws_lambda_function" "function" {
   role             = aws_iam_role.function.arn
   filename         = var.package
   source_code_hash = filebase64sha256(var.package)
-  runtime          = local.runtimes[var.language].runtime
-  handler          = local.runtimes[var.language].handler
-  architectures    = [var.architecture]
-  memory_size      = var.memory_mb
-  timeout          = var.timeout_s
+  runtime          = var.settings.runtime
+  handler          = var.settings.handler
+  architectures    = [var.settings.architecture]
+  memory_size      = var.settings.memory_mb
+  timeout          = var.settings.timeout_s
 
-  reserved_concurrent_executions = var.reserved_concurrency
+  # null (the description's default) leaves the function in the account's unreserved
+  # pool, which a new account's limit of 10 requires (crates/description/src/limits.rs).
+  reserved_concurrent_executions = coalesce(var.settings.reserved_concurrency, -1)
 
-  environment {
-    variables = merge({ RUST_LOG = "info" }, var.environment)
+  dynamic "environment" {
+    for_each = length(local.environment) > 0 ? [local.environment] : []
+    content {
+      variables = environment.value
+    }
   }
 
   logging_config {

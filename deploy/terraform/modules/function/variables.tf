@@ -14,65 +14,37 @@ variable "description" {
 }
 
 variable "package" {
-  description = "Path of the zip to deploy (built by scripts/build-lambdas)."
+  description = "Path of the zip to deploy (built by scripts/build-lambdas for settings.architecture)."
   type        = string
 }
 
-variable "language" {
-  description = "The function's language: rust (the primary) and cpp run as provided.al2023 `bootstrap` executables; python and js (the study's variants) on Lambda's managed python3.12 and nodejs20.x runtimes."
-  type        = string
-  default     = "rust"
+variable "settings" {
+  description = "The function's settings, exactly as its description states them (the `function` object of deploy/architectures/<id>.json, or deploy/bench-function.json); crates/description validates them against Lambda's ranges."
+  type = object({
+    artifact             = string
+    language             = string
+    runtime              = string
+    handler              = string
+    architecture         = string
+    memory_mb            = number
+    timeout_s            = number
+    reserved_concurrency = optional(number)
+    environment          = map(string)
+    event_source = optional(object({
+      queue               = string
+      batch_size          = number
+      maximum_concurrency = number
+    }))
+  })
 
   validation {
-    condition     = contains(["rust", "python", "js", "cpp"], var.language)
-    error_message = "language must be rust, python, js or cpp."
+    condition     = contains(["arm64", "x86_64"], var.settings.architecture)
+    error_message = "settings.architecture must be arm64 or x86_64."
   }
 }
 
-variable "architecture" {
-  description = "arm64 or x86_64; must match how the package was built."
-  type        = string
-
-  validation {
-    condition     = contains(["arm64", "x86_64"], var.architecture)
-    error_message = "architecture must be arm64 or x86_64."
-  }
-}
-
-variable "memory_mb" {
-  description = "Memory in MB (1,769 MB buys one vCPU)."
-  type        = number
-
-  validation {
-    condition     = var.memory_mb >= 128 && var.memory_mb <= 10240
-    error_message = "memory_mb must be from 128 to 10240."
-  }
-}
-
-variable "timeout_s" {
-  description = "Invocation timeout in seconds."
-  type        = number
-  default     = 10
-
-  validation {
-    condition     = var.timeout_s >= 1 && var.timeout_s <= 900
-    error_message = "timeout_s must be from 1 to 900 (Lambda's limit)."
-  }
-}
-
-variable "reserved_concurrency" {
-  description = "Most instances at once (a cost guard); -1 for the account's unreserved pool."
-  type        = number
-  default     = 100
-
-  validation {
-    condition     = var.reserved_concurrency == -1 || var.reserved_concurrency >= 1
-    error_message = "reserved_concurrency must be -1 or at least 1."
-  }
-}
-
-variable "environment" {
-  description = "Environment variables (no secrets: they are visible to anyone who can read the function's configuration)."
+variable "template_values" {
+  description = "Values of the `${name}` templates in settings.environment (names listed in crates/description/src/template.rs)."
   type        = map(string)
   default     = {}
 }

@@ -1,16 +1,23 @@
 # Lambda + DynamoDB: the counter is one item of an encrypted on-demand table that only
-# this function's role can read and update.
+# this function's role can read and update. The table's key, the item and the function's
+# settings come from the row's description (deploy/architectures/<id>.json); the lab
+# creates the same table and item the same way before it starts the function.
+
+locals {
+  table   = var.description.tables[var.description.counter.table]
+  counter = var.description.counter
+}
 
 resource "aws_dynamodb_table" "counter" {
   #checkov:skip=CKV_AWS_119:Encrypted with the AWS-owned key (server_side_encryption below); a customer key adds a KMS call per request to the measured path.
   #checkov:skip=CKV2_AWS_16:On-demand billing scales by itself; auto scaling applies to provisioned tables only.
-  name         = "${var.name}-counter-${var.runtime}"
+  name         = "${var.name}-counter-${var.description.id}"
   billing_mode = "PAY_PER_REQUEST"
-  hash_key     = "id"
+  hash_key     = local.table.key
 
   attribute {
-    name = "id"
-    type = "N"
+    name = local.table.key
+    type = local.table.key_type
   }
 
   server_side_encryption {
@@ -22,33 +29,47 @@ resource "aws_dynamodb_table" "counter" {
   }
 }
 
+# The counter at 0, created by the deploy (counter.created_by = "deploy"): the function
+# never creates it, so a deleted counter is an error rather than a silent restart at 1.
+# The count then changes with every call, which is not drift.
+resource "aws_dynamodb_table_item" "counter" {
+  table_name = aws_dynamodb_table.counter.name
+  hash_key   = aws_dynamodb_table.counter.hash_key
+  item = jsonencode({
+    (local.table.key)         = { (local.table.key_type) = local.counter.key_value }
+    (local.counter.attribute) = { N = "0" }
+  })
+
+  lifecycle {
+    ignore_changes = [item]
+  }
+}
+
 module "function" {
   source = "../function"
 
-  name               = "${var.name}-lambda-dynamodb-${var.runtime}"
-  description        = "The counter app (${var.runtime}); the counter is a DynamoDB item"
+  name               = "${var.name}-${var.description.id}"
+  description        = var.description.summary
   package            = var.package
-  language           = var.runtime
-  architecture       = var.architecture
-  memory_mb          = var.memory_mb
+  settings           = var.description.function
+  template_values    = { counter_table = aws_dynamodb_table.counter.name }
   log_retention_days = var.log_retention_days
-  environment = {
-    LATENCY_STORE = "dynamodb://${aws_dynamodb_table.counter.name}"
-  }
   policy_statements = [
     {
       # UpdateItem for the atomic ADD; GetItem/PutItem for ?mode=read-modify-write;
-      # DescribeTable at init checks that the table exists.
+      # DescribeTable at init reads the key's type.
       actions   = ["dynamodb:UpdateItem", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:DescribeTable"]
       resources = [aws_dynamodb_table.counter.arn]
     },
   ]
+
+  depends_on = [aws_dynamodb_table_item.counter]
 }
 
 module "api" {
   source = "../http-api"
 
-  name               = "${var.name}-lambda-dynamodb-${var.runtime}"
+  name               = "${var.name}-${var.description.id}"
   function_name      = module.function.function_name
   invoke_arn         = module.function.invoke_arn
   log_retention_days = var.log_retention_days

@@ -1,8 +1,10 @@
 # Lambda + S3: the counter is one object in a private, encrypted bucket that only this
-# function's role can read and write.
+# function's role can read and write. The object's key, how it is created and the
+# function's settings come from the row's description (deploy/architectures/<id>.json);
+# the lab creates the same bucket and object the same way before it starts the function.
 
 locals {
-  key = "hits"
+  counter = var.description.counter
 }
 
 module "bucket" {
@@ -12,25 +14,32 @@ module "bucket" {
   purpose = "the ${var.name} counter object"
 }
 
+# The counter at 0, created by the deploy (counter.created_by = "deploy"): the function
+# never creates it. The count then changes with every call, which is not drift.
+resource "aws_s3_object" "counter" {
+  bucket       = module.bucket.id
+  key          = local.counter.key
+  content      = "0"
+  content_type = "text/plain"
+
+  lifecycle {
+    ignore_changes = [content, etag]
+  }
+}
+
 module "function" {
   source = "../function"
 
-  name               = "${var.name}-lambda-s3-${var.runtime}"
-  description        = "The counter app (${var.runtime}); the counter is an S3 object"
+  name               = "${var.name}-${var.description.id}"
+  description        = var.description.summary
   package            = var.package
-  language           = var.runtime
-  architecture       = var.architecture
-  memory_mb          = var.memory_mb
+  settings           = var.description.function
+  template_values    = { counter_bucket = module.bucket.id }
   log_retention_days = var.log_retention_days
-  # Conditional writes can contend under load; the study's Lambdas had 3 s, give room.
-  timeout_s = 10
-  environment = {
-    LATENCY_STORE = "s3://${module.bucket.id}/${local.key}"
-  }
   policy_statements = [
     {
       actions   = ["s3:GetObject", "s3:PutObject"]
-      resources = ["${module.bucket.arn}/${local.key}"]
+      resources = ["${module.bucket.arn}/${local.counter.key}"]
     },
     {
       # HeadBucket at init checks that the bucket exists.
@@ -42,12 +51,14 @@ module "function" {
       resources = [module.bucket.kms_key_arn]
     },
   ]
+
+  depends_on = [aws_s3_object.counter]
 }
 
 module "api" {
   source = "../http-api"
 
-  name               = "${var.name}-lambda-s3-${var.runtime}"
+  name               = "${var.name}-${var.description.id}"
   function_name      = module.function.function_name
   invoke_arn         = module.function.invoke_arn
   log_retention_days = var.log_retention_days

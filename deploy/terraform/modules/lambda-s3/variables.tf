@@ -3,27 +3,14 @@ variable "name" {
   type        = string
 }
 
-variable "runtime" {
-  description = "The function's language: rust (the primary), or the study's python, js or cpp variants."
-  type        = string
-  default     = "rust"
+variable "description" {
+  description = "The row's description (deploy/architectures/<id>.json, decoded): its function, tables and counter."
+  type        = any
 }
 
 variable "package" {
-  description = "Path of the function's zip (scripts/build-lambdas)."
+  description = "Path of the function's zip (scripts/build-lambdas), for the description's artifact and CPU architecture."
   type        = string
-}
-
-variable "memory_mb" {
-  description = "Memory of the function in MB; the study used 128 (validated by modules/function)."
-  type        = number
-  default     = 128
-}
-
-variable "architecture" {
-  description = "arm64 (default) or x86_64; must match the package (validated by modules/function)."
-  type        = string
-  default     = "arm64"
 }
 
 variable "log_retention_days" {

@@ -5,26 +5,30 @@
 # job increments the done counter in DynamoDB exactly once per job id.
 
 locals {
+  function   = var.description.function
+  queue_name = local.function.event_source.queue
+  queue      = var.description.queues[local.queue_name]
+  done_name  = one(keys(var.description.tables))
+  done       = var.description.tables[local.done_name]
   # Lambda's own guidance: the queue's visibility timeout is at least 6 x the function's
   # timeout, so a message is not redelivered while a retry of its batch is still running.
-  function_timeout_s = ceil(var.max_x_s * 10 + 5)
-  visibility_s       = local.function_timeout_s * 6
+  visibility_s = local.function.timeout_s * 6
 }
 
 resource "aws_sqs_queue" "dead_letter" {
-  name                    = "${var.name}-calc-dlq"
+  name                    = "${var.name}-${local.queue_name}-dlq"
   sqs_managed_sse_enabled = true
   # Two weeks, SQS's maximum, to inspect poison messages.
   message_retention_seconds = 1209600
 }
 
 resource "aws_sqs_queue" "jobs" {
-  name                       = "${var.name}-calc"
+  name                       = "${var.name}-${local.queue_name}"
   sqs_managed_sse_enabled    = true
   visibility_timeout_seconds = local.visibility_s
   redrive_policy = jsonencode({
     deadLetterTargetArn = aws_sqs_queue.dead_letter.arn
-    maxReceiveCount     = var.max_receives
+    maxReceiveCount     = local.queue.max_receives
   })
 }
 
@@ -33,13 +37,13 @@ resource "aws_dynamodb_table" "done" {
   #checkov:skip=CKV2_AWS_16:On-demand billing scales by itself; auto scaling applies to provisioned tables only.
   # The done counter and the ids of the jobs it has counted (so a redelivered job never
   # counts twice).
-  name         = "${var.name}-calc-done"
+  name         = "${var.name}-${local.queue_name}-${local.done_name}"
   billing_mode = "PAY_PER_REQUEST"
-  hash_key     = "id"
+  hash_key     = local.done.key
 
   attribute {
-    name = "id"
-    type = "S"
+    name = local.done.key
+    type = local.done.key_type
   }
 
   server_side_encryption {
@@ -54,19 +58,12 @@ resource "aws_dynamodb_table" "done" {
 module "calc" {
   source = "../function"
 
-  name               = "${var.name}-calc"
-  description        = "calc(x): sleeps x seconds, returns x, counts the job done in DynamoDB"
+  name               = "${var.name}-${var.description.id}"
+  description        = var.description.summary
   package            = var.package
-  language           = "rust"
-  architecture       = var.architecture
-  memory_mb          = var.memory_mb
-  timeout_s          = local.function_timeout_s
+  settings           = local.function
+  template_values    = { done_table = aws_dynamodb_table.done.name }
   log_retention_days = var.log_retention_days
-  # The study's test ran 1000 jobs at once; SQS scales pollers up to this many instances.
-  reserved_concurrency = 1000
-  environment = {
-    LATENCY_STORE = "dynamodb://${aws_dynamodb_table.done.name}"
-  }
   policy_statements = [
     {
       actions   = ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:ChangeMessageVisibility"]
@@ -83,8 +80,14 @@ module "calc" {
 resource "aws_lambda_event_source_mapping" "jobs" {
   event_source_arn        = aws_sqs_queue.jobs.arn
   function_name           = module.calc.function_arn
-  batch_size              = 10
+  batch_size              = local.function.event_source.batch_size
   function_response_types = ["ReportBatchItemFailures"]
+
+  # Bounds the queue's instances without reserving any of the account's concurrency
+  # (a reservation fails on new accounts; crates/description/src/limits.rs).
+  scaling_config {
+    maximum_concurrency = local.function.event_source.maximum_concurrency
+  }
 }
 
 # The producer: API Gateway's own SQS integration, with a role that may only send to this

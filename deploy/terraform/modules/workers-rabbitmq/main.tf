@@ -3,6 +3,11 @@
 # already run there (docs/deploy.md). The RabbitMQ password is generated here and only
 # stored in the Secret and the Terraform state: it is never printed.
 
+locals {
+  broker = "amqp://latency:${random_password.rabbitmq.result}@rabbitmq:5672/%2f"
+  queue  = one(keys(var.description.queues))
+}
+
 resource "random_password" "rabbitmq" {
   length  = 32
   special = false
@@ -22,7 +27,10 @@ resource "kubernetes_secret_v1" "rabbitmq" {
   data = {
     username = "latency"
     password = random_password.rabbitmq.result
-    amqp     = "amqp://latency:${random_password.rabbitmq.result}@rabbitmq:5672/%2f"
+    # The worker and the producer read `amqp` (LATENCY_QUEUE), with the queue the row's
+    # description names; KEDA's scaler reads `host`, the same broker without the query.
+    amqp = "${local.broker}?queue=${local.queue}"
+    host = local.broker
   }
 }
 
