@@ -30,3 +30,13 @@ output "ssm_session_command" {
   description = "ec2 rows only: a shell on the instance through SSM Session Manager (no SSH)."
   value       = try(module.ec2[0].ssm_session_command, null)
 }
+
+output "run_id" {
+  description = "The `latency cloud` run that created the row (var.run_id), for `latency cloud ls`."
+  value       = var.run_id
+}
+
+output "expires_at" {
+  description = "When the row should be gone (var.expires_at), for `latency cloud ls`."
+  value       = var.expires_at
+}

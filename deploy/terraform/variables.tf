@@ -99,3 +99,25 @@ variable "eks_api_cidrs" {
     error_message = "eks_api_cidrs must be CIDR blocks, and not 0.0.0.0/0."
   }
 }
+
+variable "run_id" {
+  description = "The `latency cloud` run that creates the row, as the run_id tag on every resource (`latency cloud ls` shows it). A plain `terraform apply` leaves it at manual."
+  type        = string
+  default     = "manual"
+
+  validation {
+    condition     = can(regex("^[a-z0-9][a-z0-9-]{0,62}$", var.run_id))
+    error_message = "run_id must be 1-63 characters: lower-case letters, digits and '-', starting with a letter or digit."
+  }
+}
+
+variable "expires_at" {
+  description = "When the row should be gone, RFC 3339 in UTC (e.g. 2026-01-31T18:00:00Z), as the expires_at tag on every resource; `latency cloud` sets it to now + --max-hours and `latency cloud ls` flags what has expired. Empty (the default) tags expires_at = none."
+  type        = string
+  default     = ""
+
+  validation {
+    condition     = var.expires_at == "" || can(formatdate("YYYY", var.expires_at))
+    error_message = "expires_at must be an RFC 3339 time such as 2026-01-31T18:00:00Z, or empty."
+  }
+}

@@ -1,6 +1,11 @@
 terraform {
   required_version = ">= 1.6.0, < 2.0.0"
 
+  # State is local. `latency cloud` fills in where, outside the repository (its
+  # --state-dir: -backend-config path and workspace_dir), with one workspace per row; a
+  # plain `terraform init` keeps the default, terraform.tfstate(.d) in this directory.
+  backend "local" {}
+
   required_providers {
     aws = {
       source  = "hashicorp/aws"
@@ -28,6 +33,8 @@ provider "aws" {
     tags = {
       project      = "latency"
       architecture = var.architecture
+      run_id       = var.run_id
+      expires_at   = coalesce(var.expires_at, "none")
     }
   }
 }
