@@ -278,6 +278,7 @@ fn via_lambda(config: &BenchConfig, function: &str, args: &BenchArgs) -> anyhow:
         function: function.to_owned(),
         fanout: args.fanout,
         endpoint: args.lambda_endpoint.clone(),
+        region: None,
     };
     crate::runtime::block_on(crate::fanout::run(config, &via))
 }
@@ -354,7 +355,7 @@ fn verdict(report: &Report, max_error_rate: f64, max_p99: Option<Duration>) -> E
     }
 }
 
-fn progress_bar(config: &BenchConfig) -> indicatif::ProgressBar {
+pub(crate) fn progress_bar(config: &BenchConfig) -> indicatif::ProgressBar {
     let template = match config.stop {
         Stop::Requests(_) => "{bar:40.cyan/blue} {pos}/{len} requests · {msg} · {elapsed}",
         // Our own seconds in {msg}, not indicatif's {duration}: that one is an ETA
@@ -392,7 +393,7 @@ fn bar_position(p: &latency_bench::Progress, len: u64) -> u64 {
     pos.min(len)
 }
 
-fn update_bar(bar: &indicatif::ProgressBar, p: &latency_bench::Progress) {
+pub(crate) fn update_bar(bar: &indicatif::ProgressBar, p: &latency_bench::Progress) {
     let counts = if p.completed == 0 && p.warmup_completed > 0 {
         format!("warming up ({})", p.warmup_completed)
     } else {

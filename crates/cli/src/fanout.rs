@@ -30,6 +30,9 @@ pub(crate) struct Via {
     /// The Lambda API endpoint, when not AWS's own (a local function platform's Invoke
     /// API); credentials and region still come from the standard chain.
     pub endpoint: Option<String>,
+    /// The region of the function, when the caller knows it (`latency cloud`); `None`
+    /// takes the standard AWS configuration's.
+    pub region: Option<String>,
 }
 
 /// Runs `config` through the bench Lambda and returns the (merged) Report.
@@ -41,7 +44,7 @@ pub(crate) async fn run(config: &BenchConfig, via: &Via) -> anyhow::Result<Repor
         );
     }
     let plans = shares(config, via.fanout)?;
-    let client = client(via.endpoint.as_deref()).await;
+    let client = client(via.endpoint.as_deref(), via.region.as_deref()).await;
     let mut tasks = tokio::task::JoinSet::new();
     for (index, plan) in plans.into_iter().enumerate() {
         let client = client.clone();
@@ -87,8 +90,11 @@ pub(crate) async fn run(config: &BenchConfig, via: &Via) -> anyhow::Result<Repor
     Ok(merged)
 }
 
-async fn client(endpoint: Option<&str>) -> aws_sdk_lambda::Client {
+async fn client(endpoint: Option<&str>, region: Option<&str>) -> aws_sdk_lambda::Client {
     let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest());
+    if let Some(region) = region {
+        loader = loader.region(aws_config::Region::new(region.to_owned()));
+    }
     if let Some(endpoint) = endpoint {
         loader = loader.endpoint_url(endpoint);
     }

@@ -5,6 +5,7 @@
 //! used here and nowhere else.
 
 mod bench_cmd;
+mod cloud_cmd;
 mod completions_cmd;
 mod cost_cmd;
 #[cfg(feature = "lambda-bench")]
@@ -62,6 +63,9 @@ enum Command {
     Worker(worker_cmd::WorkerArgs),
     /// Submit N calc jobs, wait until all are done, and compare the time to the ideal bound.
     Queue(queue_cmd::QueueArgs),
+    /// Deploy rows on a real AWS account with Terraform, measure them beside the lab's
+    /// prediction, and tear them down.
+    Cloud(cloud_cmd::CloudArgs),
 }
 
 /// What each subcommand's exit status means, appended to its `--help` (and `-h`) so
@@ -90,6 +94,13 @@ fn exit_codes(subcommand: &str) -> &'static str {
             "Exit codes: 0 every row measured or skipped with its reason, and every check \
              passed; 1 a row failed or a check failed (listed under `problems:`); 2 usage \
              error or unknown --only architecture."
+        }
+        "cloud" => {
+            "Exit codes: 0 every row deployed, measured and (for run, down) destroyed; 1 an \
+             apply, a readiness wait, a bench or a destroy failed (what is still deployed is \
+             listed with the command that destroys it), or the cost guard was declined; 2 \
+             usage error: unknown id, a lab selector, or no terminal to confirm on and no \
+             --yes; 130 interrupted (Ctrl-C or SIGTERM), after destroying what run created."
         }
         _ => "Exit codes: 0 success; 1 failure (`error: …` on stderr); 2 usage error.",
     }
@@ -143,6 +154,7 @@ pub fn main() -> ExitCode {
         Command::Platform(args) => platform_cmd::run(args),
         Command::Worker(args) => worker_cmd::run(args),
         Command::Queue(args) => queue_cmd::run(args),
+        Command::Cloud(args) => cloud_cmd::run(args),
     };
     outcome.unwrap_or_else(|err| {
         eprintln!("error: {err:#}");
