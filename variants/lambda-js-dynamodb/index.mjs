@@ -55,12 +55,12 @@ const client = new DynamoDBClient({
     requestTimeout: 2000,
   }),
 });
-const key = { [store.keyName]: { S: store.keyValue } };
 const names = { "#c": store.attribute, "#k": store.keyName };
+const isNumber = (text) => text.trim() !== "" && !Number.isNaN(Number(text));
 
 class CounterMissing extends Error {}
 
-async function create() {
+async function createTable() {
   try {
     await client.send(new DescribeTableCommand({ TableName: store.table }));
   } catch (err) {
@@ -68,13 +68,33 @@ async function create() {
     await client.send(
       new CreateTableCommand({
         TableName: store.table,
-        AttributeDefinitions: [{ AttributeName: store.keyName, AttributeType: "S" }],
+        AttributeDefinitions: [
+          { AttributeName: store.keyName, AttributeType: isNumber(store.keyValue) ? "N" : "S" },
+        ],
         KeySchema: [{ AttributeName: store.keyName, KeyType: "HASH" }],
         BillingMode: "PAY_PER_REQUEST",
       }),
     );
     await waitUntilTableExists({ client, maxWaitTime: 30 }, { TableName: store.table });
   }
+}
+
+/** The table's key type (the study's tables have a number key `id`), read once at init as
+ * the Rust store does: a string sent to a number key fails every call. */
+async function keyType() {
+  const { Table } = await client.send(new DescribeTableCommand({ TableName: store.table }));
+  const hash = Table.KeySchema.find((k) => k.KeyType === "HASH").AttributeName;
+  if (hash !== store.keyName) {
+    throw new Error(`table ${store.table} is keyed by ${hash}, not ${store.keyName}`);
+  }
+  const type = Table.AttributeDefinitions.find((a) => a.AttributeName === hash).AttributeType;
+  if (type === "N" && !isNumber(store.keyValue)) {
+    throw new Error(`table ${store.table} has a number key, but key_value is ${store.keyValue}`);
+  }
+  return type;
+}
+
+async function putZero() {
   try {
     await client.send(
       new PutItemCommand({
@@ -90,7 +110,9 @@ async function create() {
 }
 
 // Creating the counter is explicit (create=true), once, at init.
-if (store.create) await create();
+if (store.create) await createTable();
+const key = { [store.keyName]: { [await keyType()]: store.keyValue } };
+if (store.create) await putZero();
 
 async function incr() {
   if (store.mode === "read-modify-write") {

@@ -63,6 +63,14 @@ def open_counter(url: str):
     raise ValueError(f"unsupported store scheme {parts.scheme!r}: use s3:// or dynamodb://")
 
 
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+        return True
+    except ValueError:
+        return False
+
+
 def _code(err: ClientError) -> str:
     return err.response.get("Error", {}).get("Code", "")
 
@@ -136,23 +144,42 @@ class DynamoDbCounter:
     def __init__(self, ddb, table, key, key_value, attribute, mode, create):
         self.ddb, self.table, self.mode = ddb, table, mode
         self.key_name, self.attribute = key, attribute
-        self.key = {key: {"S": key_value}}
         if create:
-            self._create()
+            self._create(key_value)
+        # The key's type (the study's tables have a number key `id`) is the table's, read
+        # once at init as the Rust store does: a string sent to a number key is a
+        # ValidationException on every call.
+        key_type = self._key_type()
+        if key_type == "N" and not _is_number(key_value):
+            raise ValueError(f"table {table} has a number key, but key_value is {key_value!r}")
+        self.key = {key: {key_type: key_value}}
+        if create:
+            self._put_zero()
 
-    def _create(self):
+    def _key_type(self):
+        table = self.ddb.describe_table(TableName=self.table)["Table"]
+        hash_key = next(k["AttributeName"] for k in table["KeySchema"] if k["KeyType"] == "HASH")
+        if hash_key != self.key_name:
+            raise ValueError(f"table {self.table} is keyed by {hash_key!r}, not {self.key_name!r}")
+        types = {a["AttributeName"]: a["AttributeType"] for a in table["AttributeDefinitions"]}
+        return types[hash_key]
+
+    def _create(self, key_value):
         try:
             self.ddb.describe_table(TableName=self.table)
         except ClientError as err:
             if _code(err) != "ResourceNotFoundException":
                 raise
+            key_type = "N" if _is_number(key_value) else "S"
             self.ddb.create_table(
                 TableName=self.table,
-                AttributeDefinitions=[{"AttributeName": self.key_name, "AttributeType": "S"}],
+                AttributeDefinitions=[{"AttributeName": self.key_name, "AttributeType": key_type}],
                 KeySchema=[{"AttributeName": self.key_name, "KeyType": "HASH"}],
                 BillingMode="PAY_PER_REQUEST",
             )
             self.ddb.get_waiter("table_exists").wait(TableName=self.table)
+
+    def _put_zero(self):
         try:
             self.ddb.put_item(
                 TableName=self.table,

@@ -32,10 +32,13 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 log = logging.getLogger("latency-fastapi")
 
+# The page: LATENCY_PAGE, else page.html beside this file (the deployed zip carries it),
+# else the repository's copy (running from a clone).
+_BESIDE = Path(__file__).resolve().with_name("page.html")
 PAGE_PATH = Path(
     os.environ.get(
         "LATENCY_PAGE",
-        Path(__file__).resolve().parents[2] / "crates" / "app" / "src" / "page.html",
+        _BESIDE if _BESIDE.is_file() else Path(__file__).resolve().parents[2] / "crates" / "app" / "src" / "page.html",
     )
 )
 COUNTER_PATH = Path(os.environ.get("LATENCY_COUNTER_FILE", "/tmp/latency-fastapi-hits"))

@@ -1,10 +1,16 @@
-//! The architecture catalogue: one entry per row of DESIGN.md's table, named by the
-//! shared [`ArchitectureId`].
+//! The architecture catalogue: one entry per row of the comparison, named by the shared
+//! [`ArchitectureId`] and built from that architecture's one description
+//! (`deploy/architectures/<id>.json`, [`latency_description`]): its title, how it is
+//! stood up, its counter, its CPU and memory come from the file Terraform deploys, so a
+//! lab row that passes is evidence that the description works. What is the lab's own is
+//! only the local analogue's wording and the rows' store modes.
 
 use std::fmt;
 use std::str::FromStr;
+use std::sync::OnceLock;
 
 use latency_arch::ArchitectureId;
+use latency_description::{Counter, Description, FrontKind};
 
 use crate::error::Skip;
 
@@ -139,6 +145,8 @@ pub struct Budget {
 pub struct Architecture {
     /// The architecture (the same id `latency cost` prices).
     pub id: ArchitectureId,
+    /// Its one description, which the lab launches from and Terraform deploys.
+    pub description: &'static Description,
     /// The table's name for the row.
     pub title: &'static str,
     /// What stands for the cloud architecture on this machine.
@@ -261,164 +269,210 @@ pub fn select(only: &[RowSelector]) -> Vec<(usize, Architecture)> {
         .collect()
 }
 
+/// Every architecture's description, parsed once. The files are embedded at build time,
+/// and `crates/description`'s tests check that each parses, so a failure here is a build
+/// of a broken checkout: it stops with the file and setting named.
+pub fn descriptions() -> &'static [Description] {
+    static DESCRIPTIONS: OnceLock<Vec<Description>> = OnceLock::new();
+    DESCRIPTIONS.get_or_init(|| {
+        Description::all().unwrap_or_else(|err| panic!("an embedded description is invalid: {err}"))
+    })
+}
+
+/// The description of `id`.
+fn described(id: ArchitectureId) -> &'static Description {
+    descriptions()
+        .iter()
+        .find(|d| d.id == id)
+        .unwrap_or_else(|| panic!("no description for {id}"))
+}
+
+/// The row's counter, as its description creates it, in `mode`.
+fn counter_of(description: &Description, mode: Mode) -> CounterBackend {
+    match &description.counter {
+        Some(Counter::Memory) | None => CounterBackend::Memory,
+        Some(Counter::File { .. }) => CounterBackend::File,
+        Some(Counter::Redis { .. }) => CounterBackend::Redis,
+        Some(Counter::S3Object { .. }) => CounterBackend::S3(mode),
+        Some(Counter::DynamodbItem { .. }) => CounterBackend::DynamoDb(mode),
+    }
+}
+
+/// How the row's description is stood up here: a function on the platform, `latency
+/// serve` processes (behind the lab's balancer when the cloud has a load balancer), or
+/// another server program (the FastAPI app).
+fn deployment_of(description: &Description, mode: Mode) -> Deployment {
+    let counter = counter_of(description, mode);
+    if let Some(function) = &description.function {
+        let language = match function.language {
+            latency_description::Language::Rust => Language::Rust,
+            latency_description::Language::Python => Language::Python,
+            latency_description::Language::Nodejs => Language::NodeJs,
+            latency_description::Language::Cpp => Language::Cpp,
+        };
+        return Deployment::Function { language, counter };
+    }
+    if let Some(instance) = &description.instance {
+        if instance.artifact == "latency" {
+            return Deployment::Servers {
+                replicas: 1,
+                balanced: false,
+                counter,
+            };
+        }
+        return Deployment::Program { counter };
+    }
+    let replicas = description
+        .container
+        .as_ref()
+        .map_or(1, |c| c.replicas as usize);
+    Deployment::Servers {
+        replicas,
+        balanced: description.front.kind == FrontKind::LoadBalancer,
+        counter,
+    }
+}
+
+/// The cloud's compute for one process: the instance's or the container's.
+fn budget_of(description: &Description) -> Option<Budget> {
+    if let Some(instance) = &description.instance {
+        return Some(Budget {
+            vcpu: instance.vcpu,
+            memory_mb: instance.memory_mb,
+        });
+    }
+    description.container.as_ref().map(|c| Budget {
+        vcpu: c.vcpu,
+        memory_mb: c.memory_mb,
+    })
+}
+
+/// A row stood up from its description.
+fn described_row(id: ArchitectureId, mode: Mode, analogue: &'static str) -> Architecture {
+    let description = described(id);
+    let title: &'static str = match mode {
+        Mode::Atomic => &description.title,
+        Mode::ReadModifyWrite => {
+            static RMW_TITLES: OnceLock<Vec<(ArchitectureId, String)>> = OnceLock::new();
+            let titles = RMW_TITLES.get_or_init(|| {
+                descriptions()
+                    .iter()
+                    .map(|d| (d.id, format!("{}, read-modify-write", d.title)))
+                    .collect()
+            });
+            titles
+                .iter()
+                .find(|(row, _)| *row == id)
+                .map_or("", |(_, title)| title.as_str())
+        }
+    };
+    Architecture {
+        id,
+        description,
+        title,
+        analogue,
+        deployment: deployment_of(description, mode),
+        budget: budget_of(description),
+        default: true,
+    }
+}
+
 /// Every architecture, in the table's order.
 pub fn catalogue() -> Vec<Architecture> {
     use ArchitectureId as Id;
-    use CounterBackend::*;
-    use Deployment::*;
-    let not_built = |reason: &str, enable: &str| NotBuilt {
-        skip: Skip::new(reason, enable),
-    };
-    let function = |language, counter| Function { language, counter };
+    let row = described_row;
     vec![
-        Architecture {
-            id: Id::Ec2,
-            title: "Server + VM (EC2)",
-            analogue: "latency serve --store memory://; 1 vCPU, 1 GB (t2.micro)",
-            deployment: Servers {
-                replicas: 1,
-                balanced: false,
-                counter: Memory,
-            },
-            budget: Some(Budget {
-                vcpu: 1.0,
-                memory_mb: 1024,
-            }),
-            default: true,
-        },
-        Architecture {
-            id: Id::Ec2FastApi,
-            title: "FastAPI server",
-            analogue: "the study's FastAPI server (variants/python-fastapi), file counter; 1 vCPU, 1 GB (t2.micro)",
-            deployment: Program { counter: File },
-            budget: Some(Budget {
-                vcpu: 1.0,
-                memory_mb: 1024,
-            }),
-            default: true,
-        },
-        Architecture {
-            id: Id::LambdaS3,
-            title: "Lambda + S3",
-            analogue: "Lambda binary on the function platform; s3:// on moto (conditional writes)",
-            deployment: function(Language::Rust, S3(Mode::Atomic)),
-            budget: None,
-            default: true,
-        },
-        Architecture {
-            id: Id::LambdaS3,
-            title: "Lambda + S3, read-modify-write",
-            analogue: "as lambda-s3, with the original study's read-then-write",
-            deployment: function(Language::Rust, S3(Mode::ReadModifyWrite)),
-            budget: None,
-            default: true,
-        },
-        Architecture {
-            id: Id::LambdaDynamoDb,
-            title: "Lambda + DynamoDB",
-            analogue: "Lambda binary on the function platform; dynamodb:// on dynalite (UpdateItem ADD)",
-            deployment: function(Language::Rust, DynamoDb(Mode::Atomic)),
-            budget: None,
-            default: true,
-        },
-        Architecture {
-            id: Id::LambdaDynamoDb,
-            title: "Lambda + DynamoDB, read-modify-write",
-            analogue: "as lambda-dynamodb, with the original study's read-then-write",
-            deployment: function(Language::Rust, DynamoDb(Mode::ReadModifyWrite)),
-            budget: None,
-            default: true,
-        },
+        row(
+            Id::Ec2,
+            Mode::Atomic,
+            "latency serve --store memory://; the instance's vCPU and memory as a cgroup budget",
+        ),
+        row(
+            Id::Ec2FastApi,
+            Mode::Atomic,
+            "the study's FastAPI server (variants/python-fastapi), file counter; the instance's vCPU and memory",
+        ),
+        row(
+            Id::LambdaS3,
+            Mode::Atomic,
+            "Lambda binary on the function platform; s3:// on moto (conditional writes)",
+        ),
+        row(
+            Id::LambdaS3,
+            Mode::ReadModifyWrite,
+            "as lambda-s3, with the original study's read-then-write",
+        ),
+        row(
+            Id::LambdaDynamoDb,
+            Mode::Atomic,
+            "Lambda binary on the function platform; dynamodb:// on dynalite (UpdateItem ADD)",
+        ),
+        row(
+            Id::LambdaDynamoDb,
+            Mode::ReadModifyWrite,
+            "as lambda-dynamodb, with the original study's read-then-write",
+        ),
         // The other-language rows: their handlers (variants/) update the counter
         // atomically (UpdateItem ADD, S3 conditional writes), as the Rust handler does.
+        row(
+            Id::LambdaPythonS3,
+            Mode::Atomic,
+            "the study's Python handler on the function platform; s3:// on moto",
+        ),
+        row(
+            Id::LambdaPythonDynamoDb,
+            Mode::Atomic,
+            "the study's Python handler on the function platform; dynamodb:// on dynalite",
+        ),
+        row(
+            Id::LambdaJsDynamoDb,
+            Mode::Atomic,
+            "the study's Node.js handler on the function platform; dynamodb:// on dynalite",
+        ),
+        row(
+            Id::LambdaCppDynamoDb,
+            Mode::Atomic,
+            "the study's C++ handler on the function platform; dynamodb:// on dynalite",
+        ),
+        row(
+            Id::FargateEfs,
+            Mode::Atomic,
+            "latency serve --store file:// behind the lab's load balancer; the task's vCPU and memory",
+        ),
+        row(
+            Id::K8s,
+            Mode::Atomic,
+            "the Deployment's replicas of latency serve sharing Redis, behind the lab's load balancer; each pod's CPU and memory limits",
+        ),
         Architecture {
-            id: Id::LambdaPythonS3,
-            title: "Lambda Python + S3",
-            analogue: "the study's Python handler on the function platform; s3:// on moto",
-            deployment: function(Language::Python, S3(Mode::Atomic)),
-            budget: None,
-            default: true,
-        },
-        Architecture {
-            id: Id::LambdaPythonDynamoDb,
-            title: "Lambda Python + DynamoDB",
-            analogue: "the study's Python handler on the function platform; dynamodb:// on dynalite",
-            deployment: function(Language::Python, DynamoDb(Mode::Atomic)),
-            budget: None,
-            default: true,
-        },
-        Architecture {
-            id: Id::LambdaJsDynamoDb,
-            title: "Lambda JavaScript + DynamoDB",
-            analogue: "the study's Node.js handler on the function platform; dynamodb:// on dynalite",
-            deployment: function(Language::NodeJs, DynamoDb(Mode::Atomic)),
-            budget: None,
-            default: true,
-        },
-        Architecture {
-            id: Id::LambdaCppDynamoDb,
-            title: "Lambda C++ + DynamoDB",
-            analogue: "the study's C++ handler on the function platform; dynamodb:// on dynalite",
-            deployment: function(Language::Cpp, DynamoDb(Mode::Atomic)),
-            budget: None,
-            default: true,
-        },
-        Architecture {
-            id: Id::FargateEfs,
-            title: "Fargate + EFS",
-            analogue: "latency serve --store file:// behind the lab's load balancer; 0.25 vCPU, 512 MB",
-            deployment: Servers {
-                replicas: 1,
-                balanced: true,
-                counter: File,
+            deployment: Deployment::NotBuilt {
+                skip: Skip::new(
+                    "locally identical to k8s; EKS differs only in the cloud",
+                    "latency lab --only k8s",
+                ),
             },
-            budget: Some(Budget {
-                vcpu: 0.25,
-                memory_mb: 512,
-            }),
-            default: true,
-        },
-        Architecture {
-            id: Id::K8s,
-            title: "Kubernetes (3 replicas)",
-            analogue: "3 × latency serve sharing Redis, behind the lab's load balancer; 250m CPU each",
-            deployment: Servers {
-                replicas: 3,
-                balanced: true,
-                counter: Redis,
-            },
-            budget: Some(Budget {
-                vcpu: 0.25,
-                memory_mb: 256,
-            }),
-            default: true,
-        },
-        Architecture {
-            id: Id::K8sEks,
-            title: "Kubernetes on EKS",
-            analogue: "locally the same as k8s (the control plane is not on the request path)",
-            deployment: not_built(
-                "locally identical to k8s; EKS differs only in the cloud",
-                "latency lab --only k8s",
-            ),
-            budget: None,
             default: false,
+            ..row(
+                Id::K8sEks,
+                Mode::Atomic,
+                "locally the same as k8s (the control plane is not on the request path)",
+            )
         },
         Architecture {
-            id: Id::LambdaSqs,
-            title: "Lambda + SQS (queue)",
-            analogue: "calc function on the function platform behind its SQS event source (Lambda's scaling, batches of 10); SQS on moto; done counter in Redis",
-            deployment: Queue(crate::QueueConsumers::SqsFunction),
-            budget: None,
-            default: true,
+            deployment: Deployment::Queue(crate::QueueConsumers::SqsFunction),
+            ..row(
+                Id::LambdaSqs,
+                Mode::Atomic,
+                "calc function on the function platform behind its SQS event source (Lambda's scaling, the description's batch size); SQS on moto; done counter in Redis (no local DynamoDB-compatible server serializes transactions)",
+            )
         },
         Architecture {
-            id: Id::WorkersRabbitMq,
-            title: "Workers + RabbitMQ (queue)",
-            analogue: "2 latency worker processes on a RabbitMQ quorum queue; done counter in Redis",
-            deployment: Queue(crate::QueueConsumers::RabbitMqWorkers),
-            budget: None,
-            default: true,
+            deployment: Deployment::Queue(crate::QueueConsumers::RabbitMqWorkers),
+            ..row(
+                Id::WorkersRabbitMq,
+                Mode::Atomic,
+                "the description's latency worker processes on a RabbitMQ quorum queue; done counter in Redis",
+            )
         },
     ]
 }

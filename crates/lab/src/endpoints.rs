@@ -2,8 +2,11 @@
 //! S3- and DynamoDB-compatible servers (moto, dynalite), started on first use and
 //! stopped when the run ends.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
+
+use latency_description::{Counter, KeyType};
 
 use crate::catalogue::{Architecture, CounterBackend, Mode};
 use crate::error::Skip;
@@ -139,6 +142,135 @@ impl Endpoints {
         }
     }
 
+    /// A fresh name for `row`'s resources (table, bucket, Redis key prefix, data
+    /// directory). The pid lets a later run tell a dead run's leftovers from a live run's.
+    fn resource_name(&self, row: &Architecture) -> String {
+        format!(
+            "{REDIS_KEY_PREFIX}{}-{}-{}",
+            std::process::id(),
+            self.run_id,
+            row.file_stem()
+        )
+    }
+
+    /// For a function row: creates its counter as the deploy does (counter.created_by =
+    /// "deploy": the table with the description's key and key type and the item at 0, or
+    /// the bucket and the object at 0), and returns the values of the description's
+    /// templates and the local endpoint its AWS URLs need. The function itself is never
+    /// asked to create anything, exactly as in the cloud.
+    pub(crate) async fn provision(&mut self, row: &Architecture) -> Result<Provisioned, Skip> {
+        let name = self.resource_name(row);
+        let counter = row.counter().unwrap_or(CounterBackend::Memory);
+        let (create_url, values, endpoint) = match &row.description.counter {
+            Some(Counter::DynamodbItem {
+                table,
+                key_value,
+                attribute,
+                ..
+            }) => {
+                let declared = row.description.tables.get(table).ok_or_else(|| {
+                    Skip::new(
+                        format!(
+                            "{}: counter.table `{table}` is not declared",
+                            row.description.file()
+                        ),
+                        "fix the description",
+                    )
+                })?;
+                let key_type = match declared.key_type {
+                    KeyType::N => "N",
+                    KeyType::S => "S",
+                };
+                let endpoint = self.dynalite().await?;
+                let url = format!(
+                    "dynamodb://{name}?endpoint={endpoint}&region={REGION}&key={}&key_value={key_value}\
+                     &key_type={key_type}&attribute={attribute}&create=true",
+                    declared.key
+                );
+                (
+                    url,
+                    BTreeMap::from([("counter_table", name.clone())]),
+                    endpoint,
+                )
+            }
+            Some(Counter::S3Object { key, .. }) => {
+                let endpoint = self.moto().await?;
+                let url =
+                    format!("s3://{name}/{key}?endpoint={endpoint}&region={REGION}&create=true");
+                (
+                    url,
+                    BTreeMap::from([("counter_bucket", name.clone())]),
+                    endpoint,
+                )
+            }
+            other => {
+                return Err(Skip::new(
+                    format!(
+                        "{}: a function row's counter must be an S3 object or a DynamoDB item, not {other:?}",
+                        row.description.file()
+                    ),
+                    "fix the description",
+                ));
+            }
+        };
+        // Created directly, not through the cloud's delay proxy: the deploy's own calls
+        // are not part of what is measured.
+        if let Err(err) = latency_store::from_url(&create_url).await {
+            return Err(Skip::new(
+                format!("cannot create the counter as the deploy does: {err}"),
+                "scripts/services install",
+            ));
+        }
+        let endpoint = self.through_cloud(counter, endpoint).await?;
+        Ok(Provisioned {
+            values,
+            endpoint: Some(endpoint),
+        })
+    }
+
+    /// For a server row: the values of its description's templates here (Redis's
+    /// address, through the cloud's proxy with `--cloud`; a fresh data directory under
+    /// `state_dir`; port 0), and the prefix the row's Redis keys get so that runs never
+    /// share a counter.
+    pub(crate) async fn server_values(&mut self, row: &Architecture) -> Result<ServerValues, Skip> {
+        let name = self.resource_name(row);
+        let data_dir = self.state_dir.join(row.file_stem());
+        std::fs::create_dir_all(&data_dir).map_err(|err| {
+            Skip::new(
+                format!("cannot create {}: {err}", data_dir.display()),
+                "check the output directory's permissions",
+            )
+        })?;
+        let mut values = BTreeMap::from([
+            ("port", "0".to_owned()),
+            ("data_dir", data_dir.display().to_string()),
+        ]);
+        if matches!(row.description.counter, Some(Counter::Redis { .. })) {
+            if self.redis.is_none() {
+                self.redis = Some(redis_reachable().await);
+            }
+            if let Some(Err(skip)) = &self.redis {
+                return Err(skip.clone());
+            }
+            let address = self
+                .through_cloud(CounterBackend::Redis, format!("http://{REDIS_ADDRESS}"))
+                .await?;
+            values.insert(
+                "redis_address",
+                address.trim_start_matches("http://").to_owned(),
+            );
+        }
+        Ok(ServerValues {
+            values,
+            key_prefix: format!("{name}-"),
+        })
+    }
+
+    /// Records a Redis key a row uses, for deletion when the run ends.
+    pub(crate) fn track_redis_key(&mut self, key: String) {
+        self.redis_keys.push(key);
+    }
+
     /// The store URL for `row`'s counter (a fresh counter per row), or why it cannot be
     /// had here.
     pub(crate) async fn store_url(
@@ -242,6 +374,23 @@ impl Endpoints {
             tracing::warn!(keys = ?self.redis_keys, %err, "could not delete the lab's Redis keys");
         }
     }
+}
+
+/// What a function row's description needs here: its template values and the local
+/// endpoint of its AWS URLs.
+pub(crate) struct Provisioned {
+    /// `counter_table` or `counter_bucket`: the fresh name the counter was created under.
+    pub(crate) values: BTreeMap<&'static str, String>,
+    /// The S3- or DynamoDB-compatible endpoint (through the cloud's proxy with `--cloud`).
+    pub(crate) endpoint: Option<String>,
+}
+
+/// What a server row's description needs here.
+pub(crate) struct ServerValues {
+    /// `port`, `data_dir` and, for a Redis counter, `redis_address`.
+    pub(crate) values: BTreeMap<&'static str, String>,
+    /// Prefixed to every Redis key the row's arguments name.
+    pub(crate) key_prefix: String,
 }
 
 async fn start_slot(what: &str, program: &Path, args: &[&str], on_stderr: bool) -> Slot {

@@ -13,8 +13,10 @@ use latency_platform::{FrontServer, FunctionSpec, Platform};
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 
-use crate::catalogue::{Architecture, Budget, Deployment, Language};
-use crate::endpoints::{Endpoints, LOCAL_AWS_CREDENTIALS};
+use std::collections::BTreeMap;
+
+use crate::catalogue::{Architecture, Budget, Deployment, Language, Mode};
+use crate::endpoints::{Endpoints, LOCAL_AWS_CREDENTIALS, Provisioned, ServerValues};
 use crate::error::Skip;
 use crate::process::Supervised;
 use crate::{LabConfig, LabError};
@@ -53,14 +55,17 @@ impl FunctionRuntime {
     }
 }
 
-/// A server program other than `latency serve` (the study's FastAPI server): the lab
-/// runs `command args… --listen 127.0.0.1:0` with `env` and the counter file in
-/// `LATENCY_COUNTER_FILE`, and waits for its `listening on http://ADDR` line.
+/// A server program other than `latency serve` (the study's FastAPI server), as prepared
+/// here: the lab runs `command` with the arguments and environment of the row's
+/// description (`instance.command` after its program, `instance.environment`), a
+/// relative file argument resolved in the directory of `args[0]` (the app's script), plus
+/// `env`, and waits for its `listening on http://ADDR` line.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ServerProgram {
     /// The executable.
     pub command: PathBuf,
-    /// Its arguments, before `--listen`.
+    /// Its script (`args[0]`), whose directory is the app's; the arguments themselves
+    /// come from the description.
     pub args: Vec<String>,
     /// Extra environment.
     pub env: Vec<(String, String)>,
@@ -249,17 +254,16 @@ pub(crate) async fn launch(
             )));
         }
         Deployment::Servers {
-            replicas,
-            balanced,
-            counter,
+            replicas, balanced, ..
         } => {
-            let store = match endpoints.store_url(row, *counter).await {
-                Ok(url) => url,
+            let values = match endpoints.server_values(row).await {
+                Ok(values) => values,
                 Err(skip) => return Ok(Launched::Skipped(skip)),
             };
-            launch_servers(row, config, &store, *replicas, *balanced).await?
+            let args = server_args(row, &values, endpoints)?;
+            launch_servers(row, config, &args, *replicas, *balanced).await?
         }
-        Deployment::Program { counter } => {
+        Deployment::Program { .. } => {
             let program = match config.server_programs.iter().find(|(id, _)| *id == row.id) {
                 Some((_, Ok(program))) => program,
                 Some((_, Err(skip))) => return Ok(Launched::Skipped(skip.clone())),
@@ -270,13 +274,13 @@ pub(crate) async fn launch(
                     )));
                 }
             };
-            let store = match endpoints.store_url(row, *counter).await {
-                Ok(url) => url,
+            let values = match endpoints.server_values(row).await {
+                Ok(values) => values,
                 Err(skip) => return Ok(Launched::Skipped(skip)),
             };
-            launch_program(row, config, program, &store).await?
+            launch_program(row, config, program, &values).await?
         }
-        Deployment::Function { language, counter } => {
+        Deployment::Function { language, .. } => {
             let Some(runtime) = config.runtimes.iter().find(|r| r.language == *language) else {
                 let skip = config
                     .runtime_skips
@@ -285,26 +289,76 @@ pub(crate) async fn launch(
                     .map_or_else(|| language.missing_runtime(), |(_, skip)| skip.clone());
                 return Ok(Launched::Skipped(skip));
             };
-            let store = match endpoints.store_url(row, *counter).await {
-                Ok(url) => url,
+            let provisioned = match endpoints.provision(row).await {
+                Ok(provisioned) => provisioned,
                 Err(skip) => return Ok(Launched::Skipped(skip)),
             };
-            launch_function(config, runtime, &store).await?
+            launch_function(row, config, runtime, &provisioned).await?
         }
     };
     Ok(Launched::Up(running))
 }
 
+/// A description's template rendered with the lab's values; an error names the file.
+fn render(
+    row: &Architecture,
+    template: &str,
+    values: &BTreeMap<&str, String>,
+) -> Result<String, LabError> {
+    latency_description::render(template, values).map_err(|err| LabError::StartFailed {
+        what: format!("{}'s description", row.id),
+        detail: format!("{}: {err}", row.description.file()),
+    })
+}
+
+/// The function's environment from its description: each template rendered with the
+/// counter's fresh name, the local endpoint added to AWS URLs, and the row's store mode
+/// on `LATENCY_STORE` (the read-modify-write rows are the lab's own, not deployed).
+fn function_environment(
+    row: &Architecture,
+    function: &latency_description::Function,
+    provisioned: &Provisioned,
+) -> Result<Vec<(String, String)>, LabError> {
+    let mut env = Vec::with_capacity(function.environment.len());
+    for (name, template) in &function.environment {
+        let mut value = render(row, template, &provisioned.values)?;
+        if let Some(endpoint) = &provisioned.endpoint {
+            value = latency_description::with_endpoint(&value, endpoint);
+        }
+        if name == "LATENCY_STORE" && row.mode() == Mode::ReadModifyWrite {
+            let separator = if value.contains('?') { '&' } else { '?' };
+            value.push(separator);
+            value.push_str("mode=read-modify-write");
+        }
+        env.push((name.clone(), value));
+    }
+    Ok(env)
+}
+
 async fn launch_function(
+    row: &Architecture,
     config: &LabConfig,
     runtime: &FunctionRuntime,
-    store: &str,
+    provisioned: &Provisioned,
 ) -> Result<Running, LabError> {
+    let function = row
+        .description
+        .function
+        .as_ref()
+        .ok_or_else(|| LabError::StartFailed {
+            what: format!("{}'s description", row.id),
+            detail: format!("{} has no function", row.description.file()),
+        })?;
     let mut spec = FunctionSpec::new(FUNCTION, &runtime.command)
         .memory_mb(config.function_memory_mb)
+        .timeout(std::time::Duration::from_secs(u64::from(
+            function.timeout_s,
+        )))
         .max_concurrency(config.concurrency.max(1));
     spec.args = runtime.args.clone();
-    spec.handler = runtime.handler.clone();
+    // The handler Lambda is configured with, for runtimes that load one (a `provided.*`
+    // runtime runs its `bootstrap` and reads no handler).
+    spec.handler = runtime.handler.as_ref().map(|_| function.handler.clone());
     // Python's runtime client imports boto3 before it asks for the first event: about a
     // second of CPU, which init gets at a full vCPU as on Lambda, but this machine may
     // be shared and busy. 60 s bounds a hung instance without failing a slow start.
@@ -312,10 +366,10 @@ async fn launch_function(
     let env = runtime
         .env
         .iter()
-        .map(|(k, v)| (k.as_str(), v.as_str()))
-        .chain([("LATENCY_STORE", store)]);
+        .cloned()
+        .chain(function_environment(row, function, provisioned)?);
     for (key, value) in env {
-        spec = spec.env(key, value);
+        spec = spec.env(&key, &value);
     }
     let platform = start_platform(config, spec)?;
     let listener = bind().await?;
@@ -347,18 +401,62 @@ async fn launch_function(
     }))
 }
 
+/// The server's arguments from its description (the container's arguments to
+/// `latency`, or the instance's command after the program), rendered with the lab's
+/// values; a listen address on every interface becomes loopback, and every Redis key
+/// gets the row's fresh prefix (tracked for deletion).
+fn server_args(
+    row: &Architecture,
+    values: &ServerValues,
+    endpoints: &mut Endpoints,
+) -> Result<Vec<String>, LabError> {
+    let templates: Vec<String> = match (&row.description.container, &row.description.instance) {
+        (Some(container), _) => container.args.clone(),
+        (None, Some(instance)) => instance.command.iter().skip(1).cloned().collect(),
+        (None, None) => Vec::new(),
+    };
+    let mut args = Vec::with_capacity(templates.len());
+    for template in &templates {
+        let arg = local_arg(&render(row, template, &values.values)?);
+        args.push(prefix_redis_key(&arg, &values.key_prefix, endpoints));
+    }
+    Ok(args)
+}
+
+/// Binds loopback where the cloud binds every interface: the lab serves nobody else.
+fn local_arg(arg: &str) -> String {
+    arg.replace("0.0.0.0:", "127.0.0.1:")
+}
+
+/// `redis://…?key=K` → `…?key=PREFIX-K`, and the key is deleted when the run ends.
+fn prefix_redis_key(arg: &str, prefix: &str, endpoints: &mut Endpoints) -> String {
+    if !arg.starts_with("redis://") {
+        return arg.to_owned();
+    }
+    let Some((base, key)) = arg.split_once("key=") else {
+        return arg.to_owned();
+    };
+    let (key, rest) = key.split_once('&').map_or((key, ""), |(k, r)| (k, r));
+    let prefixed = format!("{prefix}{key}");
+    endpoints.track_redis_key(prefixed.clone());
+    if rest.is_empty() {
+        format!("{base}key={prefixed}")
+    } else {
+        format!("{base}key={prefixed}&{rest}")
+    }
+}
+
 async fn launch_servers(
     row: &Architecture,
     config: &LabConfig,
-    store: &str,
+    args: &[String],
     replicas: usize,
     balanced: bool,
 ) -> Result<Running, LabError> {
-    let args = ["serve", "--listen", "127.0.0.1:0", "--store", store].map(str::to_owned);
     let mut servers = Vec::with_capacity(replicas);
     for replica in 1..=replicas.max(1) {
         let what = format!("{} server #{replica}", row.selector());
-        servers.push(Supervised::start(&what, &config.latency_exe, &args, &[], false).await?);
+        servers.push(Supervised::start(&what, &config.latency_exe, args, &[], false).await?);
     }
     let (cgroups, note) = apply_budget(row.budget, config.cpu_limits, &servers);
     let (base_url, balancer) = if balanced {
@@ -384,14 +482,36 @@ async fn launch_program(
     row: &Architecture,
     config: &LabConfig,
     program: &ServerProgram,
-    store: &str,
+    values: &ServerValues,
 ) -> Result<Running, LabError> {
-    let mut args = program.args.clone();
-    args.extend(["--listen", "127.0.0.1:0"].map(str::to_owned));
+    let instance = row
+        .description
+        .instance
+        .as_ref()
+        .ok_or_else(|| LabError::StartFailed {
+            what: format!("{}'s description", row.id),
+            detail: format!("{} has no instance", row.description.file()),
+        })?;
+    // The description's command runs in the app's directory (the instance's
+    // WorkingDirectory); here that is the directory of the prepared program's script.
+    let app_dir = program
+        .args
+        .first()
+        .and_then(|script| std::path::Path::new(script).parent())
+        .map(std::path::Path::to_path_buf);
+    let mut args = Vec::new();
+    for template in instance.command.iter().skip(1) {
+        let arg = local_arg(&render(row, template, &values.values)?);
+        let in_app = app_dir.as_ref().map(|dir| dir.join(&arg));
+        args.push(match in_app {
+            Some(path) if !arg.starts_with('-') && path.is_file() => path.display().to_string(),
+            _ => arg,
+        });
+    }
     let mut env = program.env.clone();
-    // The program takes a counter file, not a store URL.
-    let file = store.strip_prefix("file://").unwrap_or(store);
-    env.push(("LATENCY_COUNTER_FILE".to_owned(), file.to_owned()));
+    for (name, template) in &instance.environment {
+        env.push((name.clone(), render(row, template, &values.values)?));
+    }
     let what = format!("{} server", row.selector());
     let server = Supervised::start(&what, &program.command, &args, &env, false).await?;
     let (cgroups, note) =
@@ -513,4 +633,60 @@ fn socket_address(base_url: &str) -> Result<SocketAddr, LabError> {
             what: "server".to_owned(),
             detail: format!("printed an address that is not IP:port: {base_url}"),
         })
+}
+
+/// One row stood up alone, from its description, exactly as `latency lab` stands it up
+/// (the same counter creation, environment, arguments and budget), for a caller that
+/// talks to it itself: the test that runs the HTTP contract against every description.
+pub struct StoodUp {
+    running: Running,
+    endpoints: Endpoints,
+}
+
+impl StoodUp {
+    /// The row's base URL (`GET {base}/hits`).
+    pub fn base_url(&self) -> &str {
+        self.running.base_url()
+    }
+
+    /// Stops the row and the endpoints it started, and deletes its Redis keys.
+    pub async fn stop(self) {
+        self.running.stop().await;
+        self.endpoints.stop().await;
+    }
+}
+
+/// Stands `row` up with `config`'s runtimes, programs, tools and budgets; its state goes
+/// under `config.out_dir`. `Ok(Err(skip))` when the row cannot run here (a missing
+/// runtime or endpoint), with the command that fixes it.
+///
+/// # Errors
+/// [`LabError::StartFailed`] when a process does not start or a description does not
+/// render.
+pub async fn stand_up(
+    row: &Architecture,
+    config: &LabConfig,
+) -> Result<Result<StoodUp, Skip>, LabError> {
+    let state_dir =
+        std::path::absolute(config.out_dir.join("state")).map_err(|source| LabError::Write {
+            path: config.out_dir.join("state"),
+            source,
+        })?;
+    std::fs::create_dir_all(&state_dir).map_err(|source| LabError::Write {
+        path: state_dir.clone(),
+        source,
+    })?;
+    let run_id = format!("up{}", std::process::id());
+    let mut endpoints = Endpoints::new(run_id, state_dir, config.tools.clone());
+    match launch(row, config, &mut endpoints).await {
+        Ok(Launched::Up(running)) => Ok(Ok(StoodUp { running, endpoints })),
+        Ok(Launched::Skipped(skip)) => {
+            endpoints.stop().await;
+            Ok(Err(skip))
+        }
+        Err(err) => {
+            endpoints.stop().await;
+            Err(err)
+        }
+    }
 }

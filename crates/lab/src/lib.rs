@@ -45,7 +45,7 @@ pub use cloud::{
 pub use cold_floor::{ColdStartFloor, FloorPoint};
 pub use endpoints::EndpointTools;
 pub use error::{LabError, Skip};
-pub use launch::{FunctionRuntime, ServerProgram};
+pub use launch::{FunctionRuntime, ServerProgram, StoodUp, stand_up};
 pub use process::{REAPER_ALL_CLEAN, REAPER_ARGS};
 pub use queue_rows::{
     QueueConsumers, QueueRow, QueueRowsConfig, markdown_section as queue_markdown,

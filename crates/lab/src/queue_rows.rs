@@ -93,9 +93,6 @@ impl Default for QueueRowsConfig {
     }
 }
 
-/// Messages the SQS event source puts in one invocation (Lambda's default and SQS's most).
-const SQS_BATCH: u64 = 10;
-
 /// The function's name on the platform.
 const FUNCTION: &str = "calc";
 
@@ -181,7 +178,9 @@ pub(crate) async fn run_queue_row(
         QueueConsumers::RabbitMqWorkers => {
             start_workers(row, config, &queue_url, &policy, &done_url).await
         }
-        QueueConsumers::SqsFunction => start_function(config, Arc::clone(&queue), &done_url).await,
+        QueueConsumers::SqsFunction => {
+            start_function(row, config, Arc::clone(&queue), &done_url).await
+        }
     };
     let measured = match consumers_up {
         Ok(running) => {
@@ -304,6 +303,7 @@ async fn start_workers(
 }
 
 async fn start_function(
+    row: &Architecture,
     config: &LabConfig,
     queue: SharedQueue,
     done_url: &str,
@@ -314,15 +314,48 @@ async fn start_function(
             "cargo build --locked -p latency-lambda-calc",
         )));
     };
-    let pollers = config.queue.concurrency.div_ceil(SQS_BATCH).max(1) as usize;
-    let spec = FunctionSpec::new(FUNCTION, exe)
+    let description = row.description;
+    let (Some(function), Some(source)) = (
+        description.function.as_ref(),
+        description
+            .function
+            .as_ref()
+            .and_then(|f| f.event_source.as_ref()),
+    ) else {
+        return Err(NotMeasured::Skipped(Skip::new(
+            format!(
+                "{} has no function with an event source",
+                description.file()
+            ),
+            "fix the description",
+        )));
+    };
+    let batch = u64::from(source.batch_size);
+    let pollers = (config.queue.concurrency.div_ceil(batch).max(1) as usize)
+        .min(source.maximum_concurrency as usize);
+    let mut spec = FunctionSpec::new(FUNCTION, exe)
         .memory_mb(config.function_memory_mb)
         .max_concurrency(pollers)
-        .timeout(Duration::from_secs(30))
-        .env("LATENCY_DONE_STORE", done_url);
+        .timeout(Duration::from_secs(u64::from(function.timeout_s)));
+    // The description's environment; the done counter's URL is the lab's Redis one (the
+    // one local difference: no local DynamoDB-compatible server serializes the
+    // transaction the DynamoDB done counter needs), under the variable the function reads.
+    for (name, template) in &function.environment {
+        let value = if template.contains("${done_table}") {
+            done_url.to_owned()
+        } else {
+            latency_description::render(template, &Default::default()).map_err(|err| {
+                NotMeasured::Skipped(Skip::new(
+                    format!("{}: {err}", description.file()),
+                    "fix the description",
+                ))
+            })?
+        };
+        spec = spec.env(name, &value);
+    }
     let platform = crate::launch::start_platform(config, spec).map_err(NotMeasured::Failed)?;
     let source_config = SqsSourceConfig {
-        batch_size: SQS_BATCH as usize,
+        batch_size: source.batch_size as usize,
         maximum_concurrency: pollers,
         initial_pollers: SqsSourceConfig::new(FUNCTION).initial_pollers.min(pollers),
         ..SqsSourceConfig::new(FUNCTION)

@@ -36,6 +36,10 @@ const TABLE_ACTIVE_DEADLINE: Duration = Duration::from_secs(60);
 /// # Parameters
 /// - `?key=id`: the table's partition key attribute; `?key_value=0`: the item's key. The
 ///   key's type (number or string) is read from the table.
+/// - `?key_type=N|S`: the key's type when `create=true` creates the table (default: a
+///   number when `key_value` is one), and the type an existing table's key must have
+///   (default: any). The architecture descriptions state it, and the lab creates the
+///   table as Terraform does.
 /// - `?attribute=hits`: the counter attribute.
 /// - `?create=true`: create a missing table (on-demand billing) and, when the store
 ///   opens, a missing counter at 0 (`SET hits = if_not_exists(hits, 0)`, so an existing
@@ -76,10 +80,34 @@ impl DynamoDbStore {
         }
         let mode = WriteMode::from_url(url)?;
         let create = url.bool_param("create")?;
+        let wanted_type = match url.param("key_type").as_deref() {
+            None => None,
+            Some("N") => Some(ScalarAttributeType::N),
+            Some("S") => Some(ScalarAttributeType::S),
+            Some(other) => {
+                return Err(url.invalid(format!("key_type must be N or S, not `{other}`")));
+            }
+        };
 
         let config = aws::load_config(url).await?;
         let client = Client::new(&config);
-        let key_type = Self::ensure_table(&client, &table, &key_name, &key_text, create).await?;
+        let key_type = Self::ensure_table(
+            &client,
+            &table,
+            &key_name,
+            (&key_text, wanted_type.clone()),
+            create,
+        )
+        .await?;
+        if let Some(wanted) = wanted_type
+            && wanted != key_type
+        {
+            return Err(url.invalid(format!(
+                "table `{table}` has a {} key, but key_type is {}",
+                key_type.as_str(),
+                wanted.as_str()
+            )));
+        }
         let key_value = match key_type {
             ScalarAttributeType::N => {
                 if key_text.parse::<f64>().is_err() {
@@ -118,7 +146,7 @@ impl DynamoDbStore {
         client: &Client,
         table: &str,
         key_name: &str,
-        key_text: &str,
+        key: (&str, Option<ScalarAttributeType>),
         create: bool,
     ) -> Result<ScalarAttributeType, StoreError> {
         let started = Instant::now();
@@ -145,7 +173,7 @@ impl DynamoDbStore {
                         return Err(missing_table(table, key_name));
                     }
                     if !created {
-                        create_table(client, table, key_name, key_text).await?;
+                        create_table(client, table, key_name, key.clone()).await?;
                         created = true;
                         continue;
                     }
@@ -338,17 +366,19 @@ impl CounterStore for DynamoDbStore {
     }
 }
 
+/// Creates `table` keyed by `key_name`, of the given type or, without one, a number when
+/// the key's text is one.
 async fn create_table(
     client: &Client,
     table: &str,
     key_name: &str,
-    key_text: &str,
+    (key_text, key_type): (&str, Option<ScalarAttributeType>),
 ) -> Result<(), StoreError> {
-    let key_type = if key_text.parse::<f64>().is_ok() {
+    let key_type = key_type.unwrap_or(if key_text.parse::<f64>().is_ok() {
         ScalarAttributeType::N
     } else {
         ScalarAttributeType::S
-    };
+    });
     let build_err = |err: aws_sdk_dynamodb::error::BuildError| StoreError::Unavailable {
         backend: BACKEND,
         detail: format!("building CreateTable: {err}"),

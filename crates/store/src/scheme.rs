@@ -73,6 +73,7 @@ const DYNAMODB_PARAMS: &[SchemeParam] = &[
     param("create", "false"),
     param("key", "id"),
     param("key_value", "0"),
+    no_default("key_type"),
     param("attribute", "hits"),
     WRITE_MODE,
 ];

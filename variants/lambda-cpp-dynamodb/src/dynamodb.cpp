@@ -3,6 +3,7 @@
 #include <nlohmann/json.hpp>
 
 #include <chrono>
+#include <cstdlib>
 #include <thread>
 
 using nlohmann::json;
@@ -96,6 +97,36 @@ http::Response Counter::call(const std::string& operation, const std::string& bo
     return client_.send("POST", url_ + "/", request.headers, body);
 }
 
+namespace {
+bool is_number(const std::string& text) {
+    if (text.empty()) return false;
+    char* end = nullptr;
+    std::strtod(text.c_str(), &end);
+    return end != nullptr && *end == '\0';
+}
+}  // namespace
+
+void Counter::read_key_type() {
+    auto described = call("DescribeTable", json{{"TableName", store_.table}}.dump());
+    if (described.status != 200) {
+        throw StoreError("DescribeTable " + store_.table + ": HTTP " + std::to_string(described.status) + " " +
+                             error_type(described),
+                         false);
+    }
+    const json table = json::parse(described.body)["Table"];
+    std::string hash;
+    for (const auto& element : table["KeySchema"]) {
+        if (element["KeyType"] == "HASH") hash = element["AttributeName"].get<std::string>();
+    }
+    if (hash != store_.key) throw StoreError("table " + store_.table + " is keyed by " + hash + ", not " + store_.key, false);
+    for (const auto& attribute : table["AttributeDefinitions"]) {
+        if (attribute["AttributeName"] == hash) key_type_ = attribute["AttributeType"].get<std::string>();
+    }
+    if (key_type_ == "N" && !is_number(store_.key_value)) {
+        throw StoreError("table " + store_.table + " has a number key, but key_value is " + store_.key_value, false);
+    }
+}
+
 void Counter::create() {
     auto described = call("DescribeTable", json{{"TableName", store_.table}}.dump());
     if (described.status != 200) {
@@ -104,7 +135,8 @@ void Counter::create() {
         }
         const json create = {
             {"TableName", store_.table},
-            {"AttributeDefinitions", {{{"AttributeName", store_.key}, {"AttributeType", "S"}}}},
+            {"AttributeDefinitions",
+             {{{"AttributeName", store_.key}, {"AttributeType", is_number(store_.key_value) ? "N" : "S"}}}},
             {"KeySchema", {{{"AttributeName", store_.key}, {"KeyType", "HASH"}}}},
             {"BillingMode", "PAY_PER_REQUEST"},
         };
@@ -122,7 +154,7 @@ void Counter::create() {
     }
     const json put = {
         {"TableName", store_.table},
-        {"Item", {{store_.key, {{"S", store_.key_value}}}, {store_.attribute, {{"N", "0"}}}}},
+        {"Item", {{store_.key, {{is_number(store_.key_value) ? "N" : "S", store_.key_value}}}, {store_.attribute, {{"N", "0"}}}}},
         {"ConditionExpression", "attribute_not_exists(#k)"},
         {"ExpressionAttributeNames", {{"#k", store_.key}}},
     };
@@ -133,7 +165,7 @@ void Counter::create() {
 }
 
 std::uint64_t Counter::incr() {
-    const json key = {{store_.key, {{"S", store_.key_value}}}};
+    const json key = {{store_.key, {{key_type_, store_.key_value}}}};
     const std::string missing = "counter item in table " + store_.table + " is missing";
     if (store_.read_modify_write) {
         auto got = call("GetItem", json{{"TableName", store_.table}, {"Key", key}, {"ConsistentRead", true}}.dump());
@@ -144,7 +176,7 @@ std::uint64_t Counter::incr() {
         const std::uint64_t next =
             (item.contains(store_.attribute) ? std::stoull(item[store_.attribute]["N"].get<std::string>()) : 0) + 1;
         const json put = {{"TableName", store_.table},
-                          {"Item", {{store_.key, {{"S", store_.key_value}}}, {store_.attribute, {{"N", std::to_string(next)}}}}}};
+                          {"Item", {{store_.key, {{key_type_, store_.key_value}}}, {store_.attribute, {{"N", std::to_string(next)}}}}}};
         auto written = call("PutItem", put.dump());
         if (written.status != 200) throw StoreError("PutItem: HTTP " + std::to_string(written.status), false);
         return next;

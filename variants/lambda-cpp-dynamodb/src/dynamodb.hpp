@@ -41,6 +41,10 @@ public:
 
     /// Creates the table and the counter at 0 if they are missing (create=true, at init).
     void create();
+    /// Reads the table's key type at init (the study's tables have a number key `id`), as
+    /// the Rust store does: a string sent to a number key fails every call. Throws when
+    /// the table is keyed by another attribute, or by a number and key_value is not one.
+    void read_key_type();
     /// Adds one and returns the new count: one UpdateItem ADD, or the study's
     /// GetItem-then-PutItem in read-modify-write mode.
     std::uint64_t incr();
@@ -52,6 +56,7 @@ private:
     StoreUrl store_;
     sigv4::Credentials credentials_;
     http::Client client_;
+    std::string key_type_ = "S";
 };
 
 }  // namespace dynamodb

@@ -69,6 +69,7 @@ int main() {
             store, sigv4::Credentials{env("AWS_ACCESS_KEY_ID"), env("AWS_SECRET_ACCESS_KEY"),
                                       env("AWS_SESSION_TOKEN")});
         if (create) counter->create();
+        counter->read_key_type();
     } catch (const std::exception& err) {
         const json error = {{"errorMessage", err.what()}, {"errorType", "Runtime.InitError"}};
         runtime.send("POST", api + "/init/error", {{"Lambda-Runtime-Function-Error-Type", "Runtime.InitError"}},
