@@ -420,6 +420,16 @@ fn an_interrupt_mid_run_destroys_and_exits_130() {
     if terraform_missing() {
         return;
     }
+    // Ctrl-C, and what `timeout` and service managers send.
+    for signal in [
+        nix::sys::signal::Signal::SIGINT,
+        nix::sys::signal::Signal::SIGTERM,
+    ] {
+        interrupt_mid_run(signal);
+    }
+}
+
+fn interrupt_mid_run(signal: nix::sys::signal::Signal) {
     let env = Env::new();
     let mut child = env
         .cloud("run", &["--only", "ec2", "--yes", "-n", "100000000"])
@@ -444,12 +454,12 @@ fn an_interrupt_mid_run_destroys_and_exits_130() {
         "the run ended before its bench: {seen:#?}"
     );
     let pid = nix::unistd::Pid::from_raw(i32::try_from(child.id()).expect("pid"));
-    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGINT).expect("SIGINT");
+    nix::sys::signal::kill(pid, signal).expect("signal");
     // The rest of stderr, until the process closes it by exiting.
     seen.extend(lines.map(|l| l.expect("stderr line")));
     let status = child.wait().expect("wait");
     let stderr = seen.join("\n");
-    assert_eq!(status.code(), Some(130), "{stderr}");
+    assert_eq!(status.code(), Some(130), "{signal}: {stderr}");
     assert!(stderr.contains("interrupted"), "{stderr}");
     assert!(stderr.contains("ec2: destroyed"), "{stderr}");
     assert_eq!(env.pids().len(), 1);

@@ -9,5 +9,14 @@
 terraform {
   required_version = ">= 1.6.0, < 2.0.0"
 
+  # Only the built-in provider, which ships inside terraform: nothing to download, so
+  # `terraform init` works offline. Terraform refuses a version constraint on a built-in
+  # provider; its version is terraform's own (required_version above).
+  required_providers {
+    terraform = {
+      source = "terraform.io/builtin/terraform"
+    }
+  }
+
   backend "local" {}
 }

@@ -572,6 +572,16 @@ pub(crate) fn run(args: CloudArgs) -> anyhow::Result<ExitCode> {
             eprintln!("error: {err:#}");
             Ok(ExitCode::from(2))
         }
+        // Interrupted before anything was applied (init, plan): nothing to clean up.
+        Err(err)
+            if matches!(
+                err.downcast_ref::<latency_terraform::TerraformError>(),
+                Some(latency_terraform::TerraformError::Interrupted { .. })
+            ) =>
+        {
+            eprintln!("error: {err:#}");
+            Ok(ExitCode::from(EXIT_INTERRUPTED))
+        }
         other => other,
     }
 }
@@ -1189,11 +1199,8 @@ async fn run_cmd(args: RunArgs) -> anyhow::Result<ExitCode> {
     let cloud = Cloud::new(&args.place)?;
     let run_id = new_run_id();
     let out = out_dir(&args.measure, &run_id);
-    let planned = match plan_rows(&cloud, &args.only.only, &args.deploy, &run_id, &stop).await {
-        Ok(p) => p,
-        // Nothing was applied: plans create nothing.
-        Err(err) => return Err(err),
-    };
+    // A failed plan returns here: plans create nothing, so there is nothing to destroy.
+    let planned = plan_rows(&cloud, &args.only.only, &args.deploy, &run_id, &stop).await?;
     eprint!(
         "{}",
         cost_guard(&planned, &args.deploy, Some(args.measure.requests))?
