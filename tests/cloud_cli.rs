@@ -467,6 +467,47 @@ fn interrupt_mid_run(signal: nix::sys::signal::Signal) {
 }
 
 #[test]
+fn an_interrupt_during_apply_stops_terraform_and_destroys_what_it_made() {
+    if terraform_missing() {
+        return;
+    }
+    let env = Env::new();
+    let mut child = env
+        .cloud(
+            "run",
+            &["--only", "ec2", "--yes", "--var", "hold_apply=true"],
+        )
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    // The stand-in's apply writes this once its server is up and it starts to hang.
+    // Bounded: 600 looks 0.1 s apart (60 s), and the run must still be going.
+    let holding = env.run_dir().join("ec2.holding");
+    let mut looks = 0;
+    while !holding.exists() {
+        assert!(looks < 600, "the apply never reached its hanging half");
+        assert!(
+            child.try_wait().expect("try_wait").is_none(),
+            "the run ended before its apply hung"
+        );
+        looks += 1;
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let pid = nix::unistd::Pid::from_raw(i32::try_from(child.id()).expect("pid"));
+    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGINT).expect("SIGINT");
+    let out = child.wait_with_output().expect("wait");
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(130), "{stderr}");
+    assert!(stderr.contains("interrupted"), "{stderr}");
+    assert!(stderr.contains("ec2: destroyed"), "{stderr}");
+    // The server and the hanging provisioner: both recorded, both gone.
+    let rows: Vec<String> = env.pids().into_iter().map(|(row, _)| row).collect();
+    assert_eq!(rows, ["ec2", "ec2-hold"]);
+    env.assert_all_destroyed();
+}
+
+#[test]
 fn without_a_terminal_or_yes_nothing_is_created() {
     if terraform_missing() {
         return;

@@ -50,3 +50,18 @@ resource "terraform_data" "second_half" {
     command = "echo 'failing halfway through the apply, as asked (fail_halfway = true)' >&2; exit 1"
   }
 }
+
+# A second half that does not finish on its own (until interrupted): the server above is
+# running by then, as a long cloud apply has created its first resources.
+resource "terraform_data" "held" {
+  count      = var.hold_apply ? 1 : 0
+  depends_on = [terraform_data.server]
+
+  provisioner "local-exec" {
+    command = "echo \"$ROW-hold $$\" >>\"$RUN_DIR/pids.log\"; : >\"$RUN_DIR/$ROW.holding\"; exec sleep 600"
+    environment = {
+      ROW     = var.architecture
+      RUN_DIR = var.run_dir
+    }
+  }
+}

@@ -81,3 +81,9 @@ variable "counter_start" {
     error_message = "counter_start must be a whole number, or empty for memory://."
   }
 }
+
+variable "hold_apply" {
+  description = "Make the apply hang after the server has started (a provisioner that writes RUN_DIR/ROW.holding, records its pid in pids.log, and sleeps), as a long cloud apply does, so that a test can interrupt it."
+  type        = bool
+  default     = false
+}
