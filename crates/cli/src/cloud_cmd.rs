@@ -22,6 +22,10 @@ use tokio::sync::watch;
 
 use crate::json_out::JsonOut;
 
+mod compare;
+
+use compare::{CloudResult, Predicted, RowResult, Side, read_prediction, render};
+
 const CLOUD_HELP: &str = "\
 Deploy, measure and tear down rows on a real AWS account, one Terraform workspace per
 architecture id (deploying a second row never touches the first):
@@ -1290,71 +1294,6 @@ fn out_dir(measure: &Measure, run_id: &str) -> PathBuf {
         .unwrap_or_else(|| PathBuf::from("results/cloud").join(run_id))
 }
 
-/// The measured side of one row.
-#[derive(Debug, Clone, Serialize)]
-struct Side {
-    /// Where the Report was written.
-    report: PathBuf,
-    /// Mean over every answered request, cold start included (the study's figure).
-    mean_all_ms: Option<f64>,
-    p50_ms: Option<f64>,
-    p99_ms: Option<f64>,
-    cold_start_ms: Option<f64>,
-    requests: u64,
-    error_rate: f64,
-    counter: String,
-}
-
-impl Side {
-    fn of(report: &Report, path: PathBuf) -> Self {
-        let r = &report.results;
-        Self {
-            report: path,
-            mean_all_ms: r.mean_all_ms,
-            p50_ms: r.latency.as_ref().map(|s| s.p50_ms),
-            p99_ms: r.latency.as_ref().map(|s| s.p99_ms),
-            cold_start_ms: r.cold_start.as_ref().and_then(|c| c.latency_ms),
-            requests: r.requests,
-            error_rate: r.error_rate,
-            counter: format!("{:?}", r.counter.verdict).to_lowercase(),
-        }
-    }
-}
-
-/// The lab's prediction for one row.
-#[derive(Debug, Clone, Serialize)]
-struct Predicted {
-    ms: f64,
-    /// The lab row it came from (its `--only` selector).
-    lab_row: String,
-    /// The cloud profile the lab ran with, if any.
-    profile: Option<String>,
-    /// `(predicted - measured) / measured`, percent.
-    error_pct: Option<f64>,
-}
-
-#[derive(Debug, Clone, Serialize)]
-struct RowResult {
-    architecture: String,
-    url: String,
-    outside: Option<Side>,
-    inside: Option<Side>,
-    prediction: Option<Predicted>,
-    study_ms: Option<f64>,
-    skipped: Option<String>,
-    problems: Vec<String>,
-}
-
-#[derive(Debug, Clone, Serialize)]
-struct CloudResult {
-    run_id: String,
-    region: String,
-    out_dir: PathBuf,
-    prediction_file: Option<PathBuf>,
-    notes: Vec<String>,
-    rows: Vec<RowResult>,
-}
-
 async fn bench_rows(
     cloud: &Cloud,
     rows: &[(ArchitectureId, String)],
@@ -1557,144 +1496,6 @@ async fn via_lambda(
     _: &str,
 ) -> anyhow::Result<Report> {
     anyhow::bail!("--via-lambda needs the `lambda-bench` cargo feature (on in the released binary)")
-}
-
-/// Per architecture id: the lab's predicted mean (ms), the lab row it is from, and the
-/// cloud profile; plus notes on how the file was read.
-type Predictions = BTreeMap<ArchitectureId, (f64, String, Option<String>)>;
-
-/// Reads what `latency lab --json FILE` wrote: its `cloud.profile` and, per measured
-/// sequential row (label = the lab row's title), the mean over every request. Of two lab
-/// rows of one id, the atomic one is taken: it is the one Terraform deploys.
-fn read_prediction(path: &Path, region: &str) -> anyhow::Result<(Predictions, Vec<String>)> {
-    let text = std::fs::read_to_string(path)
-        .with_context(|| format!("cannot read the lab's results {}", path.display()))?;
-    let doc: serde_json::Value = serde_json::from_str(&text).with_context(|| {
-        format!(
-            "{} is not JSON (expected what `latency lab --cloud REGION --json FILE` writes)",
-            path.display()
-        )
-    })?;
-    let rows = doc["rows"].as_array().with_context(|| {
-        format!(
-            "{} has no `rows`: it is not what `latency lab --json FILE` writes",
-            path.display()
-        )
-    })?;
-    let profile = doc["cloud"]["profile"].as_str().map(str::to_owned);
-    let mut notes = Vec::new();
-    match &profile {
-        None => notes.push(format!(
-            "{} holds local figures (the lab ran without --cloud): the \"lab predicts\" column is no cloud prediction",
-            path.display()
-        )),
-        Some(p) if p != region => notes.push(format!(
-            "the lab predicted for the profile `{p}`; this run is in {region}"
-        )),
-        Some(_) => {}
-    }
-    let catalogue = latency_lab::catalogue();
-    let mut found: BTreeMap<ArchitectureId, (f64, String, bool)> = BTreeMap::new();
-    for row in rows {
-        let report = &row["measured"];
-        let (Some(label), Some(ms)) = (
-            report["target"]["label"].as_str(),
-            report["results"]["mean_all_ms"].as_f64(),
-        ) else {
-            continue;
-        };
-        // The sequential run carries the row's title as its label, the concurrent one
-        // "TITLE, N concurrent".
-        let Some(lab_row) = catalogue.iter().find(|a| a.title == label) else {
-            continue;
-        };
-        let atomic = lab_row.mode() == latency_lab::Mode::Atomic;
-        let keep = match found.get(&lab_row.id) {
-            None => true,
-            Some((_, _, was_atomic)) => atomic && !was_atomic,
-        };
-        if keep {
-            found.insert(lab_row.id, (ms, lab_row.selector(), atomic));
-        }
-    }
-    Ok((
-        found
-            .into_iter()
-            .map(|(id, (ms, sel, _))| (id, (ms, sel, profile.clone())))
-            .collect(),
-        notes,
-    ))
-}
-
-fn ms(v: Option<f64>) -> String {
-    v.map_or_else(|| "–".to_owned(), latency_bench::units::duration_ms)
-}
-
-/// The comparison table (Markdown, which reads as text too).
-fn render(result: &CloudResult) -> String {
-    let mut t = format!(
-        "# latency cloud: run {} in {}\n\n\
-         | row | measured from | mean (all) | p50 | p99 | cold start | errors | counter | lab predicts | prediction error | study |\n\
-         |---|---|---:|---:|---:|---:|---:|---|---:|---:|---:|\n",
-        result.run_id, result.region
-    );
-    for row in &result.rows {
-        let predicted = row.prediction.as_ref();
-        let pred = ms(predicted.map(|p| p.ms));
-        let err = predicted
-            .and_then(|p| p.error_pct)
-            .map_or_else(|| "–".to_owned(), |e| format!("{e:+.1}%"));
-        let study = ms(row.study_ms);
-        if let Some(why) = &row.skipped {
-            t.push_str(&format!(
-                "| {} | skipped: {why} | | | | | | | {pred} | | {study} |\n",
-                row.architecture
-            ));
-            continue;
-        }
-        let mut sides: Vec<(&str, &Side)> = Vec::new();
-        if let Some(s) = &row.outside {
-            sides.push(("this machine", s));
-        }
-        if let Some(s) = &row.inside {
-            sides.push(("inside the region", s));
-        }
-        if sides.is_empty() {
-            t.push_str(&format!(
-                "| {} | failed | | | | | | | {pred} | | {study} |\n",
-                row.architecture
-            ));
-        }
-        for (i, (from, s)) in sides.iter().enumerate() {
-            let first = i == 0;
-            t.push_str(&format!(
-                "| {} | {from} | {} | {} | {} | {} | {:.2}% | {} | {} | {} | {} |\n",
-                if first { row.architecture.as_str() } else { "" },
-                ms(s.mean_all_ms),
-                ms(s.p50_ms),
-                ms(s.p99_ms),
-                ms(s.cold_start_ms),
-                s.error_rate * 100.0,
-                s.counter,
-                if first { pred.as_str() } else { "" },
-                if first { err.as_str() } else { "" },
-                if first { study.as_str() } else { "" },
-            ));
-        }
-    }
-    t.push_str(
-        "\nmean (all): every answered request one after another, cold start included, as the \
-         study's latency.py printed it; the prediction's error is (lab − measured) / measured.\n",
-    );
-    for note in &result.notes {
-        t.push_str(&format!("\nNote: {note}\n"));
-    }
-    for row in &result.rows {
-        for p in &row.problems {
-            t.push_str(&format!("\nProblem: {}: {p}\n", row.architecture));
-        }
-    }
-    t
 }
 
 /// Writes report.md and cloud.json, prints the table, and gives the exit code.
