@@ -359,6 +359,96 @@ fn up_bench_and_down_keep_rows_apart_and_set_the_lab_beside_the_cloud() {
     env.assert_all_destroyed();
 }
 
+/// `--via-lambda`: the row's `bench_function` output names the real bench Lambda
+/// (`latency-lambda-bench`), served by the local function platform's Invoke API.
+#[tokio::test(flavor = "multi_thread")]
+async fn via_lambda_measures_from_the_bench_function_with_the_shared_fanout() {
+    if terraform_missing() {
+        return;
+    }
+    let exe = Path::new(LATENCY).with_file_name("latency-lambda-bench");
+    assert!(
+        exe.is_file(),
+        "{} is missing; build it with: cargo build -p latency-lambda-bench",
+        exe.display()
+    );
+    let spec = latency_platform::FunctionSpec::new("bench", exe)
+        .unthrottled()
+        .memory_mb(1769)
+        .max_concurrency(4)
+        .timeout(std::time::Duration::from_secs(60));
+    let platform = latency_platform::Platform::start(vec![spec]).expect("platform");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let front = platform
+        .serve_invoke_api(listener)
+        .await
+        .expect("invoke front");
+    let endpoint = front.url();
+    let env = Env::new();
+    let out_dir = env.out();
+    let output = {
+        let mut cmd = env.cloud(
+            "run",
+            &[
+                "--only",
+                "ec2",
+                "--yes",
+                "-n",
+                "100",
+                "--via-lambda",
+                "--fanout",
+                "2",
+                "--lambda-endpoint",
+                &endpoint,
+                "--var",
+                "bench_function=bench",
+                "--out",
+                out_dir.to_str().expect("utf-8"),
+            ],
+        );
+        // The platform checks no credentials; the SDK wants some.
+        cmd.env("AWS_ACCESS_KEY_ID", "test")
+            .env("AWS_SECRET_ACCESS_KEY", "test")
+            .env_remove("AWS_PROFILE");
+        tokio::task::spawn_blocking(move || cmd.output().expect("latency runs"))
+            .await
+            .expect("join")
+    };
+    let stderr = text(&output.stderr);
+    assert!(output.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("through the bench Lambda `bench` (fanout 2)"),
+        "{stderr}"
+    );
+    let result = read_json(&out_dir.join("cloud.json"));
+    let row = &result["rows"][0];
+    assert_eq!(row["outside"]["requests"], 100, "{row}");
+    assert_eq!(row["inside"]["requests"], 100, "{row}");
+    assert_eq!(row["inside"]["counter"], "pass", "{row}");
+    let inside = latency_bench::Report::read(&out_dir.join("ec2-inside.json")).expect("Report");
+    // The same counter, after the 100 calls from outside: the bench Lambda hit the row.
+    assert_eq!(inside.results.counter.first, Some(101));
+    assert!(
+        inside.notes.iter().any(|n| n.contains("2 invocations")),
+        "{:?}",
+        inside.notes
+    );
+    let table = std::fs::read_to_string(out_dir.join("report.md")).expect("report.md");
+    assert!(table.contains("| inside the region |"), "{table}");
+    // Two invocations of the bench Lambda ran.
+    let invocations = platform
+        .drain_reports()
+        .iter()
+        .filter(|r| r.function == "bench")
+        .count();
+    assert_eq!(invocations, 2);
+    env.assert_all_destroyed();
+    front.shutdown().await;
+    platform.shutdown().await;
+}
+
 #[test]
 fn an_apply_that_fails_halfway_is_destroyed() {
     if terraform_missing() {

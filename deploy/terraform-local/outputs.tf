@@ -15,8 +15,8 @@ output "queue_url" {
 }
 
 output "bench_function" {
-  description = "Name of the bench Lambda: none here (no --via-lambda)."
-  value       = null
+  description = "Name of the bench Lambda: var.bench_function, served by a local function platform, or null."
+  value       = var.bench_function == "" ? null : var.bench_function
 }
 
 output "run_id" {

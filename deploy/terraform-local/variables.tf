@@ -87,3 +87,9 @@ variable "hold_apply" {
   type        = bool
   default     = false
 }
+
+variable "bench_function" {
+  description = "The name the `bench_function` output gives (deploy/terraform's bench Lambda); empty for none. A test serves the real bench Lambda under this name on the local function platform (`latency cloud --via-lambda --lambda-endpoint`)."
+  type        = string
+  default     = ""
+}
