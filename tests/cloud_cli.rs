@@ -638,6 +638,28 @@ fn only_takes_deployable_architecture_ids() {
 }
 
 #[test]
+fn an_unreadable_lab_file_fails_before_anything_is_created() {
+    let env = Env::new();
+    let missing = env.tmp.path().join("no-such-lab.json");
+    let out = env.output(
+        "run",
+        &[
+            "--only",
+            "ec2",
+            "--yes",
+            "--prediction",
+            missing.to_str().expect("utf-8"),
+        ],
+    );
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("no-such-lab.json"), "{stderr}");
+    assert!(!stderr.contains("To create"), "no plan was made: {stderr}");
+    assert!(env.pids().is_empty());
+    assert!(!env.state().exists(), "terraform was not even initialised");
+}
+
+#[test]
 fn help_teaches_with_an_example_and_says_where_state_lives() {
     let out = Command::new(LATENCY)
         .args(["cloud", "--help"])

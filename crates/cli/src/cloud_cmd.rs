@@ -16,7 +16,7 @@ use anyhow::Context as _;
 use latency_arch::ArchitectureId;
 use latency_bench::{BenchConfig, CounterCheckMode, Report, Stop, Verdict};
 use latency_cost::{Options, RowCost, Workload, catalogue_row, price};
-use latency_terraform::{Hooks, Plan, Terraform, TerraformConfig, Vars};
+use latency_terraform::{Hooks, Plan, Terraform, TerraformConfig, Vars, shell_quote};
 use serde::{Deserialize, Serialize};
 use tokio::sync::watch;
 
@@ -444,8 +444,15 @@ impl Cloud {
         vec![
             format!(
                 "latency cloud down --only {id} --terraform-dir {} --state-dir {}",
-                self.tf.config().config_dir.display(),
-                self.state.parent().unwrap_or(&self.state).display()
+                shell_quote(&self.tf.config().config_dir.display().to_string()),
+                shell_quote(
+                    &self
+                        .state
+                        .parent()
+                        .unwrap_or(&self.state)
+                        .display()
+                        .to_string()
+                )
             ),
             self.tf.destroy_command(id.as_str(), vars),
         ]
@@ -795,6 +802,10 @@ struct UpOutcome {
     declined: bool,
 }
 
+/// The cost guard's question, then an apply per row and the wait for it to answer.
+/// Returns an error only before the first apply (no confirmation, no results directory);
+/// after that every failure is in the outcome, and `touched` names every row an apply was
+/// started for, which is what `run` destroys.
 async fn up_rows(
     cloud: &Cloud,
     planned: &[Planned],
@@ -814,12 +825,18 @@ async fn up_rows(
         return Ok(outcome);
     }
     std::fs::create_dir_all(out).with_context(|| format!("cannot create {}", out.display()))?;
+    // From the first apply on, nothing returns early: `run` must learn every row it has to
+    // destroy, so a failure is recorded in the outcome and the next row goes on.
     for p in planned {
         if stop.stopped() {
             break;
         }
         let id = p.id;
-        cloud.write_record(id, &p.record)?;
+        if let Err(err) = cloud.write_record(id, &p.record) {
+            eprintln!("{id}: not applied: {err:#}");
+            outcome.failed.push((id, format!("not applied: {err:#}")));
+            continue;
+        }
         outcome.touched.push(id);
         let spinner = Spinner::new(format!("{id}: terraform apply"));
         let mut on_line = |line: &str| spinner.line(line);
@@ -1203,6 +1220,10 @@ async fn run_cmd(args: RunArgs) -> anyhow::Result<ExitCode> {
     let cloud = Cloud::new(&args.place)?;
     let run_id = new_run_id();
     let out = out_dir(&args.measure, &run_id);
+    // A lab file that cannot be read fails now, not after paying for the deployment.
+    if let Some(path) = &args.measure.prediction {
+        compare::read_prediction(path, &args.deploy.region)?;
+    }
     // A failed plan returns here: plans create nothing, so there is nothing to destroy.
     let planned = plan_rows(&cloud, &args.only.only, &args.deploy, &run_id, &stop).await?;
     eprint!(

@@ -659,8 +659,9 @@ fn check_workspace(name: &str) -> Result<(), TerraformError> {
     }
 }
 
-/// `word` as one word of a POSIX shell command.
-fn shell_quote(word: &str) -> String {
+/// `word` as one word of a POSIX shell command: as it is when it holds only characters
+/// no shell treats specially, else in single quotes (a `'` inside written `'\''`).
+pub fn shell_quote(word: &str) -> String {
     let plain = !word.is_empty()
         && word
             .chars()
