@@ -9,6 +9,7 @@ Usage: python check_deploy_settings.py [DEPLOY_DIR] [--artifacts FILE] [--built 
   --built DIR  the build output (target/lambda): every artifact present there must be an
                ELF for its description's CPU architecture (file(1)), and a provided.*
                zip must hold an executable `bootstrap`
+  --require A,B  these artifacts must be present under --built
 
 Run by scripts/check-deploy; run it on an older copy of deploy/ to see what it catches.
 The rule: in every resource and module call, the attributes below are expressions (they
@@ -99,13 +100,27 @@ def settings_stated_in_terraform(deploy):
     return errors
 
 
+def unwrap(value):
+    """python-hcl2 gives some values as a one-element list."""
+    while isinstance(value, list) and len(value) == 1:
+        value = value[0]
+    return value
+
+
+def artifact_table(parsed):
+    """artifacts.tf's `local.artifacts`: {artifact: {architecture: path}}."""
+    table = {}
+    for block in parsed.get("locals", []):
+        for name, entry in unwrap(block.get("artifacts", {})).items():
+            table[name.strip('"')] = {arch.strip('"'): unwrap(path) for arch, path in unwrap(entry).items()}
+    return table
+
+
 def descriptions_against_the_build(deploy, artifacts_file):
     errors = []
     built = set(pathlib.Path(artifacts_file).read_text().split())
     tf = hcl2.loads((deploy / "terraform" / "artifacts.tf").read_text())
-    table = {}
-    for block in tf.get("locals", []):
-        table.update(block.get("artifacts", {}))
+    table = artifact_table(tf)
     functions = []
     for path in sorted((deploy / "architectures").glob("*.json")):
         d = json.loads(path.read_text())
@@ -132,7 +147,7 @@ def descriptions_against_the_build(deploy, artifacts_file):
 ELF_MACHINE = {"arm64": "ARM aarch64", "x86_64": "x86-64"}
 
 
-def built_files_match(deploy, artifacts_file, root):
+def built_files_match(deploy, artifacts_file, root, required=()):
     """Every artifact that exists under `root` is an ELF for its description's CPU
     architecture (checked with file(1) on the binary, inside the zip for a zip); returns
     (errors, how many were checked)."""
@@ -142,9 +157,7 @@ def built_files_match(deploy, artifacts_file, root):
 
     errors, checked = [], 0
     tf = hcl2.loads((deploy / "terraform" / "artifacts.tf").read_text())
-    table = {}
-    for block in tf.get("locals", []):
-        table.update(block.get("artifacts", {}))
+    table = artifact_table(tf)
     rows = []
     for path in sorted((deploy / "architectures").glob("*.json")):
         d = json.loads(path.read_text())
@@ -158,6 +171,8 @@ def built_files_match(deploy, artifacts_file, root):
             continue
         file = pathlib.Path(root) / target.replace("${local.artifacts_dir}/", "")
         if not file.is_file():
+            if f["artifact"] in required:
+                errors.append(f"{path}: {file} was not built (Terraform uploads it)")
             continue
         with tempfile.TemporaryDirectory() as scratch:
             binary = file
@@ -166,7 +181,7 @@ def built_files_match(deploy, artifacts_file, root):
                     names = z.namelist()
                     if "bootstrap" not in names:
                         # Interpreted code: nothing to run on a CPU of its own.
-                        if f["runtime"].startswith("provided."):
+                        if f.get("runtime", "").startswith("provided."):
                             errors.append(f"{path}: {file} has no `bootstrap` at its root (provided.* runs it)")
                         continue
                     info = z.getinfo("bootstrap")
@@ -185,6 +200,7 @@ def main(argv):
     deploy = pathlib.Path("deploy")
     artifacts = None
     built = None
+    required = ()
     args = list(argv)
     while args:
         arg = args.pop(0)
@@ -192,13 +208,15 @@ def main(argv):
             artifacts = args.pop(0)
         elif arg == "--built":
             built = args.pop(0)
+        elif arg == "--require":
+            required = tuple(args.pop(0).split(","))
         else:
             deploy = pathlib.Path(arg)
     errors = settings_stated_in_terraform(deploy)
     if artifacts:
         errors += descriptions_against_the_build(deploy, artifacts)
     if built:
-        more, checked = built_files_match(deploy, artifacts, built)
+        more, checked = built_files_match(deploy, artifacts, built, required)
         errors += more
         print(f"{checked} built binaries checked against their descriptions' CPU architecture", file=sys.stderr)
     for e in errors:

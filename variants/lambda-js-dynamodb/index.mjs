@@ -8,6 +8,9 @@
 //
 // Handler: index.handler
 
+import { existsSync, readFileSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { Agent } from "node:https";
 import { Agent as HttpAgent } from "node:http";
 import {
@@ -147,6 +150,21 @@ async function incr() {
   }
 }
 
+/** The app's page, read once at init: page.html beside this file (the deployed zip
+ * carries it, scripts/build-lambdas), else the repository's copy above it (a local run).
+ * API Gateway sends `GET /` to the function, as for the Rust one. */
+function readPage() {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (let up = 0; up < 6; up += 1) {
+    for (const candidate of [join(dir, "page.html"), join(dir, "crates", "app", "src", "page.html")]) {
+      if (existsSync(candidate)) return readFileSync(candidate, "utf8");
+    }
+    dir = dirname(dir);
+  }
+  throw new Error("page.html is neither beside index.mjs nor in the repository above it");
+}
+const page = readPage();
+
 const json = (statusCode, body, headers = {}) => ({
   statusCode,
   headers: { "content-type": "application/json", ...headers },
@@ -157,6 +175,9 @@ export const handler = async (event) => {
   const method = event.requestContext?.http?.method ?? "GET";
   const path = event.rawPath ?? "/";
   if (path === "/healthz") return json(200, { status: "pass" });
+  if (path === "/" && (method === "GET" || method === "HEAD")) {
+    return { statusCode: 200, headers: { "content-type": "text/html; charset=utf-8" }, body: page };
+  }
   if (path !== "/hits") return json(404, { error: `no route for ${path}` });
   if (method !== "GET") return json(405, { error: `method ${method} not allowed on /hits` }, { allow: "GET" });
   try {

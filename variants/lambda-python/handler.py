@@ -11,6 +11,7 @@ import json
 import logging
 import os
 import time
+from pathlib import Path
 
 from botocore.exceptions import BotoCoreError, ClientError
 
@@ -20,6 +21,22 @@ log = logging.getLogger()
 log.setLevel(logging.INFO)
 
 COUNTER = open_counter(os.environ["LATENCY_STORE"])
+
+
+
+def _page():
+    """The app's page, read once at init: page.html beside this file (the deployed zip
+    carries it, scripts/build-lambdas), else the repository's copy above it (a local run
+    from a clone). API Gateway sends `GET /` to the function, as for the Rust one."""
+    here = Path(__file__).resolve().parent
+    for directory in [here, *here.parents][:6]:
+        for candidate in (directory / "page.html", directory / "crates" / "app" / "src" / "page.html"):
+            if candidate.is_file():
+                return candidate.read_text(encoding="utf-8")
+    raise FileNotFoundError(f"page.html is neither beside {here} nor in the repository above it")
+
+
+PAGE = _page()
 
 # Time left for the last attempt and the answer when the retries give up (see incr).
 GIVE_UP_BEFORE_TIMEOUT_S = 0.3
@@ -39,6 +56,8 @@ def handler(event, context):
     path = event.get("rawPath") or http.get("path") or "/"
     if path == "/healthz":
         return _json(200, {"status": "pass"})
+    if path == "/" and method in ("GET", "HEAD"):
+        return {"statusCode": 200, "headers": {"content-type": "text/html; charset=utf-8"}, "body": PAGE}
     if path != "/hits":
         return _json(404, {"error": f"no route for {path}"})
     if method != "GET":

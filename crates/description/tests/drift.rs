@@ -113,7 +113,11 @@ fn variables_read_by(artifact: &str) -> (BTreeSet<String>, BTreeSet<String>) {
 
 /// Names matched by `required` and `optional` in `files`, less those Lambda itself sets.
 fn scan(files: &[&str], required: &str, optional: &str) -> (BTreeSet<String>, BTreeSet<String>) {
-    let lambda_sets = |name: &String| !name.starts_with("AWS_") && name != "_HANDLER";
+    // What Lambda sets for every function (AWS_*, LAMBDA_TASK_ROOT, _HANDLER, …) is no
+    // description's business.
+    let lambda_sets = |name: &String| {
+        !name.starts_with("AWS_") && !name.starts_with("LAMBDA_") && name != "_HANDLER"
+    };
     let find = |pattern: &str| -> BTreeSet<String> {
         let pattern = regex::Regex::new(pattern).expect("pattern");
         files

@@ -374,15 +374,12 @@ async fn launch_function(
     let platform = start_platform(config, spec)?;
     let listener = bind().await?;
     let front = platform
+        // As deploy/terraform's HTTP API: every route, `GET /` included, goes to the
+        // function, which serves the page itself.
         .serve_gateway_with(
             FUNCTION,
             listener,
-            latency_platform::GatewayOptions {
-                // The study served its page from S3 through the API; the lab's rows do
-                // the same at `GET /`.
-                index_page: Some(latency_app::PAGE.into()),
-                ..Default::default()
-            },
+            latency_platform::GatewayOptions::default(),
         )
         .await
         .map_err(|err| start_failed("API Gateway front", err))?;

@@ -106,11 +106,8 @@ async fn check_function(id: &str) {
     }
     let platform = Platform::start(vec![spec]).expect("platform");
     let listener = TcpListener::bind(("127.0.0.1", 0)).await.expect("bind");
-    // The lab's front serves the page at `GET /`, as the study's API Gateway did from S3.
-    let options = GatewayOptions {
-        index_page: Some(latency_app::PAGE.into()),
-        ..GatewayOptions::default()
-    };
+    // As deploy/terraform's HTTP API: `GET /` goes to the function, which serves the page.
+    let options = GatewayOptions::default();
     let front = platform
         .serve_gateway_with(id, listener, options)
         .await

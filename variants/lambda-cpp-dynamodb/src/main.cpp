@@ -8,6 +8,10 @@
 #include <cstdio>
 #include <cstdlib>
 #include <exception>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <stdexcept>
 #include <memory>
 #include <string>
 
@@ -33,13 +37,34 @@ json error_reply(int status, const std::string& message) {
     return reply(status, "application/json", json{{"error", message}}.dump());
 }
 
-json handle(dynamodb::Counter& counter, const json& event) {
+// The app's page, read once at init: page.html in the task root (the deployed zip carries
+// it, scripts/build-lambdas), else the repository's copy above it (a local run). API
+// Gateway sends `GET /` to the function, as for the Rust one.
+std::string read_page() {
+    std::filesystem::path dir = env("LAMBDA_TASK_ROOT");
+    if (dir.empty()) dir = std::filesystem::current_path();
+    for (int up = 0; up < 6; ++up) {
+        for (const auto& candidate : {dir / "page.html", dir / "crates" / "app" / "src" / "page.html"}) {
+            std::ifstream file(candidate);
+            if (file) {
+                std::stringstream text;
+                text << file.rdbuf();
+                return text.str();
+            }
+        }
+        dir = dir.parent_path();
+    }
+    throw std::runtime_error("page.html is neither in the task root nor in the repository above it");
+}
+
+json handle(dynamodb::Counter& counter, const std::string& page, const json& event) {
     const std::string path = event.value("rawPath", "/");
     std::string method = "GET";
     if (event.contains("requestContext") && event["requestContext"].contains("http")) {
         method = event["requestContext"]["http"].value("method", "GET");
     }
     if (path == "/healthz") return reply(200, "application/json", R"({"status":"pass"})");
+    if (path == "/" && (method == "GET" || method == "HEAD")) return reply(200, "text/html; charset=utf-8", page);
     if (path != "/hits") return error_reply(404, "no route for " + path);
     if (method != "GET") {
         json out = error_reply(405, "method " + method + " not allowed on /hits");
@@ -62,7 +87,9 @@ int main() {
     const std::string api = "http://" + env("AWS_LAMBDA_RUNTIME_API") + "/2018-06-01/runtime";
     http::Client runtime(0);  // /next blocks until an event arrives: no timeout
     std::unique_ptr<dynamodb::Counter> counter;
+    std::string page;
     try {
+        page = read_page();
         auto store = dynamodb::StoreUrl::parse(env("LATENCY_STORE"), env("AWS_REGION"));
         const bool create = store.create;
         counter = std::make_unique<dynamodb::Counter>(
@@ -93,6 +120,6 @@ int main() {
             continue;
         }
         runtime.send("POST", api + "/invocation/" + id + "/response", {{"content-type", "application/json"}},
-                     handle(*counter, event).dump());
+                     handle(*counter, page, event).dump());
     }
 }
