@@ -474,6 +474,52 @@ fn an_apply_that_fails_halfway_is_destroyed() {
 }
 
 #[test]
+fn a_destroy_that_fails_is_listed_with_the_command_that_finishes_it() {
+    if terraform_missing() {
+        return;
+    }
+    let env = Env::new();
+    // The stand-in's destroy fails while this file exists.
+    let refuse = env.run_dir().join("refuse-destroy");
+    std::fs::write(&refuse, "").expect("refuse-destroy");
+    let out = env.output("run", &["--only", "ec2", "--yes", "-n", "10"]);
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("NOT destroyed"), "{stderr}");
+    assert!(
+        stderr.contains("refusing to destroy"),
+        "terraform's stderr tail: {stderr}"
+    );
+    let finish = |prefix: &str| {
+        stderr
+            .lines()
+            .find_map(|l| l.trim().strip_prefix(prefix).map(str::trim))
+            .unwrap_or_else(|| panic!("no `{prefix}` line in {stderr}"))
+            .to_owned()
+    };
+    assert!(
+        finish("finish with:").starts_with("latency cloud down --only ec2 --terraform-dir "),
+        "{stderr}"
+    );
+    let direct = finish("or directly:");
+    // It is still there, and listed.
+    let (_, pid) = env.pids()[0];
+    assert!(alive(pid));
+    assert_eq!(env.non_empty_workspaces(), ["ec2"]);
+    assert_eq!(env.ls(&[])["deployed"][0]["architecture"], "ec2");
+    // The printed command, run as printed, finishes the job.
+    std::fs::remove_file(&refuse).expect("allow the destroy");
+    let status = Command::new("sh")
+        .args(["-c", &direct])
+        .env("TF_CLI_CONFIG_FILE", "/dev/null")
+        .stdout(Stdio::null())
+        .status()
+        .expect("sh");
+    assert!(status.success(), "{direct}");
+    env.assert_all_destroyed();
+}
+
+#[test]
 fn a_failing_bench_still_destroys() {
     if terraform_missing() {
         return;

@@ -16,8 +16,9 @@ locals {
 # provisioner stops that pid.
 resource "terraform_data" "server" {
   input = {
-    dir  = local.dir
-    tags = local.tags
+    dir     = local.dir
+    run_dir = var.run_dir
+    tags    = local.tags
   }
 
   provisioner "local-exec" {
@@ -36,6 +37,8 @@ resource "terraform_data" "server" {
     command = "sh '${path.module}/stop-server.sh'"
     environment = {
       DIR = self.input.dir
+      # While this file exists the destroy fails (a destroy that fails, for the tests).
+      REFUSE = "${self.input.run_dir}/refuse-destroy"
     }
   }
 }

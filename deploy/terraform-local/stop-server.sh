@@ -1,6 +1,11 @@
 #!/bin/sh
-# Stops the row's server (SIGTERM, then SIGKILL after 10 s) and removes $DIR.
+# Stops the row's server (SIGTERM, then SIGKILL after 10 s) and removes $DIR; fails,
+# leaving both, while the file $REFUSE exists.
 set -eu
+if [ -e "$REFUSE" ]; then
+    echo "refusing to destroy: $REFUSE exists" >&2
+    exit 1
+fi
 if [ -f "$DIR/pid" ]; then
     pid=$(cat "$DIR/pid")
     # Only a process that is still our server: a recycled pid is left alone.
