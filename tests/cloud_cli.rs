@@ -354,9 +354,19 @@ fn up_bench_and_down_keep_rows_apart_and_set_the_lab_beside_the_cloud() {
     assert!(!alive(by_row("ec2")));
     assert!(alive(by_row("lambda-dynamodb")));
     assert_eq!(env.non_empty_workspaces(), ["lambda-dynamodb"]);
+    // --expired: nothing has, yet; by 2100 everything has.
+    let out = env.output("down", &["--expired"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains("nothing deployed has expired"));
+    assert!(alive(by_row("lambda-dynamodb")));
+    let out = env.output("down", &["--expired", "--at", later]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains("lambda-dynamodb: destroyed"));
+    env.assert_all_destroyed();
+    // --all with nothing left is a no-op that says so.
     let out = env.output("down", &["--all"]);
     assert!(out.status.success(), "{}", text(&out.stderr));
-    env.assert_all_destroyed();
+    assert!(text(&out.stderr).contains("nothing is deployed"));
 }
 
 /// `--via-lambda`: the row's `bench_function` output names the real bench Lambda

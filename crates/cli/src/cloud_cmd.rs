@@ -37,8 +37,8 @@ architecture id (deploying a second row never touches the first):
          output answers GET /healthz (queue rows: until their front door answers at all)
   bench  measure each deployed row from this machine (the study's \"from outside\", over
          HTTPS), and with --via-lambda also from inside the region through the bench Lambda
-  down   terraform destroy; a row that cannot be destroyed is listed with the command that
-         finishes the job
+  down   terraform destroy (--only IDS, --all, or --expired); a row that cannot be destroyed
+         is listed with the command that finishes the job
   run    up, bench, down. It ALWAYS destroys: after a failed apply, a failed bench, Ctrl-C or
          SIGTERM too (a second Ctrl-C abandons the destroy and prints the commands)
   ls     what is still deployed: resources, run id, region, expiry; EXPIRED rows flagged
@@ -252,11 +252,18 @@ struct BenchOnlyArgs {
 struct DownArgs {
     /// Rows to destroy, comma-separated.
     #[arg(long, value_name = "IDS", value_delimiter = ',', value_parser = parse_row,
-          required_unless_present = "all", conflicts_with = "all")]
+          required_unless_present_any = ["all", "expired"], conflicts_with_all = ["all", "expired"])]
     only: Vec<ArchitectureId>,
     /// Destroy every row that still has resources.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "expired")]
     all: bool,
+    /// Destroy the rows whose expiry (`--max-hours` at `up`) has passed, as `ls` flags them.
+    #[arg(long)]
+    expired: bool,
+    /// With --expired: judge expiry at this time (RFC 3339) instead of now, e.g. to clear
+    /// tonight what would expire by the morning.
+    #[arg(long, value_name = "TIME", requires = "expired", value_parser = humantime::parse_rfc3339_weak)]
+    at: Option<SystemTime>,
     /// The region, for a row whose record is lost (otherwise the record's is used).
     #[arg(long, value_name = "REGION", default_value = "eu-west-2")]
     region: String,
@@ -1064,17 +1071,27 @@ async fn down_cmd(args: DownArgs) -> anyhow::Result<ExitCode> {
     let stop = Signals::install()?;
     let cloud = Cloud::new(&args.place)?;
     cloud.init(&stop).await?;
-    let ids = if args.all {
-        deployed(&cloud)
-            .await?
-            .into_iter()
-            .map(|(id, _)| id)
-            .collect()
+    let ids = if args.all || args.expired {
+        let now = args.at.unwrap_or_else(SystemTime::now);
+        let mut ids = Vec::new();
+        for (id, _) in deployed(&cloud).await? {
+            if args.all || listing(&cloud, id).await.expired_at(now) == Some(true) {
+                ids.push(id);
+            }
+        }
+        ids
     } else {
         args.only.clone()
     };
     if ids.is_empty() {
-        eprintln!("nothing is deployed");
+        eprintln!(
+            "{}",
+            if args.expired {
+                "nothing deployed has expired"
+            } else {
+                "nothing is deployed"
+            }
+        );
         return Ok(ExitCode::SUCCESS);
     }
     let left = down_rows(&cloud, &ids, &args.region, &args.vars, None, &stop).await;
@@ -1101,6 +1118,46 @@ async fn deployed(cloud: &Cloud) -> anyhow::Result<Vec<(ArchitectureId, usize)>>
     Ok(rows)
 }
 
+/// What `ls` shows of a deployed row: from its outputs, else from the record `up` wrote.
+struct Listing {
+    run_id: String,
+    region: Option<String>,
+    expires_at: String,
+    url: serde_json::Value,
+}
+
+impl Listing {
+    /// Whether the row's expiry is at or before `at`; `None` when it has none.
+    fn expired_at(&self, at: SystemTime) -> Option<bool> {
+        humantime::parse_rfc3339_weak(&self.expires_at)
+            .map(|t| t <= at)
+            .ok()
+    }
+}
+
+async fn listing(cloud: &Cloud, id: ArchitectureId) -> Listing {
+    let outputs = cloud.tf.outputs(id.as_str()).await.unwrap_or_default();
+    let record = cloud.read_record(id);
+    let text = |key: &str, fallback: Option<&str>| {
+        outputs
+            .get(key)
+            .and_then(|v| v.as_str())
+            .filter(|s| !s.is_empty())
+            .or(fallback)
+            .unwrap_or("")
+            .to_owned()
+    };
+    Listing {
+        run_id: text("run_id", record.as_ref().map(|r| r.run_id.as_str())),
+        region: record.as_ref().map(|r| r.region.clone()),
+        expires_at: text("expires_at", record.as_ref().map(|r| r.expires_at.as_str())),
+        url: outputs
+            .get("url")
+            .cloned()
+            .unwrap_or(serde_json::Value::Null),
+    }
+}
+
 async fn ls_cmd(args: LsArgs) -> anyhow::Result<ExitCode> {
     let stop = Signals::install()?;
     let cloud = Cloud::new(&args.place)?;
@@ -1109,30 +1166,15 @@ async fn ls_cmd(args: LsArgs) -> anyhow::Result<ExitCode> {
     if cloud.state.join("workspaces").is_dir() {
         cloud.init(&stop).await?;
         for (id, resources) in deployed(&cloud).await? {
-            let outputs = cloud.tf.outputs(id.as_str()).await.unwrap_or_default();
-            let record = cloud.read_record(id);
-            let text = |key: &str, fallback: Option<&str>| {
-                outputs
-                    .get(key)
-                    .and_then(|v| v.as_str())
-                    .filter(|s| !s.is_empty())
-                    .or(fallback)
-                    .unwrap_or("")
-                    .to_owned()
-            };
-            let run_id = text("run_id", record.as_ref().map(|r| r.run_id.as_str()));
-            let expires_at = text("expires_at", record.as_ref().map(|r| r.expires_at.as_str()));
-            let expired = humantime::parse_rfc3339_weak(&expires_at)
-                .map(|t| t <= at)
-                .ok();
+            let row = listing(&cloud, id).await;
             listed.push(serde_json::json!({
                 "architecture": id.as_str(),
                 "resources": resources,
-                "run_id": run_id,
-                "region": record.as_ref().map(|r| r.region.clone()),
-                "expires_at": expires_at,
-                "expired": expired,
-                "url": outputs.get("url").cloned().unwrap_or(serde_json::Value::Null),
+                "run_id": row.run_id,
+                "region": row.region,
+                "expires_at": row.expires_at,
+                "expired": row.expired_at(at),
+                "url": row.url,
             }));
         }
     }
