@@ -488,7 +488,8 @@ struct Signals {
 }
 
 impl Signals {
-    fn install() -> anyhow::Result<Self> {
+    /// Installs the handlers; `on_stop` is printed at the first signal (what happens next).
+    fn install(on_stop: &'static str) -> anyhow::Result<Self> {
         use tokio::signal::unix::{SignalKind, signal};
         let mut interrupt =
             signal(SignalKind::interrupt()).context("cannot install the SIGINT handler")?;
@@ -503,9 +504,7 @@ impl Signals {
                     _ = terminate.recv() => {}
                 }
                 if count == 0 {
-                    eprintln!(
-                        "\ninterrupted: stopping; what was created will be destroyed (interrupt again to abandon the destroy)"
-                    );
+                    eprintln!("\ninterrupted: {on_stop}");
                     let _ = stop_tx.send(true);
                 } else {
                     eprintln!("\ninterrupted again: abandoning the destroy");
@@ -615,6 +614,13 @@ impl std::fmt::Display for UsageError {
 }
 
 impl std::error::Error for UsageError {}
+
+const STOP_NOTHING_CREATED: &str = "stopping";
+const STOP_UP: &str = "stopping once terraform has saved its state; what was created stays \
+                       until `latency cloud down`";
+const STOP_DOWN: &str = "the destroy goes on (interrupt again to abandon it)";
+const STOP_RUN: &str =
+    "stopping; what was created will be destroyed (interrupt again to abandon the destroy)";
 
 /// Exit status after an interrupt that was cleaned up after: 128 + SIGINT.
 const EXIT_INTERRUPTED: u8 = 130;
@@ -1030,7 +1036,7 @@ fn print_left(left: &[Left]) {
 }
 
 async fn plan_cmd(args: PlanArgs) -> anyhow::Result<ExitCode> {
-    let stop = Signals::install()?;
+    let stop = Signals::install(STOP_NOTHING_CREATED)?;
     let cloud = Cloud::new(&args.place)?;
     let planned = plan_rows(&cloud, &args.only.only, &args.deploy, &new_run_id(), &stop).await?;
     print!("{}", cost_guard(&planned, &args.deploy, None)?);
@@ -1038,7 +1044,7 @@ async fn plan_cmd(args: PlanArgs) -> anyhow::Result<ExitCode> {
 }
 
 async fn up_cmd(args: UpArgs) -> anyhow::Result<ExitCode> {
-    let stop = Signals::install()?;
+    let stop = Signals::install(STOP_UP)?;
     let cloud = Cloud::new(&args.place)?;
     let run_id = new_run_id();
     let out = args
@@ -1068,7 +1074,7 @@ async fn up_cmd(args: UpArgs) -> anyhow::Result<ExitCode> {
 }
 
 async fn down_cmd(args: DownArgs) -> anyhow::Result<ExitCode> {
-    let stop = Signals::install()?;
+    let stop = Signals::install(STOP_DOWN)?;
     let cloud = Cloud::new(&args.place)?;
     cloud.init(&stop).await?;
     let ids = if args.all || args.expired {
@@ -1159,7 +1165,7 @@ async fn listing(cloud: &Cloud, id: ArchitectureId) -> Listing {
 }
 
 async fn ls_cmd(args: LsArgs) -> anyhow::Result<ExitCode> {
-    let stop = Signals::install()?;
+    let stop = Signals::install(STOP_NOTHING_CREATED)?;
     let cloud = Cloud::new(&args.place)?;
     let at = args.at.unwrap_or_else(SystemTime::now);
     let mut listed = Vec::new();
@@ -1229,7 +1235,7 @@ fn emit(json: &Option<JsonOut>, human: &str, doc: &serde_json::Value) -> anyhow:
 }
 
 async fn bench_cmd(args: BenchOnlyArgs) -> anyhow::Result<ExitCode> {
-    let stop = Signals::install()?;
+    let stop = Signals::install(STOP_NOTHING_CREATED)?;
     let cloud = Cloud::new(&args.place)?;
     cloud.init(&stop).await?;
     let mut rows = Vec::new();
@@ -1258,7 +1264,7 @@ async fn bench_cmd(args: BenchOnlyArgs) -> anyhow::Result<ExitCode> {
 }
 
 async fn run_cmd(args: RunArgs) -> anyhow::Result<ExitCode> {
-    let stop = Signals::install()?;
+    let stop = Signals::install(STOP_RUN)?;
     let cloud = Cloud::new(&args.place)?;
     let run_id = new_run_id();
     let out = out_dir(&args.measure, &run_id);
