@@ -696,6 +696,7 @@ fn cost_guard(
 ) -> anyhow::Result<String> {
     let sheet = crate::cost_cmd::load_sheet(&deploy.sheet)?;
     let rows: Vec<_> = planned.iter().map(|p| catalogue_row(p.id)).collect();
+    // The rows deploy/terraform gives a load balancer (Fargate, Kubernetes) get one here.
     let options = Options {
         with_load_balancer: true,
         ..Options::default()
