@@ -193,6 +193,7 @@ fn run_deploys_measures_and_destroys_every_row() {
     assert!(stderr.contains("a month"), "{stderr}");
 
     let result = read_json(&result_file);
+    assert_eq!(result["schema"], "latency-cloud-result/v1");
     let rows = result["rows"].as_array().expect("rows");
     assert_eq!(rows.len(), 2);
     for row in rows {

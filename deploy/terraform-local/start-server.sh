@@ -32,7 +32,8 @@ while [ "$i" -lt 600 ]; do
         started=yes
         exit 0
     fi
-    if ! kill -0 "$pid" 2>/dev/null; then
+    # Gone, or a zombie (this container's init may not reap it): it has exited.
+    if ! kill -0 "$pid" 2>/dev/null || grep -q '^State:.*Z' "/proc/$pid/status" 2>/dev/null; then
         echo "latency serve exited before binding: $(cat "$DIR/stderr")" >&2
         exit 1
     fi

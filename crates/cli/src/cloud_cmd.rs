@@ -1491,6 +1491,7 @@ async fn bench_rows(
         }
     }
     Ok(CloudResult {
+        schema: compare::SCHEMA,
         run_id: run_id.to_owned(),
         region: region.to_owned(),
         out_dir: out,

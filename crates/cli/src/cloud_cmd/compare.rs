@@ -64,8 +64,14 @@ pub(super) struct RowResult {
     pub(super) problems: Vec<String>,
 }
 
+/// The version of `cloud.json` (`latency cloud --json`); a change that removes or renames
+/// a field, or changes its meaning, bumps it.
+pub(super) const SCHEMA: &str = "latency-cloud-result/v1";
+
 #[derive(Debug, Clone, Serialize)]
 pub(super) struct CloudResult {
+    /// Names this document's shape: [`SCHEMA`].
+    pub(super) schema: &'static str,
     pub(super) run_id: String,
     pub(super) region: String,
     pub(super) out_dir: PathBuf,
@@ -319,6 +325,7 @@ mod tests {
         queue.outside = None;
         queue.skipped = Some("a queue row".to_owned());
         let table = render(&CloudResult {
+            schema: SCHEMA,
             run_id: "r".to_owned(),
             region: "eu-west-2".to_owned(),
             out_dir: PathBuf::new(),
