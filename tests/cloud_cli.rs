@@ -655,6 +655,43 @@ fn an_interrupt_during_apply_stops_terraform_and_destroys_what_it_made() {
 }
 
 #[test]
+fn plan_prints_what_would_be_created_and_its_cost_and_creates_nothing() {
+    if terraform_missing() {
+        return;
+    }
+    let env = Env::new();
+    let out = env.output(
+        "plan",
+        &[
+            "--only",
+            "fargate-efs,lambda-dynamodb",
+            "--sheet",
+            "original-era",
+        ],
+    );
+    let stdout = text(&out.stdout);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(stdout.contains("To create in eu-west-2"), "{stdout}");
+    assert!(stdout.contains("sheet `original-era`"), "{stdout}");
+    let line = |id: &str| {
+        stdout
+            .lines()
+            .find(|l| l.trim_start().starts_with(id))
+            .unwrap_or_else(|| panic!("no {id} line in {stdout}"))
+            .to_owned()
+    };
+    assert!(
+        line("fargate-efs").contains("1 resource to create: terraform_data"),
+        "{stdout}"
+    );
+    // The cost model's rows: a monthly floor for Fargate, per call for Lambda.
+    assert!(stdout.contains("a month while deployed"), "{stdout}");
+    assert!(stdout.contains("no charge while idle"), "{stdout}");
+    assert!(env.pids().is_empty());
+    assert!(env.non_empty_workspaces().is_empty());
+}
+
+#[test]
 fn without_a_terminal_or_yes_nothing_is_created() {
     if terraform_missing() {
         return;
