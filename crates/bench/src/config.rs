@@ -65,6 +65,11 @@ pub struct BenchConfig {
     pub rate: Option<f64>,
     /// When the measured phase ends.
     pub stop: Stop,
+    /// With [`Stop::Requests`], the measured phase also ends once this much time has
+    /// passed since it began, whichever comes first (as `oha -n N -z T`), so a slow
+    /// target cannot make a count take minutes. The Report's `plan.ended_by` says which
+    /// bound ended the run. Ignored with [`Stop::Duration`].
+    pub time_limit: Option<Duration>,
     /// Requests sent before measuring.
     pub warmup: Warmup,
     /// Per-request deadline, connect included; a request that misses it counts as a
@@ -95,6 +100,7 @@ impl BenchConfig {
             connections: 1,
             rate: None,
             stop: Stop::Requests(1000),
+            time_limit: None,
             warmup: Warmup::None,
             timeout: Duration::from_secs(10),
             keepalive: true,
@@ -133,6 +139,9 @@ impl BenchConfig {
         }
         if self.timeout.is_zero() {
             return plan("the timeout must be positive");
+        }
+        if self.time_limit.is_some_and(|limit| limit.is_zero()) {
+            return plan("the time limit must be positive");
         }
         Ok(())
     }

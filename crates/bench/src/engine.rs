@@ -23,7 +23,7 @@ use tokio::time::{Instant, sleep_until, timeout};
 
 use crate::counter::{CounterCheck, Ledger, parse_value};
 use crate::dial::{Dialer, Opened};
-use crate::report::{ColdStart, Environment, Plan, Report, Results, Target};
+use crate::report::{ColdStart, EndedBy, Environment, Plan, Report, Results, Target};
 use crate::stats::Recorder;
 use crate::{BenchConfig, BenchError, CounterCheckMode, Stop, Warmup, redact_url};
 
@@ -255,7 +255,16 @@ fn build_report(
             url: redact_url(&config.url),
             method: "GET".to_owned(),
         },
-        plan: Plan::of(config),
+        plan: Plan {
+            ended_by: Some(match config.stop {
+                Stop::Requests(n) if all.measured < n && config.time_limit.is_some() => {
+                    EndedBy::TimeLimit
+                }
+                Stop::Requests(_) => EndedBy::Requests,
+                Stop::Duration(_) => EndedBy::Duration,
+            }),
+            ..Plan::of(config)
+        },
         results: Results {
             requests: all.measured,
             warmup_requests: all.warmup,
@@ -330,6 +339,7 @@ struct Dispenser {
     run_start: Instant,
     warmup: Warmup,
     stop: Stop,
+    time_limit: Option<Duration>,
     warm_issued: AtomicU64,
     measured_issued: AtomicU64,
     measure_start: OnceLock<Instant>,
@@ -341,6 +351,7 @@ impl Dispenser {
             run_start,
             warmup: config.warmup,
             stop: config.stop,
+            time_limit: config.time_limit,
             warm_issued: AtomicU64::new(0),
             measured_issued: AtomicU64::new(0),
             measure_start: OnceLock::new(),
@@ -361,7 +372,10 @@ impl Dispenser {
         }
         let start = *self.measure_start.get_or_init(|| at);
         let more = match self.stop {
-            Stop::Requests(n) => self.measured_issued.fetch_add(1, Ordering::Relaxed) < n,
+            Stop::Requests(n) => {
+                self.time_limit.is_none_or(|limit| at < start + limit)
+                    && self.measured_issued.fetch_add(1, Ordering::Relaxed) < n
+            }
             Stop::Duration(d) => at < start + d,
         };
         more.then_some(Ticket { measured: true })

@@ -93,7 +93,8 @@ pub struct Plan {
     pub rate: Option<f64>,
     /// Measured requests asked for, when the run was bounded by count.
     pub requests: Option<u64>,
-    /// Length of the measured phase asked for, when bounded by time, in seconds.
+    /// Length of the measured phase asked for, when bounded by time, in seconds; with a
+    /// count too, the time limit (whichever comes first).
     pub duration_s: Option<f64>,
     /// Warm-up requests asked for, when the warm-up was a count.
     pub warmup_requests: Option<u64>,
@@ -105,6 +106,33 @@ pub struct Plan {
     pub keepalive: bool,
     /// Whether the counter check was on (`auto`) or `off`.
     pub counter_check: String,
+    /// Which bound ended the measured phase; absent in Reports written before it was
+    /// recorded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ended_by: Option<EndedBy>,
+}
+
+/// Which bound ended a run's measured phase.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EndedBy {
+    /// The number of requests asked for was reached.
+    Requests,
+    /// The time limit came first (fewer requests than asked for were measured).
+    TimeLimit,
+    /// The run was bounded by time alone.
+    Duration,
+}
+
+impl EndedBy {
+    /// A few words for tables and notes.
+    pub fn describe(self) -> &'static str {
+        match self {
+            EndedBy::Requests => "the request count",
+            EndedBy::TimeLimit => "the time limit",
+            EndedBy::Duration => "the duration",
+        }
+    }
 }
 
 /// The load model.
@@ -391,7 +419,7 @@ impl Report {
 impl Plan {
     pub(crate) fn of(config: &BenchConfig) -> Self {
         let (requests, duration_s) = match config.stop {
-            Stop::Requests(n) => (Some(n), None),
+            Stop::Requests(n) => (Some(n), config.time_limit.map(|d| d.as_secs_f64())),
             Stop::Duration(d) => (None, Some(d.as_secs_f64())),
         };
         let (warmup_requests, warmup_s) = match config.warmup {
@@ -418,6 +446,7 @@ impl Plan {
                 crate::CounterCheckMode::Off => "off",
             }
             .to_owned(),
+            ended_by: None,
         }
     }
 

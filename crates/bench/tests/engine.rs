@@ -413,3 +413,33 @@ async fn a_server_that_closes_after_every_answer_costs_no_errors() {
     assert_eq!(r.counter.verdict, Verdict::Pass, "{:?}", r.counter);
     assert_eq!(seen.requests.load(Ordering::SeqCst), 20);
 }
+
+/// A count with a time limit ends at whichever comes first, and the Report says which
+/// (`oha -n N -z T`): a slow target cannot make a count take minutes.
+#[tokio::test(start_paused = true)]
+async fn a_count_with_a_time_limit_ends_at_whichever_comes_first_and_says_which() {
+    let (addr, _) = serve(counter_after(Duration::from_millis(10))).await;
+    let mut slow = plan(addr, 1000);
+    slow.time_limit = Some(Duration::from_millis(95));
+    let report = latency_bench::run(slow).await.expect("run");
+    // Sent at 0, 10, …, 90 ms: ten requests fit before the limit, none after it.
+    assert_eq!(report.results.requests, 10);
+    assert_eq!(
+        report.plan.ended_by,
+        Some(latency_bench::EndedBy::TimeLimit)
+    );
+    assert_eq!(report.plan.requests, Some(1000));
+    assert_eq!(report.plan.duration_s, Some(0.095));
+    assert_eq!(report.results.counter.verdict, Verdict::Pass);
+
+    let mut quick = plan(addr, 5);
+    quick.time_limit = Some(Duration::from_secs(10));
+    let report = latency_bench::run(quick).await.expect("run");
+    assert_eq!(report.results.requests, 5);
+    assert_eq!(report.plan.ended_by, Some(latency_bench::EndedBy::Requests));
+
+    let mut zero = plan(addr, 5);
+    zero.time_limit = Some(Duration::ZERO);
+    let err = latency_bench::run(zero).await.expect_err("a zero limit");
+    assert!(err.to_string().contains("time limit"), "{err}");
+}

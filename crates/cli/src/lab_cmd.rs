@@ -17,11 +17,13 @@ use crate::logging::ColorChoice;
 
 const LAB_HELP: &str = "\
 What it does, for each architecture (see --list):
-  1. starts its local analogue (a server process, replicas behind a load balancer,
-     or the Lambda binary on the local function platform, with its store endpoint);
+  1. starts its local analogue from the architecture's description
+     (deploy/architectures/<id>.json, the file Terraform deploys): a server process,
+     replicas behind a load balancer, or the function on the local function platform,
+     its counter created as the deploy creates it;
   2. measures it: a sequential run (N requests over one connection, like the original
      study's latency.py) and a concurrent run (2×N requests over --concurrency
-     connections);
+     connections), each ending at its count or --time-limit, whichever comes first;
   3. checks the counter: every value distinct and contiguous (the read-modify-write
      rows are expected to lose updates under concurrency: that is their point);
   4. stops it.
@@ -137,6 +139,12 @@ pub(crate) struct LabArgs {
           value_parser = parse_concurrency)]
     concurrency: usize,
 
+    /// Each run also ends after this long, whichever comes first with its request count
+    /// (like `oha -n N -z T`); each Report notes which bound ended it. `0` lifts the
+    /// limit [default: 8s, or 3s with --quick].
+    #[arg(long, value_name = "DURATION", value_parser = parse_time_limit)]
+    time_limit: Option<std::time::Duration>,
+
     /// Directory for the Reports and report.md/report.html [default: results/<timestamp>].
     #[arg(long, value_name = "DIR")]
     out: Option<PathBuf>,
@@ -225,6 +233,16 @@ fn parse_memory_list(text: &str) -> Result<MemoryList, String> {
         .map_err(|err| err.to_string())
 }
 
+/// `--time-limit`: a humantime duration of at most an hour (`0` for none).
+fn parse_time_limit(text: &str) -> Result<std::time::Duration, String> {
+    let limit = humantime::parse_duration(text)
+        .map_err(|err| format!("`{text}` is not a duration such as 8s or 1m ({err})"))?;
+    if limit > std::time::Duration::from_secs(3600) {
+        return Err(format!("`{text}` is more than the limit of 1h per run"));
+    }
+    Ok(limit)
+}
+
 fn parse_concurrency(text: &str) -> Result<usize, String> {
     match text.parse::<usize>() {
         Ok(0) => Err("must be at least 1".to_owned()),
@@ -273,6 +291,9 @@ pub(crate) fn run(args: LabArgs, color: ColorChoice) -> anyhow::Result<ExitCode>
     let mut config = LabConfig::new(latency_exe, tools, out_dir, sheet);
     if args.quick {
         config = config.quick();
+    }
+    if let Some(limit) = args.time_limit {
+        config.phase_time_limit = (!limit.is_zero()).then_some(limit);
     }
     if let Some(n) = args.requests {
         config = config.with_requests(n);

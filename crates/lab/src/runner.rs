@@ -34,6 +34,10 @@ pub struct LabConfig {
     pub concurrent_requests: u64,
     /// Connections in the concurrent run.
     pub concurrency: usize,
+    /// Each run also ends once this much time has passed, whichever comes first with its
+    /// request count, so a row that serves 15 requests a second takes seconds, not
+    /// minutes; each Report says which bound ended it. `None`: the count alone.
+    pub phase_time_limit: Option<std::time::Duration>,
     /// The `latency` binary whose `serve` subcommand runs the server rows.
     pub latency_exe: PathBuf,
     /// How function rows run, per language; a row whose language has none is skipped
@@ -85,6 +89,11 @@ impl LabConfig {
     pub const DEFAULT_CONCURRENCY: usize = 32;
     /// The function rows' default memory size, Lambda's smallest (as the study).
     pub const DEFAULT_MEMORY_MB: u32 = 128;
+    /// A default run's time limit per phase (see
+    /// [`phase_time_limit`](Self::phase_time_limit)).
+    pub const DEFAULT_PHASE_TIME_LIMIT: std::time::Duration = std::time::Duration::from_secs(8);
+    /// A `--quick` run's time limit per phase.
+    pub const QUICK_PHASE_TIME_LIMIT: std::time::Duration = std::time::Duration::from_secs(3);
 
     /// The default matrix: [`DEFAULT_REQUESTS`](Self::DEFAULT_REQUESTS) sequential
     /// requests and twice as many over [`DEFAULT_CONCURRENCY`](Self::DEFAULT_CONCURRENCY)
@@ -100,6 +109,7 @@ impl LabConfig {
             sequential_requests: 0,
             concurrent_requests: 0,
             concurrency: Self::DEFAULT_CONCURRENCY,
+            phase_time_limit: Some(Self::DEFAULT_PHASE_TIME_LIMIT),
             latency_exe,
             runtimes: Vec::new(),
             runtime_skips: Vec::new(),
@@ -130,6 +140,7 @@ impl LabConfig {
     /// [`QUICK_JOBS`](crate::QueueRowsConfig::QUICK_JOBS) jobs per queue row.
     pub fn quick(mut self) -> Self {
         self.queue.jobs = crate::QueueRowsConfig::QUICK_JOBS;
+        self.phase_time_limit = Some(Self::QUICK_PHASE_TIME_LIMIT);
         self.with_requests(Self::QUICK_REQUESTS)
     }
 }
@@ -626,16 +637,29 @@ async fn measure_row(
             None
         };
         let sampler = BusySampler::start();
-        let mut report = measure(&url, connections, requests, label, on_event)
-            .await
-            .map_err(|source| LabError::Bench {
-                architecture: row.title.to_owned(),
-                source,
-            })?;
+        let mut report = measure(
+            &url,
+            (connections, requests),
+            config.phase_time_limit,
+            label,
+            on_event,
+        )
+        .await
+        .map_err(|source| LabError::Bench {
+            architecture: row.title.to_owned(),
+            source,
+        })?;
         report.notes.extend(sampler.finish());
         report.notes.extend(running.notes().iter().cloned());
         report.notes.extend(extra_notes.iter().cloned());
         report.notes.extend(prewarmed);
+        if report.plan.ended_by == Some(latency_bench::EndedBy::TimeLimit) {
+            report.notes.push(format!(
+                "ended by the time limit ({:.0} s) after {} of {requests} requests",
+                report.plan.duration_s.unwrap_or_default(),
+                report.results.requests
+            ));
+        }
         if let Some(run) = running.take_function_run() {
             billed_ms.extend(run.billed_ms);
             function = Some(match function {
@@ -881,14 +905,15 @@ fn add_view(
 
 async fn measure(
     url: &str,
-    connections: usize,
-    requests: u64,
+    (connections, requests): (usize, u64),
+    time_limit: Option<std::time::Duration>,
     label: String,
     on_event: &mut (impl FnMut(LabEvent<'_>) + Send),
 ) -> Result<Report, latency_bench::BenchError> {
     let mut plan = BenchConfig::new(url)?;
     plan.connections = connections;
     plan.stop = Stop::Requests(requests);
+    plan.time_limit = time_limit;
     plan.label = Some(label);
     latency_bench::run_with_progress(plan, |progress| on_event(LabEvent::Progress(progress))).await
 }

@@ -390,3 +390,31 @@ fn a_row_with_the_eu_west_2_profile_is_slower_than_local_by_at_least_the_round_t
     let ids: Vec<&str> = score.rows.iter().map(|r| r.id.as_str()).collect();
     assert_eq!(ids, ["ec2", "fargate-efs"], "the study's rows that ran");
 }
+
+/// Each phase ends at its count or its time limit, whichever comes first, and its Report
+/// says which: a million requests against a real server end at the limit, with a note.
+#[test]
+fn a_phase_ends_at_its_time_limit_and_says_so() {
+    let out = tempfile::tempdir().expect("temp dir");
+    let mut config = config("ec2", out.path()).with_requests(1_000_000);
+    config.phase_time_limit = Some(std::time::Duration::from_millis(500));
+    let outcome = block_on(latency_lab::run(&config, |_| {})).expect("the lab runs");
+    assert!(outcome.problems.is_empty(), "{:?}", outcome.problems);
+    for phase in ["sequential", "concurrent"] {
+        let report = read(out.path(), &format!("ec2-{phase}.json"));
+        assert_eq!(
+            report.plan.ended_by,
+            Some(latency_bench::EndedBy::TimeLimit),
+            "{phase}"
+        );
+        assert!(report.results.requests < 1_000_000, "{phase}");
+        assert!(
+            report
+                .notes
+                .iter()
+                .any(|note| note.starts_with("ended by the time limit")),
+            "{phase}: {:?}",
+            report.notes
+        );
+    }
+}
