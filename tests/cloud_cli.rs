@@ -691,6 +691,56 @@ fn plan_prints_what_would_be_created_and_its_cost_and_creates_nothing() {
     assert!(env.non_empty_workspaces().is_empty());
 }
 
+/// The cost guard on a terminal: `script` (util-linux) gives `latency` a pseudo-terminal
+/// whose input is the answer written to `script`'s stdin.
+#[test]
+fn on_a_terminal_the_cost_guard_asks_and_creates_only_on_yes() {
+    if terraform_missing() {
+        return;
+    }
+    assert!(
+        Command::new("script").arg("--version").output().is_ok(),
+        "`script` (util-linux) is missing: apt-get install bsdutils"
+    );
+    let env = Env::new();
+    let answer = |reply: &str| {
+        let cmd = env.cloud("up", &["--only", "ec2"]);
+        let line: Vec<String> = std::iter::once(cmd.get_program())
+            .chain(cmd.get_args())
+            .map(|a| format!("'{}'", a.to_string_lossy().replace('\'', r"'\''")))
+            .collect();
+        let mut script = Command::new("script");
+        script
+            .args(["-qec", &line.join(" "), "/dev/null"])
+            .env("TF_CLI_CONFIG_FILE", "/dev/null")
+            .current_dir(env.tmp.path())
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let mut child = script.spawn().expect("script");
+        std::io::Write::write_all(
+            child.stdin.as_mut().expect("stdin"),
+            format!("{reply}\n").as_bytes(),
+        )
+        .expect("answer");
+        let out = child.wait_with_output().expect("wait");
+        (out.status.code(), text(&out.stdout))
+    };
+    let (code, screen) = answer("n");
+    assert_eq!(code, Some(1), "{screen}");
+    assert!(screen.contains("Create 1 row now? [y/N]"), "{screen}");
+    assert!(screen.contains("nothing was created"), "{screen}");
+    assert!(env.pids().is_empty());
+    assert!(env.non_empty_workspaces().is_empty());
+    let (code, screen) = answer("y");
+    assert_eq!(code, Some(0), "{screen}");
+    assert!(screen.contains("ec2: up at http://127.0.0.1:"), "{screen}");
+    assert_eq!(env.non_empty_workspaces(), ["ec2"]);
+    let out = env.output("down", &["--only", "ec2"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    env.assert_all_destroyed();
+}
+
 #[test]
 fn without_a_terminal_or_yes_nothing_is_created() {
     if terraform_missing() {
