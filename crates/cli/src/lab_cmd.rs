@@ -278,9 +278,12 @@ pub(crate) fn run(args: LabArgs, color: ColorChoice) -> anyhow::Result<ExitCode>
     let sheet = crate::cost_cmd::load_sheet(&args.sheet)?;
     let latency_exe = std::env::current_exe().context("cannot find the latency binary")?;
     let out_dir = args.out.unwrap_or_else(default_out_dir);
+    // The repository's .cache and scripts, wherever the lab is run from (the variants
+    // are found the same way); outside a checkout, the current directory's.
+    let root = repo_root(&latency_exe).unwrap_or_default();
     let tools = EndpointTools {
-        cache_dir: PathBuf::from(".cache"),
-        services_script: Some(PathBuf::from("scripts/services")).filter(|p| p.is_file()),
+        cache_dir: root.join(".cache"),
+        services_script: Some(root.join("scripts/services")).filter(|p| p.is_file()),
     };
     let mut runtimes: Vec<FunctionRuntime> = function_binary(&latency_exe, LAMBDA)
         .map(FunctionRuntime::rust)
