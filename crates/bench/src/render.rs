@@ -8,11 +8,16 @@
 
 mod html;
 mod table;
+mod verdict;
 
 use std::fmt::Write as _;
 
 pub use html::{Page, Section, colour as series_colour, esc as escape_html};
 pub use table::TextOptions;
+pub use verdict::{
+    BreakEvenPoint, Cheapest, Conclusion, CostOutlook, DEFAULT_LEVELS, Failure, Fastest, Line,
+    Piece, calls_in_words,
+};
 
 use crate::{Report, Summary, Verdict};
 
@@ -321,6 +326,9 @@ pub struct Comparison {
     /// Rows measured several times (`latency lab --repeat K`), by index in `rows`: the
     /// average latency cell shows the median with the min–max spread.
     pub spreads: std::collections::BTreeMap<usize, Spread>,
+    /// The cost model's view of the architectures, for the verdict that opens the HTML
+    /// page ([`Comparison::conclusion`]); `None` prices from the Reports' cost figures.
+    pub costs: Option<CostOutlook>,
 }
 
 /// The spread of one row's average latency over repeated runs.
@@ -393,6 +401,7 @@ impl Comparison {
                 .map(|r| Row::Measured(Box::new(r)))
                 .collect(),
             spreads: std::collections::BTreeMap::new(),
+            costs: None,
         }
     }
 
@@ -545,10 +554,19 @@ impl Comparison {
     /// a second latency mode, and where the runs were measured. A note shared by the
     /// phases of one architecture ([`Phase`]) is given once, under the architecture.
     fn footnotes(&self) -> Vec<String> {
-        let mut notes: Vec<String> = Vec::new();
-        let mut add = |note: String| {
-            if !notes.contains(&note) {
-                notes.push(note);
+        self.notes().into_iter().map(|n| n.text).collect()
+    }
+
+    /// [`Comparison::footnotes`] with the architecture each is about (`None` for where
+    /// the runs were measured), for the HTML page's notes grouped by architecture.
+    fn notes(&self) -> Vec<Note> {
+        let mut notes: Vec<Note> = Vec::new();
+        let mut add = |architecture: &str, text: String| {
+            if !notes.iter().any(|n| n.text == text) {
+                notes.push(Note {
+                    architecture: Some(architecture.to_owned()),
+                    text,
+                });
             }
         };
         for row in &self.rows {
@@ -556,34 +574,40 @@ impl Comparison {
                 Row::Skipped {
                     architecture,
                     reason,
-                } => add(format!("{architecture}: skipped — {reason}")),
+                } => add(architecture, format!("{architecture}: skipped — {reason}")),
                 Row::Measured(rep) => {
                     let arch = Phase::of(rep).architecture;
                     if rep.results.counter.verdict == Verdict::Fail {
-                        add(format!(
-                            "{}: counter check failed — {}",
-                            rep.name(),
-                            rep.results.counter.note
-                        ));
+                        add(
+                            arch,
+                            format!(
+                                "{}: counter check failed — {}",
+                                rep.name(),
+                                rep.results.counter.note
+                            ),
+                        );
                     }
                     for n in &rep.notes {
                         if n.starts_with(BUSY_NOTE_PREFIX) {
-                            add(format!("{BUSY_MARK} {}: {n}", rep.name()));
+                            add(arch, format!("{BUSY_MARK} {}: {n}", rep.name()));
                         } else {
-                            add(format!("{arch}: {n}"));
+                            add(arch, format!("{arch}: {n}"));
                         }
                     }
                     if let Some(c) = rep.cost.as_ref().and_then(|c| c.note.as_ref()) {
-                        add(format!("{arch}: cost — {c}"));
+                        add(arch, format!("{arch}: cost — {c}"));
                     }
                     if let Some(mode) = second_mode(rep) {
-                        add(mode.explanation(rep.name()));
+                        add(arch, mode.explanation(rep.name()));
                     }
                 }
             }
         }
         if let Some(line) = self.measured_on() {
-            notes.push(line);
+            notes.push(Note {
+                architecture: None,
+                text: line,
+            });
         }
         notes
     }
@@ -677,6 +701,16 @@ impl Comparison {
     pub fn page(&self) -> Page<'_> {
         Page::new(self)
     }
+}
+
+/// A footnote and the architecture it is about.
+#[derive(Debug, Clone, PartialEq)]
+struct Note {
+    /// The architecture ([`Phase::architecture`], or a skipped row's name); `None` for
+    /// a note about the whole comparison.
+    architecture: Option<String>,
+    /// The note as the flat list prints it, starting with the name it is about.
+    text: String,
 }
 
 /// A table cell made safe for Markdown: `|` escaped, line breaks as `<br>`.

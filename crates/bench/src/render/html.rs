@@ -76,6 +76,16 @@ thead th { background: #f3f3f3; vertical-align: bottom; text-align: center; }
 tbody th { font-weight: 600; min-width: 14em; text-align: left; }
 tr.skipped td, tr.skipped th { color: var(--muted); font-style: italic; }
 td.fail { color: #b00020; font-weight: 600; }
+tbody.arch tr:first-child > * { border-top: 2px solid #999; }
+th.phase { font-weight: 400; color: var(--muted); padding-left: 1.6em; }
+ul.verdict { font-size: 16px; padding-left: 1.2em; margin: 8px 0 12px; }
+ul.verdict li { margin: 4px 0; }
+ul.verdict li[data-verdict="failed"] strong { color: #b00020; }
+div.notes h3 { font-size: 15px; margin: 12px 0 4px; color: var(--fg); }
+details.notes { margin: 2px 0; }
+details.notes summary { cursor: pointer; color: var(--fg); }
+details.notes .count { color: var(--muted); }
+details.notes ul { margin: 4px 0 8px; }
 .swatch { display: inline-block; width: 12px; height: 12px; border-radius: 2px; margin-right: 6px; vertical-align: -1px; }
 figure { margin: 8px 0 16px; }
 svg { display: block; max-width: 100%; height: auto; }
@@ -130,13 +140,16 @@ impl Section {
 
 /// The HTML page of a [`Comparison`], built section by section:
 ///
-/// 1. the summary (the study's table, a details table, notes and explanations);
-/// 2. the percentile spectrum of every measured row;
-/// 3. cold start against warm latency, per architecture;
-/// 4. average latency against monthly cost at [`Page::calls_per_month`], when rows
+/// 1. the verdict ([`Comparison::conclusion`]): cheapest at each traffic level,
+///    break-even points, fastest, failed and skipped architectures;
+/// 2. the summary (the study's table and a details table, each architecture's runs
+///    grouped, then the notes folded under each architecture);
+/// 3. the percentile spectrum of every measured row;
+/// 4. cold start against warm latency, per architecture;
+/// 5. average latency against monthly cost at [`Page::calls_per_month`], when rows
 ///    carry cost figures;
-/// 5. the sections added with [`Page::section`], in the order added;
-/// 6. a latency histogram per row, and each run's details.
+/// 6. the sections added with [`Page::section`], in the order added;
+/// 7. a latency histogram per row, and each run's details.
 ///
 /// Everything is inside `<main>`; the page loads nothing from anywhere.
 #[derive(Debug, Clone)]
@@ -186,6 +199,8 @@ impl<'a> Page<'a> {
             esc(&cmp.title)
         );
         let rows = Rows::of(cmp);
+        let verdict = cmp.conclusion(cmp.costs.as_ref()).html();
+        Section::new("Verdict", verdict).write(&mut out);
         let _ = writeln!(
             out,
             "<p class=\"meta\">{} measured run{}, {} skipped. Average latency is the mean of \
@@ -293,7 +308,12 @@ impl<'a> Rows<'a> {
     }
 }
 
-/// The study's table, a details table, and the notes.
+/// The study's table, a details table, and the notes grouped by architecture.
+///
+/// Both tables group each architecture's runs in one `<tbody class="arch">`: its first
+/// run (the sequential one, in the lab) names the architecture, the others follow as
+/// sub-rows named by their phase (`↳ 32 concurrent`), and a cost cell that is the same
+/// for every run of the group spans them all. Groups keep the order of their first row.
 fn summary(cmp: &Comparison, rows: &Rows<'_>) -> String {
     let (header, cells) = cmp.cells(Units::Auto);
     let mut out = String::new();
@@ -301,64 +321,176 @@ fn summary(cmp: &Comparison, rows: &Rows<'_>) -> String {
     let rest: Vec<usize> = std::iter::once(0)
         .chain(STUDY_COLUMNS..header.len())
         .collect();
+    // Per row: its architecture's colour (measured rows) and its group.
     let mut measured_index = 0;
-    let swatches: Vec<Option<usize>> = cmp
-        .rows
-        .iter()
-        .map(|row| match row {
-            Row::Skipped { .. } => None,
-            Row::Measured(_) => {
+    let mut groups: Vec<(String, Vec<usize>)> = Vec::new();
+    let mut swatches: Vec<Option<usize>> = Vec::new();
+    for (index, row) in cmp.rows.iter().enumerate() {
+        let (architecture, swatch) = match row {
+            Row::Skipped { architecture, .. } => (architecture.clone(), None),
+            Row::Measured(report) => {
                 let c = rows.measured.get(measured_index).map(|m| m.colour);
                 measured_index += 1;
-                c
+                (Phase::of(report).architecture.to_owned(), c)
             }
-        })
-        .collect();
+        };
+        swatches.push(swatch);
+        // A skipped row is a group of its own even if a measured one shares its name.
+        let skipped = matches!(row, Row::Skipped { .. });
+        match groups
+            .iter_mut()
+            .find(|(a, members)| *a == architecture && !skipped && !is_skipped(cmp, members[0]))
+        {
+            Some((_, members)) => members.push(index),
+            None => groups.push((architecture, vec![index])),
+        }
+    }
     for (columns, with_skipped) in [(&study, true), (&rest, false)] {
-        out.push_str("<div class=\"table-wrap\"><table>\n<thead><tr>");
+        out.push_str("<div class=\"table-wrap\"><table class=\"summary\">\n<thead><tr>");
         for &c in columns {
             let _ = write!(out, "<th scope=\"col\">{}</th>", esc(header[c]));
         }
-        out.push_str("</tr></thead>\n<tbody>\n");
-        for ((row, cells), swatch) in cmp.rows.iter().zip(&cells).zip(&swatches) {
-            let skipped = matches!(row, Row::Skipped { .. });
+        out.push_str("</tr></thead>\n");
+        for (architecture, members) in &groups {
+            let skipped = is_skipped(cmp, members[0]);
             if skipped && !with_skipped {
                 continue;
             }
-            let _ = write!(
+            let _ = writeln!(
                 out,
-                "<tr{}>",
-                if skipped { " class=\"skipped\"" } else { "" }
+                "<tbody class=\"arch{}\" data-architecture=\"{}\">",
+                if skipped { " skipped" } else { "" },
+                esc(architecture)
             );
-            for &c in columns {
-                let cell = &cells[c];
-                if c == 0 {
-                    let swatch = swatch.map_or_else(String::new, |i| {
-                        format!(
-                            "<span class=\"swatch\" style=\"background:{}\"></span>",
-                            colour(i)
-                        )
-                    });
-                    let _ = write!(out, "<th scope=\"row\">{swatch}{}</th>", esc(cell));
-                } else if c == super::LOAD_COLUMN {
-                    let _ = write!(out, "<td class=\"wrap\">{}</td>", esc(cell));
-                } else if cell.starts_with("FAIL") {
-                    let _ = write!(out, "<td class=\"fail\">{}</td>", esc(cell));
-                } else {
-                    let _ = write!(out, "<td>{}</td>", esc(cell));
+            for (k, &index) in members.iter().enumerate() {
+                let row_cells = &cells[index];
+                let _ = write!(
+                    out,
+                    "<tr{}>",
+                    if skipped {
+                        " class=\"skipped\""
+                    } else if k > 0 {
+                        " class=\"sub\""
+                    } else {
+                        ""
+                    }
+                );
+                for &c in columns {
+                    let cell = &row_cells[c];
+                    let spans = (c == 2 || c == 3)
+                        && members.len() > 1
+                        && members.iter().all(|&m| cells[m][c] == *cell);
+                    if spans && k > 0 {
+                        continue;
+                    }
+                    let rowspan = if spans {
+                        format!(" rowspan=\"{}\"", members.len())
+                    } else {
+                        String::new()
+                    };
+                    if c == 0 {
+                        if k == 0 {
+                            let swatch = swatches[index].map_or_else(String::new, |i| {
+                                format!(
+                                    "<span class=\"swatch\" style=\"background:{}\"></span>",
+                                    colour(i)
+                                )
+                            });
+                            let _ = write!(out, "<th scope=\"row\">{swatch}{}</th>", esc(cell));
+                        } else {
+                            // The run's name without its architecture: `32 concurrent`.
+                            let phase = cell
+                                .strip_prefix(architecture.as_str())
+                                .and_then(|t| t.strip_prefix(", "))
+                                .unwrap_or(cell);
+                            let _ = write!(
+                                out,
+                                "<th scope=\"row\" class=\"phase\" title=\"{}\">↳ {}</th>",
+                                esc(cell),
+                                esc(phase)
+                            );
+                        }
+                    } else if c == super::LOAD_COLUMN {
+                        let _ = write!(out, "<td class=\"wrap\">{}</td>", esc(cell));
+                    } else if cell.starts_with("FAIL") {
+                        let _ = write!(out, "<td class=\"fail\">{}</td>", esc(cell));
+                    } else {
+                        let _ = write!(out, "<td{rowspan}>{}</td>", esc(cell));
+                    }
+                }
+                out.push_str("</tr>\n");
+            }
+            out.push_str("</tbody>\n");
+        }
+        out.push_str("</table></div>\n");
+    }
+    out.push_str(&notes(cmp, rows));
+    out
+}
+
+/// Whether row `index` of `cmp` is skipped.
+fn is_skipped(cmp: &Comparison, index: usize) -> bool {
+    matches!(cmp.rows.get(index), Some(Row::Skipped { .. }))
+}
+
+/// The notes, one folded `<details class="notes">` per architecture (in the order of
+/// the rows, its summary naming it and counting its notes), then the notes about the
+/// whole comparison (where it was measured) as paragraphs.
+fn notes(cmp: &Comparison, rows: &Rows<'_>) -> String {
+    let notes = cmp.notes();
+    let mut groups: Vec<(&str, Vec<&str>)> = Vec::new();
+    let mut general = Vec::new();
+    for note in &notes {
+        match &note.architecture {
+            Some(arch) => {
+                // Under its architecture's heading the note need not repeat the name.
+                let text = note
+                    .text
+                    .strip_prefix(arch.as_str())
+                    .and_then(|t| t.strip_prefix(": "))
+                    .unwrap_or(&note.text);
+                match groups.iter_mut().find(|(a, _)| a == arch) {
+                    Some((_, texts)) => texts.push(text),
+                    None => groups.push((arch, vec![text])),
                 }
             }
-            out.push_str("</tr>\n");
+            None => general.push(note.text.as_str()),
         }
-        out.push_str("</tbody></table></div>\n");
     }
-    let notes = cmp.footnotes();
-    if !notes.is_empty() {
-        out.push_str("<ul class=\"notes\">\n");
-        for n in notes {
-            let _ = writeln!(out, "<li>{}</li>", esc(&n));
+    let mut out = String::new();
+    if !groups.is_empty() {
+        out.push_str("<div class=\"notes\">\n<h3>Notes by architecture</h3>\n");
+    }
+    for (arch, texts) in &groups {
+        let swatch = rows
+            .architectures
+            .iter()
+            .position(|a| a == arch)
+            .map_or_else(String::new, |i| {
+                format!(
+                    "<span class=\"swatch\" style=\"background:{}\"></span>",
+                    colour(i)
+                )
+            });
+        let _ = write!(
+            out,
+            "<details class=\"notes\" data-architecture=\"{}\"><summary>{swatch}{} \
+             <span class=\"count\">({} note{})</span></summary>\n<ul>\n",
+            esc(arch),
+            esc(arch),
+            texts.len(),
+            if texts.len() == 1 { "" } else { "s" }
+        );
+        for t in texts {
+            let _ = writeln!(out, "<li>{}</li>", esc(t));
         }
-        out.push_str("</ul>\n");
+        out.push_str("</ul>\n</details>\n");
+    }
+    if !groups.is_empty() {
+        out.push_str("</div>\n");
+    }
+    for text in general {
+        let _ = writeln!(out, "<p class=\"notes\">{}</p>", esc(text));
     }
     out
 }
@@ -1107,6 +1239,125 @@ mod tests {
         assert_eq!(
             label_beside(700.0, 990.0, "abcdef", 0.0, 1000.0),
             (694.0, "end")
+        );
+    }
+}
+
+#[cfg(test)]
+mod grouping_tests {
+    use super::*;
+
+    /// Two architectures of two runs each (the lab's shape, one note shared by both
+    /// phases, one failed counter check), and a skipped row.
+    fn lab_shaped() -> Comparison {
+        let path = format!(
+            "{}/tests/fixtures/server-vm.json",
+            env!("CARGO_MANIFEST_DIR")
+        );
+        let base = Report::read(std::path::Path::new(&path)).expect("fixture");
+        let mut rows = Vec::new();
+        for (name, monthly) in [("VM <a>", 10.0), ("Cluster", 40.0)] {
+            let mut seq = base.clone();
+            seq.target.label = Some(name.into());
+            seq.plan.connections = 1;
+            seq.notes = vec![format!("note of {name}")];
+            seq.cost = Some(crate::CostFigures {
+                monthly_usd: Some(monthly),
+                per_million_calls_usd: None,
+                note: None,
+            });
+            let mut conc = seq.clone();
+            conc.target.label = Some(format!("{name}, 32 concurrent"));
+            conc.plan.connections = 32;
+            rows.push(seq);
+            rows.push(conc);
+        }
+        let mut cmp = Comparison::new(rows);
+        if let Row::Measured(r) = &mut cmp.rows[3] {
+            r.results.counter.verdict = crate::Verdict::Fail;
+        }
+        cmp.skip("Fargate", "needs <docker>");
+        cmp
+    }
+
+    #[test]
+    fn each_architectures_runs_are_one_group_with_the_cost_spanning_them() {
+        let html = lab_shaped().html();
+        let summary = &html[html.find("<section id=\"summary\">").expect("summary")..];
+        let study = &summary[..summary.find("</table>").expect("a table")];
+        // Three groups in the study's table: two measured architectures and the skipped row.
+        assert_eq!(study.matches("<tbody class=\"arch").count(), 3, "{study}");
+        assert!(study.contains("<tbody class=\"arch\" data-architecture=\"VM &lt;a&gt;\">"));
+        assert!(study.contains("<tbody class=\"arch skipped\" data-architecture=\"Fargate\">"));
+        // The concurrent run is a sub-row named by its phase; the monthly cost, the same
+        // for both runs, is one cell spanning both.
+        assert!(
+            study.contains("<th scope=\"row\" class=\"phase\" title=\"VM &lt;a&gt;, 32 concurrent\">↳ 32 concurrent</th>"),
+            "{study}"
+        );
+        assert_eq!(
+            study.matches("<td rowspan=\"2\">10.00</td>").count(),
+            1,
+            "{study}"
+        );
+        assert_eq!(
+            study.matches("<tr").count(),
+            6,
+            "a header, four runs, one skipped: {study}"
+        );
+        // The details table leaves the skipped row out.
+        let rest = &summary[summary.find("</table>").expect("a table") + 8..];
+        let rest = &rest[..rest.find("</table>").expect("a second table")];
+        assert_eq!(rest.matches("<tbody class=\"arch").count(), 2, "{rest}");
+    }
+
+    #[test]
+    fn notes_are_folded_under_their_architecture() {
+        let html = lab_shaped().html();
+        let details: Vec<&str> = html.split("<details class=\"notes\"").skip(1).collect();
+        assert_eq!(details.len(), 3, "VM, Cluster and the skipped Fargate");
+        assert!(details[0].starts_with(" data-architecture=\"VM &lt;a&gt;\">"));
+        // The shared note once, without the architecture's name repeated.
+        assert_eq!(
+            details[0].matches("<li>note of VM &lt;a&gt;</li>").count(),
+            1,
+            "{}",
+            details[0]
+        );
+        assert!(
+            details[1].contains("Cluster, 32 concurrent: counter check failed"),
+            "{}",
+            details[1]
+        );
+        assert!(details[1].contains("(2 notes)"), "{}", details[1]);
+        assert!(
+            details[2].contains("<li>skipped — needs &lt;docker&gt;</li>"),
+            "{}",
+            details[2]
+        );
+        assert!(!html.contains("<details open"), "folded");
+        // The page-wide line is not under any architecture.
+        assert!(html.contains("<p class=\"notes\">Measured on "), "{html}");
+    }
+
+    #[test]
+    fn the_verdict_opens_the_page() {
+        let html = lab_shaped().html();
+        let at = |needle: &str| html.find(needle).unwrap_or_else(|| panic!("{needle}"));
+        assert!(at("<section id=\"verdict\">") < at("<section id=\"summary\">"));
+        assert!(at("<h1>") < at("<section id=\"verdict\">"));
+        let verdict = &html[at("<section id=\"verdict\">")..at("<section id=\"summary\">")];
+        assert!(
+            verdict.contains(
+                "data-verdict=\"failed\"><strong>Failed:</strong> <b class=\"arch\">Cluster</b>"
+            ),
+            "{verdict}"
+        );
+        // Cluster failed, so VM is the cheapest and fastest.
+        assert!(verdict.contains("data-verdict=\"cheapest\"><strong>Cheapest:</strong> at 1 million, 10 million and 100 million calls a month, <b class=\"arch\">VM &lt;a&gt;</b> ($10.00 a month)"), "{verdict}");
+        assert!(
+            verdict.contains("<b class=\"arch\">Fargate</b>"),
+            "{verdict}"
         );
     }
 }
