@@ -584,13 +584,31 @@ async fn prepare_variant(
     };
     let variant = latency_variants::find(id).with_context(|| format!("no variant named {id}"))?;
     let cache = root.join(".cache");
-    let prepared = tokio::task::spawn_blocking(move || {
-        latency_variants::prepare(variant, &root, &cache, &mut |line| {
-            eprintln!("lab: {line}");
+    let prepare = |root: PathBuf, cache: PathBuf| {
+        tokio::task::spawn_blocking(move || {
+            latency_variants::prepare(variant, &root, &cache, &mut |line| {
+                eprintln!("lab: {line}");
+            })
         })
-    })
-    .await
-    .context("preparing a language variant panicked")?;
+    };
+    let mut prepared = prepare(root.clone(), cache.clone())
+        .await
+        .context("preparing a language variant panicked")?;
+    // A missing toolchain is installed by the lab itself, once, so that the first run
+    // measures every row. These are system packages, because no package registry ships
+    // them ready to link: the C++ handler links the system's libcurl and OpenSSL (headers
+    // and all), and aws-lambda-ric builds its native client with cmake and autotools.
+    // scripts/setup never prompts: without root or passwordless sudo it fails, and the row
+    // is skipped with the command to run.
+    if matches!(
+        prepared,
+        Err(latency_variants::VariantError::ToolchainMissing { .. })
+    ) && install_toolchains(&root).await
+    {
+        prepared = prepare(root, cache)
+            .await
+            .context("preparing a language variant panicked")?;
+    }
     Ok(prepared.map_err(|err| match err {
         latency_variants::VariantError::ToolchainMissing { tool, install } => {
             Skip::new(format!("{tool} is not installed"), install)
@@ -600,6 +618,39 @@ async fn prepare_variant(
             "fix the error above, then rerun (installs are cached under .cache/variants)",
         ),
     }))
+}
+
+/// Runs `scripts/setup --variants` once per process; whether it succeeded.
+async fn install_toolchains(root: &Path) -> bool {
+    static TRIED: tokio::sync::OnceCell<bool> = tokio::sync::OnceCell::const_new();
+    let script = root.join("scripts/setup");
+    *TRIED
+        .get_or_init(|| async move {
+            if !script.is_file() {
+                return false;
+            }
+            eprintln!(
+                "lab: installing the language variants' toolchains with scripts/setup --variants (first run only)"
+            );
+            match tokio::process::Command::new(&script)
+                .arg("--variants")
+                .stdout(std::process::Stdio::null())
+                .kill_on_drop(true)
+                .status()
+                .await
+            {
+                Ok(status) if status.success() => true,
+                Ok(status) => {
+                    eprintln!("lab: scripts/setup --variants failed ({status}); the rows that need it are skipped");
+                    false
+                }
+                Err(err) => {
+                    eprintln!("lab: cannot run {}: {err}", script.display());
+                    false
+                }
+            }
+        })
+        .await
 }
 
 /// The repository checkout: the first directory holding `variants/` above the `latency`
