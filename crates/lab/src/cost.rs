@@ -3,7 +3,7 @@
 //! the function rows with the billed durations the platform measured.
 
 use latency_bench::CostFigures;
-use latency_bench::render::Section;
+use latency_bench::render::{BreakEvenPoint, CostOutlook, Section};
 use latency_cost::{
     CostError, CostReport, Kind, Measured, Options, PriceSheet, Row, StoreMode, Workload,
     catalogue_row, price_measured,
@@ -108,6 +108,14 @@ impl Priced {
         text
     }
 
+    /// What the cost model says for the verdict that opens the report: every priced
+    /// row's total at the model's volumes and its break-even points, rows named by their
+    /// title (as the comparison's rows are). `None` if pricing failed or priced nothing.
+    pub(crate) fn outlook(&self) -> Option<CostOutlook> {
+        let report = self.outcome.as_ref().ok()?;
+        outlook_of(report)
+    }
+
     /// The cost model's section of `report.html` (break-even chart and matrix), if
     /// anything was priced.
     pub(crate) fn html_section(&self) -> Option<Section> {
@@ -120,6 +128,56 @@ impl Priced {
             latency_cost::render::html_section(report, Workload::Hits),
         ))
     }
+}
+
+/// [`Priced::outlook`] of a priced report: the hits workload only (the queue rows have
+/// their own table and workload).
+fn outlook_of(report: &CostReport) -> Option<CostOutlook> {
+    let label = |id: &str| report.row(id).map(|row| row.label.clone());
+    let rows: Vec<_> = report
+        .rows
+        .iter()
+        .filter(|row| row.workload == Workload::Hits)
+        .collect();
+    if rows.is_empty() {
+        return None;
+    }
+    let totals = rows
+        .iter()
+        .map(|row| {
+            let at: Vec<f64> = report
+                .calls_per_month
+                .iter()
+                .map(|&calls| {
+                    // The model's own totals, at the volumes it was asked for.
+                    row.totals
+                        .iter()
+                        .find(|t| t.calls_per_month == calls)
+                        .map_or_else(|| row.total_at(calls), |t| t.cost)
+                })
+                .collect();
+            (row.label.clone(), at)
+        })
+        .collect();
+    let break_even = report
+        .break_even
+        .iter()
+        .filter(|b| b.workload == Workload::Hits)
+        .filter_map(|b| {
+            Some(BreakEvenPoint {
+                per_call: label(&b.per_call)?,
+                provisioned: label(&b.provisioned)?,
+                calls_per_month: b.calls_per_month,
+                cost_usd: b.cost,
+                cheaper_below: label(&b.cheaper_below)?,
+            })
+        })
+        .collect();
+    Some(CostOutlook {
+        calls_per_month: report.calls_per_month.clone(),
+        totals,
+        break_even,
+    })
 }
 
 /// The cost columns of the lab row `row` in `report`, if it was priced: monthly for a
@@ -181,6 +239,55 @@ mod tests {
                 row.selector()
             );
         }
+    }
+
+    /// The verdict's costs are the model's: its volumes, its totals and its break-even
+    /// points, named by the rows' titles as the comparison names them.
+    #[test]
+    fn the_outlook_names_rows_by_title_and_carries_the_models_break_even_points() {
+        let rows: Vec<Architecture> = catalogue()
+            .into_iter()
+            .filter(|row| ["ec2", "lambda-dynamodb"].contains(&row.selector().as_str()))
+            .collect();
+        assert_eq!(rows.len(), 2);
+        let billed = [3.0, 4.0, 2.0];
+        let measured: Vec<(&Architecture, &[f64])> =
+            rows.iter().map(|row| (row, &billed[..])).collect();
+        let sheet = PriceSheet::builtin(BuiltinSheet::OriginalEra).expect("built-in sheet");
+        let priced = price_rows(&measured, 128, &sheet);
+        let outlook = priced.outlook().expect("an outlook");
+        let report = priced.outcome.as_ref().expect("priced");
+        assert_eq!(outlook.calls_per_month, report.calls_per_month);
+        let (ec2, lambda) = (&rows[0], &rows[1]);
+        assert_eq!(ec2.selector(), "ec2");
+        let names: Vec<&str> = outlook.totals.iter().map(|(n, _)| n.as_str()).collect();
+        assert_eq!(names, [ec2.title, lambda.title]);
+        // EC2 is flat, Lambda rises tenfold per level.
+        let ec2_totals = &outlook.totals[0].1;
+        assert!(
+            ec2_totals.windows(2).all(|w| w[0] == w[1]),
+            "{ec2_totals:?}"
+        );
+        let lambda_totals = &outlook.totals[1].1;
+        assert!(
+            (lambda_totals[1] / lambda_totals[0] - 10.0).abs() < 1e-9,
+            "{lambda_totals:?}"
+        );
+        let model = report
+            .break_even_between(&lambda.file_stem(), &ec2.file_stem())
+            .expect("the model's point");
+        assert_eq!(outlook.break_even.len(), 1);
+        let point = &outlook.break_even[0];
+        assert_eq!(
+            (point.per_call.as_str(), point.provisioned.as_str()),
+            (lambda.title, ec2.title)
+        );
+        assert_eq!(point.calls_per_month, model.calls_per_month);
+        assert!(point.calls_per_month.is_some_and(|v| v > 0.0));
+        assert_eq!(
+            point.cheaper_below, lambda.title,
+            "per call is cheaper below"
+        );
     }
 
     #[test]

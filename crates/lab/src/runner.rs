@@ -793,7 +793,13 @@ fn write_results(
         }
     }
 
-    let mut markdown = String::new();
+    // The verdict opens report.md and report.html: cheapest per traffic level,
+    // break-even points (the cost model's), fastest, failed.
+    comparison.costs = priced.outlook();
+    let mut markdown = format!(
+        "**Verdict**\n\n{}\n",
+        comparison.conclusion(comparison.costs.as_ref()).markdown()
+    );
     if let Some(setup) = &config.cloud {
         markdown.push_str(&format!(
             "**{}** (cloud profile `{}`: {})\n\n",
