@@ -125,6 +125,18 @@ struct Only {
     only: Vec<ArchitectureId>,
 }
 
+impl Only {
+    /// The ids in the order given, each once (a row has one workspace).
+    fn ids(&self) -> Vec<ArchitectureId> {
+        unique(&self.only)
+    }
+}
+
+fn unique(ids: &[ArchitectureId]) -> Vec<ArchitectureId> {
+    let mut seen = std::collections::BTreeSet::new();
+    ids.iter().copied().filter(|id| seen.insert(*id)).collect()
+}
+
 /// What `plan`, `up` and `run` pass to Terraform.
 #[derive(Debug, Clone, clap::Args)]
 struct Deploy {
@@ -1039,7 +1051,7 @@ fn print_left(left: &[Left]) {
 async fn plan_cmd(args: PlanArgs) -> anyhow::Result<ExitCode> {
     let stop = Signals::install(STOP_NOTHING_CREATED)?;
     let cloud = Cloud::new(&args.place)?;
-    let planned = plan_rows(&cloud, &args.only.only, &args.deploy, &new_run_id(), &stop).await?;
+    let planned = plan_rows(&cloud, &args.only.ids(), &args.deploy, &new_run_id(), &stop).await?;
     print!("{}", cost_guard(&planned, &args.deploy, None)?);
     Ok(ExitCode::SUCCESS)
 }
@@ -1052,7 +1064,7 @@ async fn up_cmd(args: UpArgs) -> anyhow::Result<ExitCode> {
         .out
         .clone()
         .unwrap_or_else(|| PathBuf::from("results/cloud").join(&run_id));
-    let planned = plan_rows(&cloud, &args.only.only, &args.deploy, &run_id, &stop).await?;
+    let planned = plan_rows(&cloud, &args.only.ids(), &args.deploy, &run_id, &stop).await?;
     eprint!("{}", cost_guard(&planned, &args.deploy, None)?);
     let outcome = up_rows(&cloud, &planned, &args.confirm, &out, &stop).await?;
     for (id, url) in &outcome.ready {
@@ -1088,7 +1100,7 @@ async fn down_cmd(args: DownArgs) -> anyhow::Result<ExitCode> {
         }
         ids
     } else {
-        args.only.clone()
+        unique(&args.only)
     };
     if ids.is_empty() {
         eprintln!(
@@ -1240,7 +1252,7 @@ async fn bench_cmd(args: BenchOnlyArgs) -> anyhow::Result<ExitCode> {
     let cloud = Cloud::new(&args.place)?;
     cloud.init(&stop).await?;
     let mut rows = Vec::new();
-    for &id in &args.only.only {
+    for id in args.only.ids() {
         let outputs = cloud.tf.outputs(id.as_str()).await?;
         let url = outputs
             .get("url")
@@ -1274,7 +1286,7 @@ async fn run_cmd(args: RunArgs) -> anyhow::Result<ExitCode> {
         compare::read_prediction(path, &args.deploy.region)?;
     }
     // A failed plan returns here: plans create nothing, so there is nothing to destroy.
-    let planned = plan_rows(&cloud, &args.only.only, &args.deploy, &run_id, &stop).await?;
+    let planned = plan_rows(&cloud, &args.only.ids(), &args.deploy, &run_id, &stop).await?;
     eprint!(
         "{}",
         cost_guard(&planned, &args.deploy, Some(args.measure.requests))?
