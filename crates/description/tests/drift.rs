@@ -63,26 +63,8 @@ fn variables_read_by(artifact: &str) -> (BTreeSet<String>, BTreeSet<String>) {
             .collect::<BTreeSet<_>>()
     };
     match artifact {
-        "latency-lambda" => {
-            let required = latency_lambda::ENVIRONMENT.iter().filter(|v| v.required);
-            let optional = latency_lambda::ENVIRONMENT.iter().filter(|v| !v.required);
-            (
-                required.map(|v| v.name.to_owned()).collect(),
-                optional.map(|v| v.name.to_owned()).collect(),
-            )
-        }
-        "latency-calc" => {
-            let required = latency_lambda_calc::ENVIRONMENT
-                .iter()
-                .filter(|v| v.required);
-            let optional = latency_lambda_calc::ENVIRONMENT
-                .iter()
-                .filter(|v| !v.required);
-            (
-                required.map(|v| v.name.to_owned()).collect(),
-                optional.map(|v| v.name.to_owned()).collect(),
-            )
-        }
+        "latency-lambda" => split(latency_lambda::ENVIRONMENT),
+        "latency-calc" => split(latency_lambda_calc::ENVIRONMENT),
         "latency-lambda-bench" => (BTreeSet::new(), names(latency_lambda_bench::ENVIRONMENT)),
         "lambda-python" => scan(
             &[
@@ -109,6 +91,18 @@ fn variables_read_by(artifact: &str) -> (BTreeSet<String>, BTreeSet<String>) {
         ),
         other => panic!("no known entry point for artifact `{other}`"),
     }
+}
+
+/// An entry point's published variables, as (required, optional) names.
+fn split(variables: &[latency_lambda_start::Variable]) -> (BTreeSet<String>, BTreeSet<String>) {
+    let names = |required: bool| {
+        variables
+            .iter()
+            .filter(|v| v.required == required)
+            .map(|v| v.name.to_owned())
+            .collect()
+    };
+    (names(true), names(false))
 }
 
 /// Names matched by `required` and `optional` in `files`, less those Lambda itself sets.

@@ -299,6 +299,18 @@ pub(crate) async fn launch(
     Ok(Launched::Up(running))
 }
 
+/// The part of `row`'s description its deployment needs, or an error naming the file.
+fn described<'a, T>(
+    row: &Architecture,
+    part: Option<&'a T>,
+    name: &str,
+) -> Result<&'a T, LabError> {
+    part.ok_or_else(|| LabError::StartFailed {
+        what: format!("{}'s description", row.id),
+        detail: format!("{} has no {name}", row.description.file()),
+    })
+}
+
 /// A description's template rendered with the lab's values; an error names the file.
 fn render(
     row: &Architecture,
@@ -341,14 +353,7 @@ async fn launch_function(
     runtime: &FunctionRuntime,
     provisioned: &Provisioned,
 ) -> Result<Running, LabError> {
-    let function = row
-        .description
-        .function
-        .as_ref()
-        .ok_or_else(|| LabError::StartFailed {
-            what: format!("{}'s description", row.id),
-            detail: format!("{} has no function", row.description.file()),
-        })?;
+    let function = described(row, row.description.function.as_ref(), "function")?;
     let mut spec = FunctionSpec::new(FUNCTION, &runtime.command)
         .memory_mb(config.function_memory_mb)
         .timeout(std::time::Duration::from_secs(u64::from(
@@ -481,14 +486,7 @@ async fn launch_program(
     program: &ServerProgram,
     values: &ServerValues,
 ) -> Result<Running, LabError> {
-    let instance = row
-        .description
-        .instance
-        .as_ref()
-        .ok_or_else(|| LabError::StartFailed {
-            what: format!("{}'s description", row.id),
-            detail: format!("{} has no instance", row.description.file()),
-        })?;
+    let instance = described(row, row.description.instance.as_ref(), "instance")?;
     // The description's command runs in the app's directory (the instance's
     // WorkingDirectory); here that is the directory of the prepared program's script.
     let app_dir = program
