@@ -107,14 +107,24 @@ struct Where {
     #[arg(long, value_name = "DIR", default_value = "deploy/terraform")]
     terraform_dir: PathBuf,
 
-    /// Where Terraform's state is kept (see below) [default: $XDG_STATE_HOME/latency/cloud
-    /// or ~/.local/state/latency/cloud].
+    /// Where Terraform's state is kept, outside the repository: DIR/CONFIG/workspaces/ID/
+    /// per row, CONFIG being the configuration directory's name [default:
+    /// $XDG_STATE_HOME/latency/cloud or ~/.local/state/latency/cloud].
     #[arg(long, value_name = "DIR", env = "LATENCY_CLOUD_STATE")]
     state_dir: Option<PathBuf>,
 
     /// The terraform program.
     #[arg(long, value_name = "PATH", default_value = "terraform")]
     terraform: PathBuf,
+}
+
+/// The long help's tail of each `latency cloud` subcommand: where the whole story is, and
+/// the exit codes (the same for every subcommand).
+fn sub_help() -> String {
+    format!(
+        "Cost guard, where state lives, results and examples: `latency cloud --help`.\n\n{}",
+        crate::exit_codes("cloud")
+    )
 }
 
 /// `--only`.
@@ -226,6 +236,7 @@ struct Measure {
 }
 
 #[derive(Debug, clap::Args)]
+#[command(after_long_help = sub_help())]
 struct PlanArgs {
     #[command(flatten)]
     only: Only,
@@ -236,6 +247,7 @@ struct PlanArgs {
 }
 
 #[derive(Debug, clap::Args)]
+#[command(after_long_help = sub_help())]
 struct UpArgs {
     #[command(flatten)]
     only: Only,
@@ -251,6 +263,7 @@ struct UpArgs {
 }
 
 #[derive(Debug, clap::Args)]
+#[command(after_long_help = sub_help())]
 struct BenchOnlyArgs {
     #[command(flatten)]
     only: Only,
@@ -261,6 +274,7 @@ struct BenchOnlyArgs {
 }
 
 #[derive(Debug, clap::Args)]
+#[command(after_long_help = sub_help())]
 struct DownArgs {
     /// Rows to destroy, comma-separated.
     #[arg(long, value_name = "IDS", value_delimiter = ',', value_parser = parse_row,
@@ -287,6 +301,7 @@ struct DownArgs {
 }
 
 #[derive(Debug, clap::Args)]
+#[command(after_long_help = sub_help())]
 struct RunArgs {
     #[command(flatten)]
     only: Only,
@@ -301,6 +316,7 @@ struct RunArgs {
 }
 
 #[derive(Debug, clap::Args)]
+#[command(after_long_help = sub_help())]
 struct LsArgs {
     /// Judge expiry at this time (RFC 3339) instead of now, e.g. to see what will have
     /// expired by tomorrow morning.
