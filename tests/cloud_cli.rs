@@ -142,6 +142,36 @@ impl Env {
     }
 }
 
+/// Kills `pid` if the test has not dropped this guard within two minutes, so that a
+/// `latency` that hangs after a signal fails the test instead of hanging it.
+struct Watchdog {
+    done: Option<std::sync::mpsc::Sender<()>>,
+}
+
+impl Watchdog {
+    fn new(pid: u32) -> Self {
+        let (done, wait) = std::sync::mpsc::channel::<()>();
+        std::thread::spawn(move || {
+            if wait.recv_timeout(std::time::Duration::from_secs(120))
+                == Err(std::sync::mpsc::RecvTimeoutError::Timeout)
+            {
+                eprintln!("watchdog: latency (pid {pid}) still running after 120 s; killing it");
+                let pid = nix::unistd::Pid::from_raw(i32::try_from(pid).expect("pid"));
+                let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGKILL);
+            }
+        });
+        Self { done: Some(done) }
+    }
+}
+
+impl Drop for Watchdog {
+    fn drop(&mut self) {
+        if let Some(done) = self.done.take() {
+            let _ = done.send(());
+        }
+    }
+}
+
 /// Whether `pid` is a live process (a zombie, exited but not reaped by this container's
 /// init, is not).
 fn alive(pid: i32) -> bool {
@@ -584,6 +614,7 @@ fn interrupt_mid_run(signal: nix::sys::signal::Signal) {
         .stderr(Stdio::piped())
         .spawn()
         .expect("spawn");
+    let _watchdog = Watchdog::new(child.id());
     let stderr = child.stderr.take().expect("stderr");
     let mut lines = BufReader::new(stderr).lines();
     let mut seen = Vec::new();
@@ -628,6 +659,7 @@ fn an_interrupt_during_apply_stops_terraform_and_destroys_what_it_made() {
         .stderr(Stdio::piped())
         .spawn()
         .expect("spawn");
+    let _watchdog = Watchdog::new(child.id());
     // The stand-in's apply writes this once its server is up and it starts to hang.
     // Bounded: 600 looks 0.1 s apart (60 s), and the run must still be going.
     let holding = env.run_dir().join("ec2.holding");
