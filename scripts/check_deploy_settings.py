@@ -89,6 +89,11 @@ def settings_stated_in_terraform(deploy):
                                 errors.append(f"{tf}: {kind}.{name}.{attribute} = {value!r} is stated here; take it from the description")
         for block in parsed.get("module", []):
             for name, body in block.items():
+                if body.get("depends_on"):
+                    # Defers every data source in the module to apply time: a for_each or
+                    # count over one (the kustomize overlay's ids, a VPC's subnets) then
+                    # fails the plan with "Invalid for_each" (the k8s-eks defect).
+                    errors.append(f"{tf}: module.{name} has depends_on = {body['depends_on']!r}; order modules through their inputs instead")
                 for attribute in SETTINGS["module"]:
                     if attribute in body and literal(body[attribute]):
                         errors.append(f"{tf}: module.{name}.{attribute} = {body[attribute]!r} is stated here; take it from the description")
@@ -180,10 +185,16 @@ def built_files_match(deploy, artifacts_file, root, required=()):
                 with zipfile.ZipFile(file) as z:
                     names = z.namelist()
                     if "bootstrap" not in names:
+                        # Every app but the Rust function (which embeds it) serves the
+                        # page from the zip.
+                        if "page.html" not in names:
+                            errors.append(f"{path}: {file} has no page.html (the app serves GET / from it)")
                         # Interpreted code: nothing to run on a CPU of its own.
                         if f.get("runtime", "").startswith("provided."):
                             errors.append(f"{path}: {file} has no `bootstrap` at its root (provided.* runs it)")
                         continue
+                    if f.get("runtime", "").startswith("provided.") and "page.html" not in names:
+                        errors.append(f"{path}: {file} has no page.html (the function serves GET / from it)")
                     info = z.getinfo("bootstrap")
                     if not (info.external_attr >> 16) & 0o111:
                         errors.append(f"{path}: {file}: `bootstrap` is not executable in the zip")

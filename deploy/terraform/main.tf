@@ -22,7 +22,10 @@ locals {
 }
 
 # Fails the plan, naming the file, when a description asks for an artifact that
-# scripts/build-lambdas does not build for its CPU architecture.
+# scripts/build-lambdas does not build for its CPU architecture. (No module depends_on
+# this: a module-level depends_on defers every data source inside the module to apply
+# time, and a for_each over one, such as the Fargate module's subnets, then fails with
+# "Invalid for_each". scripts/check_deploy_settings.py refuses such a depends_on.)
 resource "terraform_data" "description_checks" {
   lifecycle {
     precondition {
@@ -44,8 +47,6 @@ module "ec2" {
   description        = local.description
   package            = local.package
   http_ingress_cidrs = var.http_ingress_cidrs
-
-  depends_on = [terraform_data.description_checks]
 }
 
 module "lambda_s3" {
@@ -56,8 +57,6 @@ module "lambda_s3" {
   description        = local.description
   package            = local.package
   log_retention_days = var.log_retention_days
-
-  depends_on = [terraform_data.description_checks]
 }
 
 module "lambda_dynamodb" {
@@ -68,8 +67,6 @@ module "lambda_dynamodb" {
   description        = local.description
   package            = local.package
   log_retention_days = var.log_retention_days
-
-  depends_on = [terraform_data.description_checks]
 }
 
 module "fargate_efs" {
@@ -116,8 +113,6 @@ module "lambda_sqs" {
   description        = local.description
   package            = local.package
   log_retention_days = var.log_retention_days
-
-  depends_on = [terraform_data.description_checks]
 }
 
 module "workers_rabbitmq" {

@@ -62,8 +62,6 @@ module "function" {
       resources = [aws_dynamodb_table.counter.arn]
     },
   ]
-
-  depends_on = [aws_dynamodb_table_item.counter]
 }
 
 module "api" {

@@ -51,8 +51,6 @@ module "function" {
       resources = [module.bucket.kms_key_arn]
     },
   ]
-
-  depends_on = [aws_s3_object.counter]
 }
 
 module "api" {
