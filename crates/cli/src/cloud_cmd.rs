@@ -650,6 +650,10 @@ const STOP_DOWN: &str = "the destroy goes on (interrupt again to abandon it)";
 const STOP_RUN: &str =
     "stopping; what was created will be destroyed (interrupt again to abandon the destroy)";
 
+/// The region shown for a row whose record (written by `up`) is missing; the bench
+/// Lambda is then looked for in the standard AWS configuration's region.
+const UNKNOWN_REGION: &str = "unknown region";
+
 /// Exit status after an interrupt that was cleaned up after: 128 + SIGINT.
 const EXIT_INTERRUPTED: u8 = 130;
 
@@ -1287,7 +1291,7 @@ async fn bench_cmd(args: BenchOnlyArgs) -> anyhow::Result<ExitCode> {
     }
     let first = args.only.only.first().and_then(|&id| cloud.read_record(id));
     let run_id = first.as_ref().map_or_else(new_run_id, |r| r.run_id.clone());
-    let region = first.map_or_else(|| "?".to_owned(), |r| r.region);
+    let region = first.map_or_else(|| UNKNOWN_REGION.to_owned(), |r| r.region);
     let result = bench_rows(&cloud, &rows, &args.measure, &run_id, &region, &stop).await?;
     finish_result(&result, &args.measure, &[], stop.stopped())
 }
@@ -1581,7 +1585,7 @@ async fn via_lambda(
         function: function.to_owned(),
         fanout: measure.fanout,
         endpoint: measure.lambda_endpoint.clone(),
-        region: Some(region.to_owned()),
+        region: (region != UNKNOWN_REGION).then(|| region.to_owned()),
     };
     crate::fanout::run(config, &via).await
 }
