@@ -1,5 +1,5 @@
 // The HTML report of `latency report` in a real browser, at 1280 and 1920 px: every
-// section inside <main>, the summary first, no SVG label sticking out of its chart, the
+// section inside <main>, the verdict then the summary first, no SVG label sticking out of its chart, the
 // percentile spectrum with one colour per architecture and dashed concurrent runs, a
 // legend that shows the dashes, nothing loaded from outside, nothing wider than the window.
 import { test } from "node:test";
@@ -66,7 +66,7 @@ test("report.html reads at 1280 and 1920 px: sections in <main>, no clipped labe
       assert.deepEqual(layout.outsideMain, [], "nothing in <body> but <main>");
       assert.equal(layout.strayCharts, 0);
       const ids = layout.sections.map(([id]) => id);
-      assert.equal(ids[0], "summary", `sections: ${ids}`);
+      assert.deepEqual(ids.slice(0, 2), ["verdict", "summary"], `sections: ${ids}`);
       for (const id of ["percentile-spectrum", "cold-start-against-warm", "latency-against-cost", "runs"]) {
         assert.ok(ids.includes(id), `section ${id} in ${ids}`);
       }
