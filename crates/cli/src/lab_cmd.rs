@@ -365,6 +365,12 @@ pub(crate) fn run(args: LabArgs, color: ColorChoice) -> anyhow::Result<ExitCode>
         if let Some(setup) = &config.cloud {
             println!("{}", setup.headline());
         }
+        // The answer first, as report.md and report.html open with it.
+        let comparison = &outcome.comparison;
+        println!(
+            "{}",
+            comparison.conclusion(comparison.costs.as_ref()).text()
+        );
         println!("{}", study_table.trim_end());
         print_busy_footnote(&outcome);
         if let (Some(score), Some(setup)) = (&outcome.score, &config.cloud) {
