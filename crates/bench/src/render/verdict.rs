@@ -533,6 +533,8 @@ impl Conclusion {
                 let mut b = LineBuilder(Vec::new());
                 b.text(if self.passed == 1 {
                     "the measured architecture passed its counter check and answered every request.".to_owned()
+                } else if self.passed == 2 {
+                    "both measured architectures passed their counter checks and answered every request.".to_owned()
                 } else {
                     format!(
                         "all {} measured architectures passed their counter checks and answered every request.",
@@ -565,7 +567,7 @@ impl Conclusion {
                 }
                 b.arch(s);
             }
-            b.text(" (why, and how to enable each, is in the notes).");
+            b.text(" (the notes say why, and how to enable each).");
             push("skipped", "Not measured", b);
         }
         lines
