@@ -9,6 +9,8 @@
 //! | `data/` | `TF_DATA_DIR`: providers, modules, the backend's settings |
 //! | `workspaces/NAME/terraform.tfstate` | each workspace's state (local backend `workspace_dir`) |
 //! | `default.tfstate` | the default workspace's state (local backend `path`; unused) |
+//! | `plans/NAME.tfplan` | the plan [`Terraform::plan`] saved for [`Terraform::apply_plan`] |
+//! | `init.lock` | held while [`Terraform::init`] runs, so that two drivers init one at a time |
 //!
 //! The configuration must declare `backend "local" {}` (with no settings): [`Terraform::init`]
 //! fills in `path` and `workspace_dir` with `-backend-config`. Commands name their
@@ -169,9 +171,11 @@ impl Terraform {
     /// Idempotent; downloads providers only when the configuration needs some that the
     /// data directory lacks.
     ///
+    /// Inits on one state directory run one at a time (a lock file, `init.lock`).
+    ///
     /// # Errors
-    /// [`TerraformError::Io`] when the state directory cannot be created; the errors of
-    /// a command (a configuration without `backend "local" {}` fails here).
+    /// [`TerraformError::Io`] when the state directory cannot be created or locked; the
+    /// errors of a command (a configuration without `backend "local" {}` fails here).
     pub async fn init(&self, hooks: Hooks<'_>) -> Result<(), TerraformError> {
         for dir in [self.data_dir(), self.workspace_dir()] {
             std::fs::create_dir_all(&dir).map_err(|source| TerraformError::Io {
@@ -179,6 +183,24 @@ impl Terraform {
                 source,
             })?;
         }
+        // Two drivers on one state directory (two `latency cloud` commands at once) would
+        // rewrite the data directory together: one init at a time. The lock goes with the
+        // file when this function returns.
+        let lock_path = self.config.state_dir.join("init.lock");
+        let io = |source| TerraformError::Io {
+            path: lock_path.clone(),
+            source,
+        };
+        let lock = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&lock_path)
+            .map_err(io)?;
+        let _lock = tokio::task::spawn_blocking(move || lock.lock().map(|()| lock))
+            .await
+            .map_err(|e| io(std::io::Error::other(e)))?
+            .map_err(io)?;
         let args = vec![
             "init".to_owned(),
             "-input=false".to_owned(),

@@ -247,6 +247,17 @@ async fn an_interrupt_stops_terraform_and_says_so() {
 }
 
 #[tokio::test]
+async fn two_inits_on_one_state_directory_both_succeed() {
+    let Some(f) = fixture() else { return };
+    let (a, b) = tokio::join!(f.tf.init(Hooks::default()), f.tf.init(Hooks::default()));
+    a.expect("first init");
+    b.expect("second init");
+    f.tf.ensure_workspace("after")
+        .await
+        .expect("a usable data directory");
+}
+
+#[tokio::test]
 async fn a_missing_program_is_named() {
     let mut config = TerraformConfig::new("/nonexistent", "/nonexistent/state");
     config.program = PathBuf::from("/nonexistent/terraform-not-here");
