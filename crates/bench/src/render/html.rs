@@ -1354,7 +1354,7 @@ mod grouping_tests {
             "{verdict}"
         );
         // Cluster failed, so VM is the cheapest and fastest.
-        assert!(verdict.contains("data-verdict=\"cheapest\"><strong>Cheapest:</strong> at 1 million, 10 million and 100 million calls a month, <b class=\"arch\">VM &lt;a&gt;</b> ($10.00 a month)"), "{verdict}");
+        assert!(verdict.contains("data-verdict=\"cheapest\"><strong>Cheapest that passed:</strong> at 1 million, 10 million and 100 million calls a month, <b class=\"arch\">VM &lt;a&gt;</b> ($10.00 a month)"), "{verdict}");
         assert!(
             verdict.contains("<b class=\"arch\">Fargate</b>"),
             "{verdict}"

@@ -388,7 +388,8 @@ pub struct Line {
     /// What the line answers: `cheapest`, `break-even`, `fastest`, `failed`, `passed`
     /// (nothing failed) or `skipped`.
     pub kind: &'static str,
-    /// The heading: `Cheapest`, `Break-even`, …
+    /// The heading: `Cheapest` (`Cheapest that passed` when some architecture failed),
+    /// `Break-even`, …
     pub heading: &'static str,
     /// The sentence, as text and architecture names in order.
     pub pieces: Vec<Piece>,
@@ -465,7 +466,13 @@ impl Conclusion {
                     .text(format!(" ({} a month)", costs.join(", ")));
             }
             b.text(".");
-            push("cheapest", "Cheapest", b);
+            // Failed rows are never candidates: say so where it matters.
+            let heading = if self.failed.is_empty() {
+                "Cheapest"
+            } else {
+                "Cheapest that passed"
+            };
+            push("cheapest", heading, b);
         }
         for p in &self.break_even {
             let mut b = LineBuilder(Vec::new());
@@ -526,7 +533,12 @@ impl Conclusion {
                 _ => {}
             }
             b.text(".");
-            push("fastest", "Fastest", b);
+            let heading = if self.failed.is_empty() {
+                "Fastest"
+            } else {
+                "Fastest that passed"
+            };
+            push("fastest", heading, b);
         }
         if self.failed.is_empty() {
             if self.passed > 0 {
@@ -544,20 +556,17 @@ impl Conclusion {
                 push("passed", "Checks", b);
             }
         } else {
-            let mut b = LineBuilder(Vec::new());
+            // One line per architecture: a full lab can fail several, each for its own
+            // reasons, and one sentence of them all would not read.
             for (i, f) in self.failed.iter().enumerate() {
-                if i > 0 {
-                    b.text("; ");
-                }
+                let mut b = LineBuilder(Vec::new());
                 b.arch(&f.architecture)
-                    .text(format!(": {}", and_list(&f.what)));
+                    .text(format!(": {}.", and_list(&f.what)));
+                if self.passed == 0 && i + 1 == self.failed.len() {
+                    b.text(" No architecture passed, so none is named cheapest or fastest.");
+                }
+                push("failed", "Failed", b);
             }
-            b.text(if self.passed == 0 {
-                ". No architecture passed, so none is named cheapest or fastest."
-            } else {
-                ". These are left out of cheapest and fastest."
-            });
-            push("failed", "Failed", b);
         }
         if !self.skipped.is_empty() {
             let mut b = LineBuilder(Vec::new());
@@ -727,7 +736,7 @@ mod tests {
         let text = c.text();
         assert!(
             text.contains(
-                "Cheapest: at 1 million calls a month, Lambda ($5.00 a month); \
+                "Cheapest that passed: at 1 million calls a month, Lambda ($5.00 a month); \
                  at 10 million and 100 million calls a month, VM ($10.00 a month)."
             ),
             "{text}"
@@ -788,7 +797,7 @@ mod tests {
         let text = c.text();
         assert!(
             text.contains(
-                "Fastest: VM, 1.50ms on average one request at a time; with 32 concurrent, \
+                "Fastest that passed: VM, 1.50ms on average one request at a time; with 32 concurrent, \
                  Cluster (8.00ms)."
             ),
             "{text}"
@@ -895,7 +904,7 @@ mod tests {
         assert!(!html.contains("<VM"), "{html}");
         assert!(html.contains("<li data-verdict=\"failed\"><strong>Failed:</strong> "));
         assert!(html.contains(
-            "<li data-verdict=\"fastest\"><strong>Fastest:</strong> <b class=\"arch\">ok</b>"
+            "<li data-verdict=\"fastest\"><strong>Fastest that passed:</strong> <b class=\"arch\">ok</b>"
         ));
     }
 }
