@@ -172,6 +172,19 @@ impl Drop for Watchdog {
     }
 }
 
+/// A test that fails half-way must not leave its servers behind: whatever the stand-in
+/// started and is still alive is killed when the test's `Env` goes (after its checks).
+impl Drop for Env {
+    fn drop(&mut self) {
+        for (_, pid) in self.pids() {
+            if alive(pid) {
+                let pid = nix::unistd::Pid::from_raw(pid);
+                let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGKILL);
+            }
+        }
+    }
+}
+
 /// Whether `pid` is a live process (a zombie, exited but not reaped by this container's
 /// init, is not).
 fn alive(pid: i32) -> bool {
