@@ -44,7 +44,7 @@ variable "settings" {
 }
 
 variable "template_values" {
-  description = "Values of the `${name}` templates in settings.environment (names listed in crates/description/src/template.rs)."
+  description = "Values of the `$${name}` templates in settings.environment (names listed in crates/description/src/template.rs)."
   type        = map(string)
   default     = {}
 }
