@@ -158,9 +158,18 @@ struct Deploy {
     #[arg(long, value_name = "HOURS", default_value_t = 2.0, value_parser = parse_hours)]
     max_hours: f64,
 
-    /// Another Terraform variable, NAME=VALUE (repeatable), e.g. lambda_memory_mb=512.
+    /// Another Terraform variable, NAME=VALUE (repeatable), e.g.
+    /// container_image=REGISTRY/latency:0.1.0. A row's own settings (memory, runtime,
+    /// CPU architecture, sizes) are its description's: deploy/architectures/<id>.json.
     #[arg(long = "var", value_name = "NAME=VALUE", value_parser = parse_var)]
     vars: Vec<(String, String)>,
+
+    /// The account's Lambda concurrency limit (Service Quotas: "Concurrent executions");
+    /// what the descriptions reserve must leave 100 of it unreserved, and nothing is
+    /// created when it would not. New accounts may start at 10.
+    #[arg(long, value_name = "N", default_value_t = latency_description::limits::DEFAULT_ACCOUNT_LIMIT,
+          value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    account_concurrency: u32,
 
     /// Prices for the cost guard: `current`, `original-era`, or a TOML sheet's path.
     #[arg(long, value_name = "NAME|PATH", default_value = "current")]
@@ -684,6 +693,7 @@ async fn plan_rows(
     run_id: &str,
     stop: &Signals,
 ) -> anyhow::Result<Vec<Planned>> {
+    check_reservations(ids, deploy)?;
     cloud.init(stop).await?;
     let expires_at = expiry(deploy.max_hours);
     let mut planned = Vec::new();
@@ -718,6 +728,33 @@ async fn plan_rows(
         });
     }
     Ok(planned)
+}
+
+/// Refuses, before anything is planned, rows whose descriptions (with the bench function,
+/// unless `--var deploy_bench_lambda=false`) reserve more concurrency than the account
+/// allows; the error names each reserving setting (crates/description/src/limits.rs).
+fn check_reservations(ids: &[ArchitectureId], deploy: &Deploy) -> anyhow::Result<()> {
+    let descriptions = ids
+        .iter()
+        .map(|id| latency_description::Description::of(*id))
+        .collect::<Result<Vec<_>, _>>()?;
+    let with_bench = !deploy
+        .vars
+        .iter()
+        .any(|(name, value)| name == "deploy_bench_lambda" && value == "false");
+    let bench = if with_bench {
+        Some(latency_description::Description::bench_function()?)
+    } else {
+        None
+    };
+    let rows: Vec<&latency_description::Description> = descriptions.iter().collect();
+    latency_description::limits::check_reserved_concurrency(
+        &rows,
+        bench.as_ref(),
+        deploy.account_concurrency,
+    )
+    .map_err(|err| UsageError(err.to_string()))?;
+    Ok(())
 }
 
 /// The cost guard's text: per row, what is created and what it costs.
