@@ -37,8 +37,9 @@ pub use counter::{CounterCheck, Verdict};
 pub use engine::{Progress, run, run_with_progress};
 pub use error::BenchError;
 pub use report::{
-    ColdStart, CostFigures, EndedBy, Environment, FunctionFigures, LoadMode, MAX_BINS, MAX_LABEL_CHARS,
-    MAX_NOTE_CHARS, MAX_NOTES, MAX_REPORT_BYTES, MAX_URL_CHARS, OLDEST_READABLE_VERSION, Plan,
-    Report, Results, SCHEMA_JSON, SCHEMA_V1_JSON, SCHEMA_VERSION, Target,
+    ColdStart, CostFigures, EndedBy, Environment, FunctionFigures, LoadMode, MAX_BINS,
+    MAX_LABEL_CHARS, MAX_NOTE_CHARS, MAX_NOTES, MAX_REPORT_BYTES, MAX_URL_CHARS,
+    OLDEST_READABLE_VERSION, Plan, Report, Results, SCHEMA_JSON, SCHEMA_V1_JSON, SCHEMA_VERSION,
+    Target,
 };
 pub use stats::{Bin, Distribution, PercentilePoint, Summary};
