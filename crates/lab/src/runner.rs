@@ -12,7 +12,7 @@ use latency_bench::{BenchConfig, FunctionFigures, Progress, Report, Stop, Verdic
 use latency_cost::PriceSheet;
 
 use crate::LabError;
-use crate::catalogue::{Architecture, Mode, RowSelector, select};
+use crate::catalogue::{Architecture, CounterBackend, Mode, RowSelector, select};
 use crate::cold_floor::ColdStartFloor;
 use crate::cost::price_rows;
 use crate::endpoints::{EndpointTools, Endpoints};
@@ -964,8 +964,20 @@ fn check(row: &Architecture, report: &Report, verdicts: &mut Verdicts) {
         .map(|(kind, count)| format!("{count} {kind}"))
         .collect::<Vec<_>>()
         .join(", ");
+    // The one failure the lab expects under load, named as what it is: a finding about
+    // the architecture, not a fault of the lab.
+    let cause = match row.counter() {
+        Some(CounterBackend::S3(Mode::Atomic))
+            if report.plan.connections > 1 && report.results.errors.contains_key("http_5xx") =>
+        {
+            "; concurrent writers contend on one S3 object (a conditional PUT that loses \
+             rereads and retries), and the function answers 503 when it cannot win before its \
+             timeout"
+        }
+        _ => "",
+    };
     let line = format!(
-        "{label}: {errors} of {} requests failed ({kinds})",
+        "{label}: {errors} of {} requests failed ({kinds}){cause}",
         report.results.requests
     );
     if errors >= report.results.requests {
