@@ -164,6 +164,7 @@ async fn start_embedded(
             concurrency: args.concurrency as usize,
             batch: if backend == "sqs" { 10 } else { 100 },
             wait: Duration::from_secs(1),
+            ..PoolConfig::default()
         };
         let done = Arc::clone(done);
         let pool_stop = stopped(stop_rx);

@@ -112,6 +112,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
         header_read_timeout: args.header_read_timeout,
         idle_timeout: args.idle_timeout,
         max_connections: args.max_connections,
+        ..ServerConfig::default()
     };
     let mut state = AppState::new(store.clone(), config);
     if let Some(queue) = &args.queue {

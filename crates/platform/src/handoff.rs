@@ -24,6 +24,8 @@ pub(crate) struct Event {
     pub deadline_ms: u64,
     pub function_arn: Arc<str>,
     pub trace_id: String,
+    /// The caller's client context, JSON, for `Lambda-Runtime-Client-Context`.
+    pub client_context: Option<String>,
 }
 
 /// What the runtime posted for the event in flight.
@@ -63,7 +65,8 @@ pub(crate) struct Shared {
     pid: AtomicU32,
     exited: AtomicBool,
     freeze_idle: bool,
-    /// The output of the invocation in flight (`None` between invocations).
+    /// The output of init, then of the invocation in flight (`None` between
+    /// invocations).
     log: Mutex<Option<LogTail>>,
 }
 
@@ -108,7 +111,9 @@ impl Shared {
             pid: AtomicU32::new(0),
             exited: AtomicBool::new(false),
             freeze_idle,
-            log: Mutex::new(None),
+            // Init's output is collected too: Lambda writes it to the log stream, and an
+            // init failure's reason is usually in it.
+            log: Mutex::new(Some(LogTail::default())),
         }
     }
 
@@ -150,6 +155,14 @@ impl Shared {
     /// arrives, and no later invocation must be blamed for it.
     pub(crate) fn end(&self) -> Bytes {
         lock(&self.pending).take();
+        lock(&self.log)
+            .take()
+            .map(LogTail::into_bytes)
+            .unwrap_or_default()
+    }
+
+    /// The output collected so far outside any invocation (during init), taken.
+    pub(crate) fn take_log(&self) -> Bytes {
         lock(&self.log)
             .take()
             .map(LogTail::into_bytes)

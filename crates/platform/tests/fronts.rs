@@ -171,6 +171,7 @@ async fn without_a_page_every_path_goes_to_the_function_and_slow_ones_get_503() 
         let options = GatewayOptions {
             index_page: None,
             integration_timeout: Duration::from_millis(200),
+            ..GatewayOptions::default()
         };
         let front = platform
             .serve_gateway_with("plain", local_listener().await, options)
