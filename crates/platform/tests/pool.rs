@@ -259,6 +259,53 @@ async fn a_handler_error_keeps_the_instance() {
     .await;
 }
 
+/// Regression (issue 24, probe 4): one long line without a newline was read in quadratic
+/// time (each read searched the whole line again), so 50 MB stalled the function until
+/// its timeout. Read linearly, it is done long before a 30 s timeout, and the line is cut
+/// into pieces of at most 256 KiB, as CloudWatch Logs takes them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_50_mb_line_without_newline_is_read_in_linear_time_and_cut() {
+    guarded(async {
+        let platform = Platform::start(vec![spec("print").timeout(Duration::from_secs(30))])
+            .expect("platform starts");
+        let bytes = 50 * 1024 * 1024;
+        let outcome = platform
+            .invoke("print", json(json!({"op": "print", "bytes": bytes})))
+            .await
+            .expect("invoke");
+        assert_eq!(body(&outcome)["printed"], bytes, "{:?}", outcome.result);
+        let logs = String::from_utf8_lossy(&outcome.logs);
+        assert!(!logs.is_empty(), "the invocation's output is kept");
+        for line in logs.lines() {
+            assert!(line.len() <= 256 * 1024, "a log line of {} bytes", line.len());
+        }
+        platform.shutdown().await;
+    })
+    .await;
+}
+
+/// Regression (issue 24): the output of a failed init (usually its reason) was dropped.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_inits_output_is_in_the_invocations_log() {
+    guarded(async {
+        let platform = Platform::start(vec![
+            spec("init-say").env("LATENCY_TEST_INIT", "say-and-exit"),
+        ])
+        .expect("platform");
+        let outcome = platform
+            .invoke("init-say", json(json!({})))
+            .await
+            .expect("invoke");
+        let err = outcome.result.as_ref().expect_err("init fails");
+        assert_eq!(err.cause, ErrorCause::Init);
+        let logs = String::from_utf8_lossy(&outcome.logs);
+        assert!(logs.contains("cannot load the handler: reason 7f3a"), "{logs:?}");
+        assert!(outcome.log_tail().windows(4).any(|w| w == b"7f3a"));
+        platform.shutdown().await;
+    })
+    .await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn init_failures_fail_the_invocation_clearly() {
     guarded(async {
