@@ -65,6 +65,8 @@ pub(crate) struct Shared {
     pid: AtomicU32,
     exited: AtomicBool,
     freeze_idle: bool,
+    /// How many `/next` calls the runtime has made.
+    polls: watch::Sender<u64>,
     /// The output of init, then of the invocation in flight (`None` between
     /// invocations).
     log: Mutex<Option<LogTail>>,
@@ -102,12 +104,14 @@ impl Shared {
     pub(crate) fn new(freeze_idle: bool) -> Shared {
         let (events_tx, events_rx) = mpsc::channel(1);
         let (init, _) = watch::channel(InitState::Starting);
+        let (polls, _) = watch::channel(0);
         Shared {
             control: Mutex::new(Control { frozen: false }),
             events_tx,
             events_rx: tokio::sync::Mutex::new(events_rx),
             pending: Mutex::new(None),
             init,
+            polls,
             pid: AtomicU32::new(0),
             exited: AtomicBool::new(false),
             freeze_idle,
@@ -176,8 +180,14 @@ impl Shared {
         }
     }
 
+    /// Follows the count of `/next` calls.
+    pub(crate) fn subscribe_polls(&self) -> watch::Receiver<u64> {
+        self.polls.subscribe()
+    }
+
     /// Called by `/next`: the first call ends init.
     pub(crate) fn mark_ready(&self) {
+        self.polls.send_modify(|n| *n += 1);
         self.init.send_if_modified(|state| {
             if matches!(state, InitState::Starting) {
                 *state = InitState::Ready(Instant::now());

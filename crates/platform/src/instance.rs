@@ -73,6 +73,8 @@ pub(crate) struct Instance {
     server: JoinHandle<()>,
     supervisor: JoinHandle<()>,
     last_used: Mutex<Instant>,
+    /// See [`Instance::back_in_next`].
+    polls_at_hand_off: Mutex<u64>,
     /// One per output forwarder; see [`forward_output`].
     log_syncs: Vec<mpsc::UnboundedSender<SyncRequest>>,
     /// `/proc/<pid>/status`, kept open for the per-invocation `VmHWM` reading.
@@ -183,6 +185,7 @@ impl Instance {
             server,
             supervisor,
             last_used: Mutex::new(spawned_at),
+            polls_at_hand_off: Mutex::new(0),
             log_syncs,
             status_file: std::fs::File::open(format!("/proc/{pid}/status")).ok(),
             cgroup: params.cgroup,
@@ -251,6 +254,7 @@ impl Instance {
     ) -> (Result<Bytes, FunctionError>, Bytes) {
         let (reply_tx, reply_rx) = oneshot::channel();
         let request_id = event.request_id.clone();
+        *lock(&self.polls_at_hand_off) = *self.shared.subscribe_polls().borrow();
         self.shared.begin(&request_id, reply_tx);
         let result = if self.shared.hand_off(event).is_err() {
             Err(self.exit_error(&request_id, "the instance is not accepting events"))
@@ -321,6 +325,25 @@ impl Instance {
             "Runtime.ExitError",
             format!("RequestId: {request_id} Error: Runtime exited with error: {description}"),
         )
+    }
+
+    /// After an invocation that ended without the runtime asking for more (an oversized
+    /// response: the runtime got its 413 and decides for itself whether to go on), waits
+    /// until the runtime is back in `/next` (`true`: it can serve again) or has exited,
+    /// at most `limit` (`false`).
+    pub(crate) async fn back_in_next(&self, limit: Duration) -> bool {
+        let mut polls = self.shared.subscribe_polls();
+        // The `/next` count when the last event was handed over: the runtime was in that
+        // call, so any later call means it is back for more.
+        let seen = *lock(&self.polls_at_hand_off);
+        let mut exit = self.exit.clone();
+        let back = async {
+            tokio::select! {
+                changed = polls.wait_for(|n| *n > seen) => changed.is_ok(),
+                _ = exit.wait_for(Option::is_some) => false,
+            }
+        };
+        tokio::time::timeout(limit, back).await.unwrap_or(false) && !self.has_exited()
     }
 
     /// `true` once the process has exited.

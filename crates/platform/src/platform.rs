@@ -686,7 +686,16 @@ async fn run_invocation(
     let memory = instance.max_memory_used_mb();
     let healthy = match &result {
         Ok(_) => true,
-        Err(err) => err.cause == crate::outcome::ErrorCause::Function && !instance.has_exited(),
+        Err(err) => match err.cause {
+            crate::outcome::ErrorCause::Function => !instance.has_exited(),
+            // The runtime is being answered 413 right now: it must be able to read that
+            // answer (a kill now would take its HTTP client with it) and then carry on
+            // or exit, as it chooses (awslambdaric and aws-lambda-ric exit).
+            crate::outcome::ErrorCause::ResponseTooLarge => {
+                instance.back_in_next(RUNTIME_RECOVERY_LIMIT).await
+            }
+            _ => false,
+        },
     };
     if healthy && !inner.closed.load(Ordering::Acquire) {
         instance.touch();
@@ -708,6 +717,10 @@ async fn run_invocation(
         logs,
     }))
 }
+
+/// How long a runtime answered 413 may take to either call `/next` again or exit before
+/// it is replaced.
+const RUNTIME_RECOVERY_LIMIT: Duration = Duration::from_secs(2);
 
 /// Spawns a new instance of `pool`'s function (its cold start) and registers it as live.
 async fn start_instance(inner: &Inner, pool: &Pool) -> Result<Arc<Instance>, PlatformError> {

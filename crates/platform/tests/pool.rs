@@ -277,7 +277,11 @@ async fn a_50_mb_line_without_newline_is_read_in_linear_time_and_cut() {
         let logs = String::from_utf8_lossy(&outcome.logs);
         assert!(!logs.is_empty(), "the invocation's output is kept");
         for line in logs.lines() {
-            assert!(line.len() <= 256 * 1024, "a log line of {} bytes", line.len());
+            assert!(
+                line.len() <= 256 * 1024,
+                "a log line of {} bytes",
+                line.len()
+            );
         }
         platform.shutdown().await;
     })
@@ -299,7 +303,10 @@ async fn a_failed_inits_output_is_in_the_invocations_log() {
         let err = outcome.result.as_ref().expect_err("init fails");
         assert_eq!(err.cause, ErrorCause::Init);
         let logs = String::from_utf8_lossy(&outcome.logs);
-        assert!(logs.contains("cannot load the handler: reason 7f3a"), "{logs:?}");
+        assert!(
+            logs.contains("cannot load the handler: reason 7f3a"),
+            "{logs:?}"
+        );
         assert!(outcome.log_tail().windows(4).any(|w| w == b"7f3a"));
         platform.shutdown().await;
     })
