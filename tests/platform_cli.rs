@@ -1147,3 +1147,82 @@ async fn invoke_api_errors_below_the_router_are_json_with_an_error_type() {
         assert!(body["message"].is_string(), "{answer}");
     }
 }
+
+/// Regression (issue 24): a `--code` zip was extracted whatever it expanded to. One with
+/// more entries than the limit is refused before anything is extracted, with an error
+/// naming the limit.
+#[test]
+fn a_zip_with_too_many_entries_is_refused_naming_the_limit() {
+    let source = tempfile::tempdir().expect("dir");
+    for i in 0..10_001 {
+        std::fs::write(source.path().join(format!("f{i}")), "").expect("file");
+    }
+    let zip = source.path().join("many.zip");
+    let zipped = std::process::Command::new("zip")
+        .args(["-q", "-r"])
+        .arg(&zip)
+        .arg(".")
+        .current_dir(source.path())
+        .status()
+        .expect("run zip (apt-get install zip)");
+    assert!(zipped.success());
+    let mut child = latency()
+        .args(["platform", "--listen", "127.0.0.1:0", "--code"])
+        .arg(&zip)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn latency platform");
+    let status = wait_bounded(&mut child, STARTUP_DEADLINE);
+    let output = child.wait_with_output().expect("output");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!status.success());
+    assert!(
+        stderr.contains("entries, more than the limit of 10000"),
+        "{stderr}"
+    );
+}
+
+/// Regression (issue 24): what `--code` extracted was left behind when the platform was
+/// killed; the reaper removes it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigkill_removes_the_extracted_code() {
+    let Some(source) = function_dir(&Client::Python) else {
+        return;
+    };
+    let bootstrap = source.path().join("bootstrap");
+    std::fs::write(
+        &bootstrap,
+        "#!/bin/sh\nexec python -m awslambdaric \"$_HANDLER\"\n",
+    )
+    .expect("bootstrap");
+    std::fs::set_permissions(
+        &bootstrap,
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .expect("chmod");
+    let zip = source.path().with_extension("zip");
+    let zipped = std::process::Command::new("zip")
+        .args(["-q", "-r", "-y"])
+        .arg(&zip)
+        .args(["bootstrap", "app.py", ".venv"])
+        .current_dir(source.path())
+        .status()
+        .expect("run zip (apt-get install zip)");
+    assert!(zipped.success());
+    let Some(mut running) = Running::start_code(Client::Python, Code::Zip(&zip), &[]) else {
+        return;
+    };
+    let response = invoke(&running, json!({"op": "env"}), false).await;
+    let body = json_body(response).await;
+    let task_root = PathBuf::from(body["env"]["LAMBDA_TASK_ROOT"].as_str().expect("root"));
+    assert!(task_root.exists());
+    let status = std::process::Command::new("kill")
+        .args(["-KILL", &running.child.id().to_string()])
+        .status()
+        .expect("run kill");
+    assert!(status.success());
+    wait_bounded(&mut running.child, STARTUP_DEADLINE);
+    wait_until("the extracted code is removed", || !task_root.exists()).await;
+    let _ = std::fs::remove_file(zip);
+}
