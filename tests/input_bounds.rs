@@ -1,0 +1,63 @@
+//! Files named on the command line are read only up to a limit that makes sense for
+//! them, and a larger one is refused with an error naming the limit (issue 24: a price
+//! sheet, a cloud profile and a CA certificate file were read whole, however large).
+
+mod common;
+
+use std::process::Stdio;
+
+use common::{STARTUP_DEADLINE, latency, wait_bounded};
+
+/// A sparse file one byte over 1 MiB: reading it whole would cost what it is.
+fn oversized_file(dir: &tempfile::TempDir, name: &str) -> std::path::PathBuf {
+    let path = dir.path().join(name);
+    let file = std::fs::File::create(&path).expect("create");
+    file.set_len(1024 * 1024 + 1).expect("set_len");
+    path
+}
+
+/// Runs `latency ARGS`, expects a failure, and returns stderr.
+fn fails(args: &[&str]) -> String {
+    let mut child = latency()
+        .args(args)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn latency");
+    let status = wait_bounded(&mut child, STARTUP_DEADLINE);
+    let output = child.wait_with_output().expect("output");
+    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+    assert!(!status.success(), "{args:?} must fail: {stderr}");
+    stderr
+}
+
+#[test]
+fn an_oversized_price_sheet_is_refused_naming_the_limit() {
+    let dir = tempfile::tempdir().expect("dir");
+    let sheet = oversized_file(&dir, "sheet.toml");
+    let stderr = fails(&["cost", "--sheet", sheet.to_str().expect("utf-8")]);
+    assert!(stderr.contains("limit of 1048576 bytes"), "{stderr}");
+}
+
+#[test]
+fn an_oversized_cloud_profile_is_refused_naming_the_limit() {
+    let dir = tempfile::tempdir().expect("dir");
+    let profile = oversized_file(&dir, "profile.toml");
+    let stderr = fails(&["lab", "--cloud", profile.to_str().expect("utf-8")]);
+    assert!(stderr.contains("limit of 1048576 bytes"), "{stderr}");
+}
+
+#[test]
+fn an_oversized_ca_file_is_refused_naming_the_limit() {
+    let dir = tempfile::tempdir().expect("dir");
+    let pem = oversized_file(&dir, "ca.pem");
+    let stderr = fails(&[
+        "bench",
+        "https://127.0.0.1:9/hits",
+        "-n",
+        "1",
+        "--cacert",
+        pem.to_str().expect("utf-8"),
+    ]);
+    assert!(stderr.contains("limit of 1048576 bytes"), "{stderr}");
+}
