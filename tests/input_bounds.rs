@@ -61,3 +61,72 @@ fn an_oversized_ca_file_is_refused_naming_the_limit() {
     ]);
     assert!(stderr.contains("limit of 1048576 bytes"), "{stderr}");
 }
+
+/// Numbers at the edges (issue 24): finite but absurd values are refused up front with
+/// an error naming the range, instead of panicking (`bench --rate 1e-300`: the gap
+/// between requests is no duration), running for hours (`serve --calc-max 1e308` let a
+/// job of x = 1e5 s through) or waiting past a service's own limits.
+#[test]
+fn absurd_numbers_are_refused_naming_the_range() {
+    let cases: [(&[&str], &str); 6] = [
+        (
+            &[
+                "bench",
+                "http://127.0.0.1:9/hits",
+                "-n",
+                "3",
+                "--rate",
+                "1e-300",
+            ],
+            "0.001 to 10000000 requests per second",
+        ),
+        (
+            &["serve", "--listen", "127.0.0.1:0", "--calc-max", "1e308"],
+            "must be 0 to 86400 seconds",
+        ),
+        (
+            &["serve", "--listen", "127.0.0.1:0", "--calc-max", "NaN"],
+            "must be 0 to 86400 seconds",
+        ),
+        (
+            &[
+                "worker",
+                "--queue",
+                "memory://",
+                "--store",
+                "memory://",
+                "--calc-max",
+                "1e5",
+            ],
+            "must be 0 to 86400 seconds",
+        ),
+        (
+            &[
+                "worker",
+                "--queue",
+                "memory://",
+                "--store",
+                "memory://",
+                "--wait",
+                "1000h",
+            ],
+            "at most 20s",
+        ),
+        (
+            &[
+                "platform",
+                "--listen",
+                "127.0.0.1:0",
+                "--timeout",
+                "16m",
+                "--",
+                "true",
+            ],
+            "at most 15m",
+        ),
+    ];
+    for (args, expected) in cases {
+        let stderr = fails(args);
+        assert!(stderr.contains(expected), "{args:?}: {stderr}");
+    }
+}

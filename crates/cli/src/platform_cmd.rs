@@ -100,8 +100,8 @@ pub(crate) struct PlatformArgs {
     #[arg(long, default_value_t = 128, value_parser = clap::value_parser!(u32).range(128..=10240))]
     memory: u32,
 
-    /// Per-invocation timeout (e.g. 3s, 500ms, 15m).
-    #[arg(long, default_value = "3s", value_parser = parse_positive_duration)]
+    /// Per-invocation timeout (e.g. 3s, 500ms, 15m; at most 15m, Lambda's limit).
+    #[arg(long, default_value = "3s", value_parser = parse_function_timeout)]
     timeout: Duration,
 
     /// Lambda's reserved concurrency: at most N instances, and invocations beyond them are
@@ -163,6 +163,16 @@ fn parse_positive_duration(text: &str) -> Result<Duration, String> {
     let duration = humantime::parse_duration(text).map_err(|err| err.to_string())?;
     if duration.is_zero() {
         return Err("must be more than zero".to_owned());
+    }
+    Ok(duration)
+}
+
+/// Lambda's limit on a function's timeout: 900 s
+/// (<https://docs.aws.amazon.com/lambda/latest/dg/configuration-timeout.html>).
+fn parse_function_timeout(text: &str) -> Result<Duration, String> {
+    let duration = parse_positive_duration(text)?;
+    if duration > Duration::from_secs(900) {
+        return Err(format!("must be at most 15m (Lambda's limit), not {text}"));
     }
     Ok(duration)
 }

@@ -69,8 +69,8 @@ pub(crate) struct ServeArgs {
     #[arg(long, env = "LATENCY_QUEUE")]
     queue: Option<String>,
 
-    /// POST /calc answers 400 for x above this many seconds.
-    #[arg(long, default_value_t = 900.0)]
+    /// POST /calc answers 400 for x above this many seconds (0 to 86400).
+    #[arg(long, default_value_t = 900.0, value_parser = crate::worker_cmd::parse_calc_max)]
     calc_max: f64,
 
     /// Close a connection that has not sent a complete request head within this time of

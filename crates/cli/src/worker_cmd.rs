@@ -69,11 +69,12 @@ pub(crate) struct WorkerArgs {
     batch: u64,
 
     /// How long one receive waits for a job (SQS long polling, whole seconds up to 20).
-    #[arg(long, default_value = "1s", value_parser = humantime::parse_duration)]
+    #[arg(long, default_value = "1s", value_parser = parse_wait)]
     wait: Duration,
 
-    /// A received job not acked within this time is delivered again (SQS, memory).
-    #[arg(long, default_value = "30s", value_parser = humantime::parse_duration)]
+    /// A received job not acked within this time is delivered again (SQS, memory; at
+    /// most 12h, SQS's limit).
+    #[arg(long, default_value = "30s", value_parser = parse_visibility_timeout)]
     visibility_timeout: Duration,
 
     /// Receives after which a failing job goes to the dead-letter path.
@@ -90,7 +91,7 @@ pub(crate) struct WorkerArgs {
     drain_timeout: Duration,
 }
 
-fn parse_calc_max(text: &str) -> Result<f64, String> {
+pub(crate) fn parse_calc_max(text: &str) -> Result<f64, String> {
     let x: f64 = text
         .parse()
         .map_err(|_| format!("expected a number of seconds, got {text:?}"))?;
@@ -99,6 +100,24 @@ fn parse_calc_max(text: &str) -> Result<f64, String> {
         return Err(format!("must be 0 to {limit} seconds, not {text}"));
     }
     Ok(x)
+}
+
+/// SQS's limit on a long poll: 20 s.
+fn parse_wait(text: &str) -> Result<Duration, String> {
+    bounded_duration(text, Duration::from_secs(20), "20s (SQS's longest poll)")
+}
+
+/// SQS's limit on a visibility timeout: 12 hours.
+fn parse_visibility_timeout(text: &str) -> Result<Duration, String> {
+    bounded_duration(text, Duration::from_secs(12 * 3600), "12h (SQS's limit)")
+}
+
+fn bounded_duration(text: &str, max: Duration, shown: &str) -> Result<Duration, String> {
+    let duration = humantime::parse_duration(text).map_err(|err| err.to_string())?;
+    if duration > max {
+        return Err(format!("must be at most {shown}, not {text}"));
+    }
+    Ok(duration)
 }
 
 fn parse_drain_timeout(text: &str) -> Result<Duration, String> {
