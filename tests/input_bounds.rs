@@ -130,3 +130,53 @@ fn absurd_numbers_are_refused_naming_the_range() {
         assert!(stderr.contains(expected), "{args:?}: {stderr}");
     }
 }
+
+/// No byte a terminal or a page acts on (a control character other than newline or
+/// tab) in `text`.
+fn assert_no_control_bytes(what: &str, text: &[u8]) {
+    let bad = text
+        .iter()
+        .position(|b| (*b < 0x20 && *b != b'\n' && *b != b'\t') || *b == 0x7f);
+    assert!(
+        bad.is_none(),
+        "{what}: a control byte at {bad:?}: {:?}",
+        String::from_utf8_lossy(text)
+    );
+}
+
+/// Regression (issue 24): a Report's label went raw to the terminal (an escape sequence
+/// could clear the screen or recolour it) and to the HTML page. Shown as its escape now.
+#[test]
+fn control_characters_in_report_labels_reach_neither_terminal_nor_page() {
+    let fixture = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/crates/bench/tests/fixtures/server-vm.json"
+    );
+    let mut report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(fixture).expect("fixture")).expect("JSON");
+    report["target"]["label"] = serde_json::Value::from("evil\u{1b}[2J\u{7}\u{0}label");
+    let dir = tempfile::tempdir().expect("dir");
+    let file = dir.path().join("evil.json");
+    std::fs::write(&file, report.to_string()).expect("write");
+    let html = dir.path().join("page.html");
+    for format in ["text", "markdown"] {
+        let out = latency()
+            .args(["report", "--format", format, "--html"])
+            .arg(&html)
+            .arg(&file)
+            .output()
+            .expect("run latency report");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_no_control_bytes(format, &out.stdout);
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            text.contains("evil\\u{1b}[2J"),
+            "shown as its escape: {text}"
+        );
+        assert_no_control_bytes("the page", &std::fs::read(&html).expect("page"));
+    }
+}

@@ -252,7 +252,8 @@ async fn measure(args: QueueArgs) -> anyhow::Result<ExitCode> {
         results,
         notes: Vec::new(),
     };
-    let text = render(&report);
+    // `--label` may hold anything: no control character reaches a terminal.
+    let text = latency_bench::render::printable(&render(&report));
     match &args.json {
         Some(path) if path.as_os_str() == "-" => {
             eprint!("{text}");
