@@ -91,7 +91,9 @@ pub(crate) fn parse_error_answer(
 const MAX_CLIENT_CONTEXT_BYTES: usize = 3583;
 
 /// `X-Amz-Client-Context`: base64 of a JSON object, decoded for the runtime's
-/// `Lambda-Runtime-Client-Context` (re-serialised, so it is one header-safe line).
+/// `Lambda-Runtime-Client-Context`: re-serialised on one line, with every non-ASCII
+/// character as a `\uXXXX` escape, so that it is a valid header value as it is and
+/// means the same JSON.
 fn client_context(headers: &HeaderMap) -> Result<Option<String>, String> {
     let Some(value) = headers.get("x-amz-client-context") else {
         return Ok(None);
@@ -108,7 +110,25 @@ fn client_context(headers: &HeaderMap) -> Result<Option<String>, String> {
         .and_then(|bytes| serde_json::from_slice::<serde_json::Value>(&bytes).ok())
         .filter(serde_json::Value::is_object)
         .ok_or("Client context must be a valid Base64-encoded JSON object.")?;
-    Ok(Some(json.to_string()))
+    Ok(Some(ascii_json(&json.to_string())))
+}
+
+/// `json` with each non-ASCII character written as JSON's `\uXXXX` escape (a surrogate
+/// pair above U+FFFF). Such characters occur only inside strings, where the escape means
+/// the same character.
+fn ascii_json(json: &str) -> String {
+    let mut out = String::with_capacity(json.len());
+    for c in json.chars() {
+        if c.is_ascii() {
+            out.push(c);
+        } else {
+            let mut units = [0u16; 2];
+            for unit in c.encode_utf16(&mut units) {
+                out.push_str(&format!("\\u{unit:04x}"));
+            }
+        }
+    }
+    out
 }
 
 /// `my-fn`, `my-fn:$LATEST`, `arn:aws:lambda:region:acct:function:my-fn[:qualifier]` or
@@ -339,6 +359,26 @@ async fn invoke_api(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn client_context_is_ascii_json_meaning_the_same() {
+        let mut headers = HeaderMap::new();
+        let context = r#"{"custom":{"name":"café 🚀","n":1}}"#;
+        headers.insert(
+            "x-amz-client-context",
+            HeaderValue::from_str(&BASE64.encode(context)).expect("header"),
+        );
+        let decoded = client_context(&headers).expect("valid").expect("present");
+        assert!(decoded.is_ascii(), "{decoded}");
+        assert!(HeaderValue::from_str(&decoded).is_ok());
+        let back: serde_json::Value = serde_json::from_str(&decoded).expect("JSON");
+        assert_eq!(back["custom"]["name"], "café 🚀");
+        headers.insert(
+            "x-amz-client-context",
+            HeaderValue::from_static("bm90IGpzb24="),
+        );
+        assert!(client_context(&headers).is_err(), "base64 of `not json`");
+    }
 
     #[test]
     fn function_names_from_arns() {
