@@ -164,6 +164,7 @@ async fn work(args: WorkerArgs) -> anyhow::Result<ExitCode> {
         max_x: args.calc_max,
         drain_timeout: args.drain_timeout,
     };
+    config.validate().map_err(anyhow::Error::msg)?;
     // Installed before "worker ready": a SIGTERM right after it is not lost.
     let shutdown = crate::runtime::shutdown_signal()?;
     tracing::info!(

@@ -315,3 +315,87 @@ fn count(stats: &mut PoolStats, outcome: Outcome) {
         Outcome::AckFailed => stats.ack_failures += 1,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{DeliveryPolicy, Job, MemoryDoneCounter, MemoryQueue};
+
+    fn parts() -> (SharedQueue, SharedDoneCounter) {
+        let policy = DeliveryPolicy {
+            visibility_timeout: Duration::from_secs(3600),
+            max_receives: 3,
+        };
+        (
+            Arc::new(MemoryQueue::new(policy)),
+            Arc::new(MemoryDoneCounter::default()),
+        )
+    }
+
+    /// A stop waits at most the drain timeout for a long job, then gives it back to the
+    /// queue (released, not acked), where it is received again at once.
+    #[tokio::test(start_paused = true)]
+    async fn a_stop_releases_a_job_still_running_after_the_drain_timeout() {
+        let (queue, done) = parts();
+        let job = Job::new(600.0);
+        queue.send(&job).await.expect("send");
+        let config = PoolConfig {
+            concurrency: 2,
+            batch: 1,
+            wait: Duration::from_millis(100),
+            drain_timeout: Duration::from_secs(5),
+            ..PoolConfig::default()
+        };
+        let started = tokio::time::Instant::now();
+        let stop = tokio::time::sleep(Duration::from_secs(1));
+        let stats = run_pool(Arc::clone(&queue), Arc::clone(&done), config, stop).await;
+        assert!(
+            started.elapsed() < Duration::from_secs(600),
+            "the pool waited for the job"
+        );
+        assert_eq!(stats.completed, 0);
+        assert_eq!(stats.released, 1);
+        let again = queue
+            .receive(1, Duration::from_millis(10))
+            .await
+            .expect("receive");
+        assert_eq!(again.len(), 1, "the job is back in the queue");
+        assert_eq!(again[0].job().expect("a job").id, job.id);
+        assert_eq!(done.count().await.expect("count"), 0);
+    }
+
+    /// A job above `max_x` is released (it fails), never run.
+    #[tokio::test(start_paused = true)]
+    async fn a_job_above_max_x_is_released_without_running() {
+        let (queue, done) = parts();
+        queue.send(&Job::new(1e5)).await.expect("send");
+        let config = PoolConfig {
+            concurrency: 1,
+            batch: 1,
+            wait: Duration::from_millis(100),
+            max_x: 60.0,
+            ..PoolConfig::default()
+        };
+        let stop = tokio::time::sleep(Duration::from_secs(1));
+        let started = tokio::time::Instant::now();
+        let stats = run_pool(queue, done, config, stop).await;
+        assert!(started.elapsed() < Duration::from_secs(60));
+        assert!(stats.released >= 1, "{stats:?}");
+        assert_eq!(stats.completed, 0);
+    }
+
+    #[test]
+    fn the_largest_x_is_validated_naming_the_limit() {
+        for max_x in [f64::NAN, -1.0, 1e308, f64::INFINITY] {
+            let config = PoolConfig {
+                max_x,
+                ..PoolConfig::default()
+            };
+            let err = config.validate().expect_err("refused");
+            assert!(err.contains("0 to 86400 seconds"), "{err}");
+        }
+        PoolConfig::default()
+            .validate()
+            .expect("the default is valid");
+    }
+}
