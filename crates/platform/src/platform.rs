@@ -288,6 +288,12 @@ impl Platform {
             .map(|p| lock(&p.totals).clone())
     }
 
+    /// How many asynchronous (`Event`) invocations are queued or running, all functions
+    /// together ([`PlatformHandle::invoke_async`]).
+    pub fn async_pending(&self) -> usize {
+        self.inner.config.async_queue_capacity - self.inner.async_slots.available_permits()
+    }
+
     /// How many invocations of `function` are waiting for a free slot under its
     /// concurrency limit.
     pub fn queued(&self, function: &str) -> usize {
