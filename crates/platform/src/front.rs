@@ -111,9 +111,13 @@ impl Platform {
     /// [`GatewayOptions::integration_timeout`] gives 503
     /// `{"message":"Service Unavailable"}`, as HTTP APIs answer.
     ///
+    /// Connections are bounded by [`GatewayOptions::server`] (header-read and idle
+    /// timeouts) and request bodies by [`GatewayOptions::body_read_timeout`].
+    ///
     /// # Errors
-    /// [`PlatformError::UnknownFunction`], or [`PlatformError::Bind`] when the listener's
-    /// address cannot be read.
+    /// [`PlatformError::UnknownFunction`], [`PlatformError::Bind`] when the listener's
+    /// address cannot be read, or [`PlatformError::InvalidConfig`] for unusable connection
+    /// limits.
     pub async fn serve_gateway_with(
         &self,
         function: &str,
@@ -128,18 +132,16 @@ impl Platform {
     /// Serves only Lambda's Invoke API (`POST /2015-03-31/functions/{name}/invocations`)
     /// on `listener`, for aws-sdk-lambda and the AWS CLI.
     ///
+    /// Another path gets 404 `UnknownOperationException`, JSON like every Invoke error.
+    ///
     /// # Errors
     /// [`PlatformError::Bind`] when the listener's address cannot be read.
     pub async fn serve_invoke_api(
         &self,
         listener: TcpListener,
     ) -> Result<FrontServer, PlatformError> {
-        spawn_server(
-            listener,
-            invoke_router(self.handle()),
-            "the Invoke API",
-            ServerConfig::default(),
-        )
-        .await
+        // Only here: the gateway front merges the Invoke API with its own fallback.
+        let router = invoke_router(self.handle()).fallback(crate::invoke_api::unknown_operation);
+        spawn_server(listener, router, "the Invoke API", ServerConfig::default()).await
     }
 }

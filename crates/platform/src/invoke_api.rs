@@ -51,6 +51,16 @@ pub(crate) fn invoke_router_with(platform: PlatformHandle, body_read_timeout: Du
         })
 }
 
+/// Any path that is not an Invoke API operation, on the Invoke-only front.
+pub(crate) async fn unknown_operation(uri: axum::http::Uri) -> Response {
+    aws_error(
+        StatusCode::NOT_FOUND,
+        "UnknownOperationException",
+        &format!("{} is not an operation of this API", uri.path()),
+        &call_id(),
+    )
+}
+
 async fn method_not_allowed(method: axum::http::Method) -> Response {
     let mut response = aws_error(
         StatusCode::METHOD_NOT_ALLOWED,

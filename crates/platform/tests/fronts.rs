@@ -135,6 +135,25 @@ async fn aws_sdk_lambda_invokes_through_the_invoke_api() {
             service_error.is_resource_not_found_exception(),
             "{service_error:?}"
         );
+
+        // Another path is an Invoke-style error too, not an empty 404.
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let mut stream = tokio::net::TcpStream::connect(front.local_addr())
+            .await
+            .expect("connect");
+        stream
+            .write_all(b"GET /elsewhere HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            .await
+            .expect("write");
+        let mut answer = String::new();
+        stream.read_to_string(&mut answer).await.expect("read");
+        assert!(answer.starts_with("HTTP/1.1 404"), "{answer}");
+        assert!(
+            answer
+                .to_ascii_lowercase()
+                .contains("x-amzn-errortype: unknownoperationexception"),
+            "{answer}"
+        );
         front.shutdown().await;
         platform.shutdown().await;
     })
