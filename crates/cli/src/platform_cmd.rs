@@ -536,6 +536,9 @@ impl Reaper {
 /// `latency platform --reap`: see [`Reaper`].
 fn reap() -> anyhow::Result<ExitCode> {
     use std::io::BufRead;
+    // The platform that started this process; read now, before it can die and this
+    // process be given to another parent.
+    let platform = std::os::unix::process::parent_id();
     let mut groups = std::collections::BTreeSet::new();
     let mut code_dirs = Vec::new();
     let mut clean = false;
@@ -563,6 +566,15 @@ fn reap() -> anyhow::Result<ExitCode> {
     }
     for pid in groups {
         latency_platform::process::kill_group(pid);
+    }
+    // A killed process closes its pipes before it is gone for good, and the sweep below
+    // removes only the cgroups of runs whose process is gone: wait for that (at most
+    // 5 s, checked every 10 ms).
+    for _ in 0..500 {
+        if !latency_platform::process::is_alive(platform) {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(10));
     }
     if let Ok(root) = latency_platform::cgroup::CgroupRoot::detect() {
         latency_platform::cgroup::remove_stale(&root);
