@@ -391,6 +391,10 @@ async fn serve(args: PlatformArgs, credentials: Vec<(String, String)>) -> anyhow
         _ = sigterm.recv() => {}
     }
     tracing::info!("shutting down: stopping every instance");
+    let pending = platform.async_pending();
+    if pending > 0 {
+        tracing::warn!("{pending} queued Event invocation(s) are dropped unrun");
+    }
     // Instances first: a request in flight then ends at once (its instance is gone)
     // instead of holding the front open.
     let totals = platform.totals(&args.name).unwrap_or_default();
