@@ -15,7 +15,7 @@ use common::{STARTUP_DEADLINE, latency, read_address, wait_bounded};
 use serde_json::{Value, json};
 
 const PYTHON_APP: &str = r#"
-import os, time
+import os, subprocess, time
 
 KEYS = ["AWS_EXECUTION_ENV", "LAMBDA_TASK_ROOT", "LAMBDA_RUNTIME_DIR", "_HANDLER",
         "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN",
@@ -52,6 +52,22 @@ def handler(event, context):
         return {"statusCode": 200, "headers": {"content-type": "text/plain"}, "body": "hello " + path}
     op = event.get("op")
     print("handling", op)
+    if op == "ctx":
+        cc = context.client_context
+        return {"request_id": context.aws_request_id,
+                "custom": cc.custom if cc else None, "env": cc.env if cc else None}
+    if op == "record":
+        with open(event["file"] + ".tmp", "w") as f:
+            f.write(context.aws_request_id)
+        os.rename(event["file"] + ".tmp", event["file"])
+        return {"recorded": context.aws_request_id}
+    if op == "spawn":
+        # A plain child: not told when the platform dies (no PR_SET_PDEATHSIG of its own).
+        child = subprocess.Popen(["sleep", "300"])
+        with open(event["pidfile"] + ".tmp", "w") as f:
+            f.write("%d %d" % (os.getpid(), child.pid))
+        os.rename(event["pidfile"] + ".tmp", event["pidfile"])
+        time.sleep(event["s"])
     if op == "big":
         return "x" * (7 * 1024 * 1024)
     if op == "sleep":
@@ -130,6 +146,11 @@ enum Client {
 /// A function directory for `client`: its handler file, and its venv or node_modules
 /// linked from the shared install.
 fn function_dir(client: &Client) -> Option<tempfile::TempDir> {
+    function_dir_with(client, None)
+}
+
+/// As [`function_dir`], with `app` as the Python handler's source instead of PYTHON_APP.
+fn function_dir_with(client: &Client, app: Option<&str>) -> Option<tempfile::TempDir> {
     let dir = tempfile::Builder::new()
         .prefix("latency-platform-fn-")
         .tempdir()
@@ -137,7 +158,7 @@ fn function_dir(client: &Client) -> Option<tempfile::TempDir> {
     match client {
         Client::Python => {
             let venv = installed("lambda-ric-venv")?;
-            std::fs::write(dir.path().join("app.py"), PYTHON_APP).expect("app.py");
+            std::fs::write(dir.path().join("app.py"), app.unwrap_or(PYTHON_APP)).expect("app.py");
             std::os::unix::fs::symlink(venv, dir.path().join(".venv")).expect("link venv");
         }
         Client::Node => {
@@ -175,7 +196,16 @@ impl Running {
     }
 
     fn start_code(client: Client, code: Code<'_>, extra: &[&str]) -> Option<Running> {
-        let dir = function_dir(&client)?;
+        Running::start_app(client, code, None, extra)
+    }
+
+    fn start_app(
+        client: Client,
+        code: Code<'_>,
+        app: Option<&str>,
+        extra: &[&str],
+    ) -> Option<Running> {
+        let dir = function_dir_with(&client, app)?;
         let (runtime, command): (&str, &[&str]) = match client {
             Client::Python => (
                 "python3.12",
@@ -708,4 +738,491 @@ async fn a_relative_command_path_means_the_callers_directory() {
         body["pid"].as_u64().is_some(),
         "the function answered: {body}"
     );
+}
+
+/// Runs a boto3 Lambda client (the machine's `python3` with boto3) against `running`:
+/// `mode` is `ctx` (a RequestResponse Invoke with a ClientContext) or `event` (an Event
+/// Invoke whose function records its request id in `arg`). Prints one JSON line.
+const BOTO3_CLIENT: &str = r#"
+import base64, json, sys
+import boto3
+from botocore.config import Config
+endpoint, mode, arg = sys.argv[1], sys.argv[2], sys.argv[3]
+client = boto3.client("lambda", endpoint_url=endpoint, region_name="eu-west-2",
+    aws_access_key_id="AKIDTEST", aws_secret_access_key="secret-test",
+    config=Config(retries={"max_attempts": 1}, read_timeout=60, connect_timeout=10))
+if mode == "ctx":
+    context = {"custom": {"colour": "teal"}, "env": {"platform": "test"},
+               "client": {"installation_id": "i-1", "app_title": "t", "app_version_name": "1",
+                          "app_version_code": "1", "app_package_name": "p"}}
+    r = client.invoke(FunctionName="function", Payload=json.dumps({"op": "ctx"}),
+                      ClientContext=base64.b64encode(json.dumps(context).encode()).decode())
+    print(json.dumps({"payload": json.loads(r["Payload"].read()),
+                      "request_id": r["ResponseMetadata"]["RequestId"]}))
+else:
+    r = client.invoke(FunctionName="function", InvocationType="Event",
+                      Payload=json.dumps({"op": "record", "file": arg}))
+    print(json.dumps({"status": r["StatusCode"], "request_id": r["ResponseMetadata"]["RequestId"]}))
+"#;
+
+/// Runs [`BOTO3_CLIENT`] and returns its JSON line; `None` (skipped) without boto3 when
+/// the environment opts in to skipping.
+fn boto3(running: &Running, mode: &str, arg: &str) -> Option<Value> {
+    let has_boto3 = std::process::Command::new("python3")
+        .args(["-c", "import boto3"])
+        .status()
+        .is_ok_and(|s| s.success());
+    if !has_boto3 {
+        if std::env::var("LATENCY_TEST_SKIP_MISSING").as_deref() == Ok("1") {
+            eprintln!("skipping: python3 has no boto3");
+            return None;
+        }
+        panic!("python3 has no boto3: pip install boto3");
+    }
+    let mut child = std::process::Command::new("python3")
+        .args(["-c", BOTO3_CLIENT, &running.base, mode, arg])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run python3");
+    let status = wait_bounded(&mut child, Duration::from_secs(120));
+    let output = child.wait_with_output().expect("boto3 output");
+    assert!(
+        status.success(),
+        "boto3 failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let text = String::from_utf8_lossy(&output.stdout).into_owned();
+    Some(serde_json::from_str(text.trim()).unwrap_or_else(|err| panic!("{err}: {text}")))
+}
+
+/// Regression (issue 24): Invoke's `X-Amz-Client-Context` was dropped; the runtime's
+/// `/next` now carries it as `Lambda-Runtime-Client-Context`, and awslambdaric gives it to
+/// the handler as `context.client_context`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn boto3_client_context_reaches_the_function_through_awslambdaric() {
+    let Some(running) = Running::start(Client::Python, &["--timeout", "30s"]) else {
+        return;
+    };
+    let Some(answer) = boto3(&running, "ctx", "") else {
+        return;
+    };
+    let payload = &answer["payload"];
+    assert_eq!(payload["custom"], json!({"colour": "teal"}), "{answer}");
+    assert_eq!(payload["env"], json!({"platform": "test"}), "{answer}");
+    assert_eq!(
+        payload["request_id"], answer["request_id"],
+        "Invoke's x-amzn-RequestId is the function's aws_request_id"
+    );
+}
+
+/// Regression (issue 24): an `Event` Invoke answered one request id and ran the function
+/// under another, so its logs could not be found from the id the caller was given.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn boto3_event_invocations_have_one_request_id() {
+    let Some(running) = Running::start(Client::Python, &["--timeout", "30s"]) else {
+        return;
+    };
+    let file = running._logs.path().join("event-request-id");
+    let Some(answer) = boto3(&running, "event", file.to_str().expect("utf-8 path")) else {
+        return;
+    };
+    assert_eq!(answer["status"], 202, "{answer}");
+    wait_until("the event ran", || file.exists()).await;
+    let seen = std::fs::read_to_string(&file).expect("recorded id");
+    assert_eq!(
+        answer["request_id"].as_str(),
+        Some(seen.as_str()),
+        "{answer}"
+    );
+}
+
+/// Regression (issue 24): an `Event` Invoke was answered 202 and then dropped when the
+/// function was at its reserved concurrency. Lambda queues it and retries throttles (from
+/// 1 s, growing); the event runs once the instance is free.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn event_invocations_are_queued_while_the_function_is_busy() {
+    let Some(running) = Running::start(
+        Client::Python,
+        &["--reserved-concurrency", "1", "--timeout", "30s"],
+    ) else {
+        return;
+    };
+    let pidfile = running._logs.path().join("busy.pid");
+    let busy = tokio::spawn(
+        client()
+            .post(running.invoke_url("function"))
+            .body(json!({"op": "sleep", "s": 2, "pidfile": pidfile}).to_string())
+            .send(),
+    );
+    wait_until("the only instance is busy", || pidfile.exists()).await;
+    let file = running._logs.path().join("queued-event");
+    let response = client()
+        .post(running.invoke_url("function"))
+        .header("X-Amz-Invocation-Type", "Event")
+        .body(json!({"op": "record", "file": file}).to_string())
+        .send()
+        .await
+        .expect("the Invoke API answers");
+    assert_eq!(response.status(), 202);
+    let request_id = response
+        .headers()
+        .get("x-amzn-requestid")
+        .and_then(|v| v.to_str().ok())
+        .expect("a request id")
+        .to_owned();
+    let done = busy.await.expect("task").expect("the busy call answers");
+    assert_eq!(done.status(), 200);
+    wait_until("the queued event ran", || file.exists()).await;
+    assert_eq!(
+        std::fs::read_to_string(&file).expect("recorded id"),
+        request_id
+    );
+}
+
+const INIT_FAILURE_APP: &str = r#"
+import os, sys
+print("init-marker-5d1c: DATABASE_URL is not set", file=sys.stderr, flush=True)
+os._exit(1)
+"#;
+
+/// Regression (issue 24): an init failure showed only `Runtime exited during init: exit
+/// status 1`; what the function printed while it failed (its reason) is now in
+/// `--logs` and in `LogType=Tail` of that invocation, as Lambda writes init output to
+/// the log stream.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_inits_output_reaches_logs_and_log_tail_with_awslambdaric() {
+    let Some(running) = Running::start_app(
+        Client::Python,
+        Code::Dir,
+        Some(INIT_FAILURE_APP),
+        &["--logs", "--timeout", "30s"],
+    ) else {
+        return;
+    };
+    let response = invoke(&running, json!({}), true).await;
+    assert_eq!(response.status(), 200);
+    let tail = response
+        .headers()
+        .get("x-amz-log-result")
+        .and_then(|v| v.to_str().ok())
+        .expect("LogType=Tail returns X-Amz-Log-Result")
+        .to_owned();
+    let body = json_body(response).await;
+    assert_eq!(body["errorType"], "Runtime.ExitError", "{body}");
+    let log = base64::engine::general_purpose::STANDARD
+        .decode(tail)
+        .expect("base64");
+    let log = String::from_utf8_lossy(&log);
+    assert!(
+        log.contains("init-marker-5d1c: DATABASE_URL is not set"),
+        "{log}"
+    );
+    wait_until("--logs shows the init output", || {
+        running.stderr().contains("init-marker-5d1c")
+    })
+    .await;
+}
+
+/// Starts a platform whose function has a plain child (`sleep`), SIGKILLs the platform
+/// and checks that the runtime, its child and the platform's cgroups are all gone,
+/// without another run's help.
+async fn sigkill_leaves_no_descendant(extra: &[&str]) {
+    let mut args = vec!["--timeout", "60s"];
+    args.extend_from_slice(extra);
+    let Some(mut running) = Running::start(Client::Python, &args) else {
+        return;
+    };
+    let platform_pid = running.child.id();
+    let pidfile = running._logs.path().join("spawned.pid");
+    let busy = tokio::spawn(
+        client()
+            .post(running.invoke_url("function"))
+            .body(json!({"op": "spawn", "s": 50, "pidfile": pidfile}).to_string())
+            .send(),
+    );
+    wait_until("the function started its child", || pidfile.exists()).await;
+    let pids: Vec<u32> = std::fs::read_to_string(&pidfile)
+        .expect("pid file")
+        .split_whitespace()
+        .map(|p| p.parse().expect("a pid"))
+        .collect();
+    assert_eq!(pids.len(), 2);
+    assert!(!is_gone(pids[1]), "the child runs");
+    let status = std::process::Command::new("kill")
+        .args(["-KILL", &platform_pid.to_string()])
+        .status()
+        .expect("run kill");
+    assert!(status.success());
+    wait_bounded(&mut running.child, STARTUP_DEADLINE);
+    wait_until("the runtime and its plain child are gone", || {
+        pids.iter().all(|pid| is_gone(*pid))
+    })
+    .await;
+    wait_until("the killed platform's cgroups are gone", || {
+        cgroups_named(&format!("latency-platform-{platform_pid}-")).is_empty()
+    })
+    .await;
+    busy.abort();
+}
+
+/// Regression (issue 24, probe 2): PR_SET_PDEATHSIG killed the runtime with the platform,
+/// but not what the runtime had started, and the cgroups stayed until the next run.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigkill_leaves_no_grandchild_and_no_cgroup_without_a_next_run() {
+    sigkill_leaves_no_descendant(&[]).await;
+}
+
+/// The same without cgroups: the reaper kills the instances' process groups.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigkill_leaves_no_grandchild_when_unthrottled() {
+    sigkill_leaves_no_descendant(&["--no-cpu-limits"]).await;
+}
+
+/// A bootstrap shaped like AWS's custom-runtime tutorial
+/// (<https://docs.aws.amazon.com/lambda/latest/dg/runtimes-walkthrough.html>): `/next` and
+/// `/response` with curl. Its response is 7 MB; it writes the HTTP status and body curl
+/// got for it to `$OUT/result`. An event with `"expect":false` posts without
+/// `Expect: 100-continue` (which curl otherwise sends for a body this large).
+const CURL_BOOTSTRAP: &str = r#"#!/bin/bash
+set -euo pipefail
+head -c 7340032 /dev/zero | tr '\0' x | sed 's/^/"/; s/$/"/' > "$OUT/big.json"
+while true; do
+  HEADERS="$(mktemp)"
+  EVENT_DATA=$(curl -sS -LD "$HEADERS" "http://${AWS_LAMBDA_RUNTIME_API}/2018-06-01/runtime/invocation/next")
+  REQUEST_ID=$(grep -Fi Lambda-Runtime-Aws-Request-Id "$HEADERS" | tr -d '[:space:]' | cut -d: -f2)
+  rm -f "$HEADERS"
+  EXTRA=()
+  if grep -q '"expect": *false' <<<"$EVENT_DATA"; then EXTRA=(-H "Expect:"); fi
+  STATUS=$(curl -sS --max-time 60 -o "$OUT/answer" -w '%{http_code}' "${EXTRA[@]}" \
+    -X POST --data-binary @"$OUT/big.json" \
+    "http://${AWS_LAMBDA_RUNTIME_API}/2018-06-01/runtime/invocation/$REQUEST_ID/response" 2>"$OUT/curl-error" || true)
+  { echo "$STATUS"; cat "$OUT/answer" 2>/dev/null || true; cat "$OUT/curl-error"; } > "$OUT/result.tmp"
+  mv "$OUT/result.tmp" "$OUT/result"
+done
+"#;
+
+/// Regression (issue 24): a curl-based runtime that posted a 7 MB `/response` got no
+/// answer (the instance was killed as soon as the invoker had its error, taking the
+/// runtime's curl with it) instead of Lambda's 413 `RequestEntityTooLarge`. The runtime
+/// now gets the 413 whether or not curl waits for `100 Continue`, and goes on serving;
+/// the invoker gets `Function.ResponseSizeTooLarge`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_curl_runtime_gets_413_for_a_7_mb_response_with_or_without_expect() {
+    let dir = tempfile::Builder::new()
+        .prefix("latency-platform-fn-")
+        .tempdir()
+        .expect("function dir");
+    let bootstrap = dir.path().join("bootstrap");
+    std::fs::write(&bootstrap, CURL_BOOTSTRAP).expect("bootstrap");
+    std::fs::set_permissions(
+        &bootstrap,
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .expect("chmod");
+    let out = tempfile::tempdir().expect("out dir");
+    let mut child = latency()
+        .args([
+            "platform",
+            "--listen",
+            "127.0.0.1:0",
+            "--timeout",
+            "60s",
+            "--code",
+        ])
+        .arg(dir.path())
+        .arg("--env")
+        .arg(format!("OUT={}", out.path().display()))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn latency platform");
+    let base = read_address(&mut child, "latency platform");
+    let _platform = KillOnDrop(child);
+    let result = out.path().join("result");
+    for expect in [true, false] {
+        let response = client()
+            .post(format!("{base}/2015-03-31/functions/function/invocations"))
+            .body(json!({ "expect": expect }).to_string())
+            .send()
+            .await
+            .expect("the Invoke API answers");
+        assert_eq!(response.status(), 200);
+        let body = json_body(response).await;
+        assert_eq!(body["errorType"], "Function.ResponseSizeTooLarge", "{body}");
+        wait_until("the runtime wrote what curl got", || result.exists()).await;
+        let got = std::fs::read_to_string(&result).expect("result");
+        std::fs::remove_file(&result).expect("taken");
+        let (status, answer) = got.split_once('\n').unwrap_or((&got, ""));
+        assert_eq!(status, "413", "Expect: 100-continue {expect}: {got}");
+        let answer: Value =
+            serde_json::from_str(answer.trim()).unwrap_or_else(|err| panic!("{err}: {got}"));
+        assert_eq!(answer["errorType"], "RequestEntityTooLarge", "{got}");
+    }
+}
+
+/// One raw HTTP/1.1 exchange: writes `request`, then reads until the server closes (or
+/// 60 s pass, which fails the test). Returns what was read.
+async fn raw_exchange(addr: &str, request: &[u8]) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::TcpStream::connect(addr).await.expect("connect");
+    stream.write_all(request).await.expect("write");
+    let mut answer = Vec::new();
+    let read = tokio::time::timeout(Duration::from_secs(60), stream.read_to_end(&mut answer));
+    match read.await {
+        Ok(_) => String::from_utf8_lossy(&answer).into_owned(),
+        Err(_) => panic!("the connection was held open: {request:?}"),
+    }
+}
+
+/// Regression (issue 24, probe 5): the platform's front had no header-read, idle or
+/// body-read timeout: a slowloris, an idle connection and a request that announces a
+/// body and sends none were held for ever.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_front_closes_slowloris_idle_and_bodiless_connections() {
+    let Some(running) = Running::start(
+        Client::Python,
+        &[
+            "--header-read-timeout",
+            "1s",
+            "--idle-timeout",
+            "1s",
+            "--body-read-timeout",
+            "1s",
+        ],
+    ) else {
+        return;
+    };
+    let addr = running.base.trim_start_matches("http://").to_owned();
+    let slowloris = raw_exchange(
+        &addr,
+        b"POST /2015-03-31/functions/function/invocations HTTP/1.1\r\nHost: x\r\nX-Slow: ",
+    )
+    .await;
+    assert!(
+        slowloris.is_empty(),
+        "closed without an answer: {slowloris}"
+    );
+    let idle = raw_exchange(&addr, b"").await;
+    assert!(idle.is_empty(), "{idle}");
+    let bodiless = raw_exchange(
+        &addr,
+        b"POST /2015-03-31/functions/function/invocations HTTP/1.1\r\nHost: x\r\nContent-Length: 7340032\r\n\r\n",
+    )
+    .await;
+    assert!(bodiless.starts_with("HTTP/1.1 408"), "{bodiless}");
+    assert!(
+        bodiless
+            .to_ascii_lowercase()
+            .contains("x-amzn-errortype: requesttimeoutexception"),
+        "{bodiless}"
+    );
+}
+
+/// Regression (issue 24): errors produced below the Invoke API's handler (a wrong method,
+/// a bad Content-Length) were empty bodies without `x-amzn-ErrorType`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn invoke_api_errors_below_the_router_are_json_with_an_error_type() {
+    let Some(running) = Running::start(Client::Python, &[]) else {
+        return;
+    };
+    let addr = running.base.trim_start_matches("http://").to_owned();
+    for (request, status) in [
+        (
+            &b"GET /2015-03-31/functions/function/invocations HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"[..],
+            "405",
+        ),
+        (
+            &b"POST /2015-03-31/functions/function/invocations HTTP/1.1\r\nHost: x\r\nContent-Length: abc\r\n\r\n{}"[..],
+            "400",
+        ),
+    ] {
+        let answer = raw_exchange(&addr, request).await;
+        assert!(answer.starts_with(&format!("HTTP/1.1 {status}")), "{answer}");
+        let lower = answer.to_ascii_lowercase();
+        assert!(lower.contains("x-amzn-errortype: "), "{answer}");
+        assert!(lower.contains("content-type: application/json"), "{answer}");
+        let body = answer.split("\r\n\r\n").nth(1).unwrap_or("");
+        let body: Value = serde_json::from_str(body).unwrap_or_else(|err| panic!("{err}: {answer}"));
+        assert!(body["message"].is_string(), "{answer}");
+    }
+}
+
+/// Regression (issue 24): a `--code` zip was extracted whatever it expanded to. One with
+/// more entries than the limit is refused before anything is extracted, with an error
+/// naming the limit.
+#[test]
+fn a_zip_with_too_many_entries_is_refused_naming_the_limit() {
+    let source = tempfile::tempdir().expect("dir");
+    for i in 0..10_001 {
+        std::fs::write(source.path().join(format!("f{i}")), "").expect("file");
+    }
+    let zip = source.path().join("many.zip");
+    let zipped = std::process::Command::new("zip")
+        .args(["-q", "-r"])
+        .arg(&zip)
+        .arg(".")
+        .current_dir(source.path())
+        .status()
+        .expect("run zip (apt-get install zip)");
+    assert!(zipped.success());
+    let mut child = latency()
+        .args(["platform", "--listen", "127.0.0.1:0", "--code"])
+        .arg(&zip)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn latency platform");
+    let status = wait_bounded(&mut child, STARTUP_DEADLINE);
+    let output = child.wait_with_output().expect("output");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!status.success());
+    assert!(
+        stderr.contains("entries, more than the limit of 10000"),
+        "{stderr}"
+    );
+}
+
+/// Regression (issue 24): what `--code` extracted was left behind when the platform was
+/// killed; the reaper removes it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigkill_removes_the_extracted_code() {
+    let Some(source) = function_dir(&Client::Python) else {
+        return;
+    };
+    let bootstrap = source.path().join("bootstrap");
+    std::fs::write(
+        &bootstrap,
+        "#!/bin/sh\nexec python -m awslambdaric \"$_HANDLER\"\n",
+    )
+    .expect("bootstrap");
+    std::fs::set_permissions(
+        &bootstrap,
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .expect("chmod");
+    let zip = source.path().with_extension("zip");
+    let zipped = std::process::Command::new("zip")
+        .args(["-q", "-r", "-y"])
+        .arg(&zip)
+        .args(["bootstrap", "app.py", ".venv"])
+        .current_dir(source.path())
+        .status()
+        .expect("run zip (apt-get install zip)");
+    assert!(zipped.success());
+    let Some(mut running) = Running::start_code(Client::Python, Code::Zip(&zip), &[]) else {
+        return;
+    };
+    let response = invoke(&running, json!({"op": "env"}), false).await;
+    let body = json_body(response).await;
+    let task_root = PathBuf::from(body["env"]["LAMBDA_TASK_ROOT"].as_str().expect("root"));
+    assert!(task_root.exists());
+    let status = std::process::Command::new("kill")
+        .args(["-KILL", &running.child.id().to_string()])
+        .status()
+        .expect("run kill");
+    assert!(status.success());
+    wait_bounded(&mut running.child, STARTUP_DEADLINE);
+    wait_until("the extracted code is removed", || !task_root.exists()).await;
+    let _ = std::fs::remove_file(zip);
 }

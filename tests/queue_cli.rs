@@ -401,3 +401,147 @@ async fn the_producer_answers_503_when_the_queue_is_down() {
             .contains("queue is unavailable")
     );
 }
+
+impl Worker {
+    /// Starts a worker with extra flags (`--calc-max`, `--drain-timeout`, …).
+    fn start_with(queue: &str, store: &str, max_receives: u32, extra: &[&str]) -> Worker {
+        let mut child = common::latency()
+            .args(["worker", "--queue", queue, "--store", store])
+            .args(["--concurrency", "4"])
+            .args(["--max-receives", &max_receives.to_string()])
+            .args(["--visibility-timeout", "2s", "--wait", "1s"])
+            .args(extra)
+            .env("RUST_LOG", "latency_queue=debug,info")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn latency worker");
+        let stdout = lines(child.stdout.take().expect("stdout"));
+        let stderr = lines(child.stderr.take().expect("stderr"));
+        let worker = Worker {
+            child,
+            stdout,
+            stderr,
+        };
+        let ready = worker
+            .stdout
+            .recv_timeout(PATIENCE)
+            .expect("the worker printed a line");
+        assert_eq!(ready, "worker ready");
+        worker
+    }
+}
+
+/// Regression (issue 24, probe 3): a job with x = 100000 slept for 27.8 hours; the worker
+/// had no bound on x. A job above `--calc-max` now fails like any bad job and reaches the
+/// dead-letter queue after its receives, and the worker is free.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_job_above_calc_max_fails_to_the_dead_letter_queue() {
+    let Some(parts) = parts("amqp", 1).await else {
+        return;
+    };
+    let _worker = Worker::start_with(&parts.queue_url, &parts.store_url, 1, &["--calc-max", "60"]);
+    let huge = Job::new(100_000.0);
+    parts.queue.send(&huge).await.expect("send");
+    let mut dead = Vec::new();
+    for _ in 0..300 {
+        dead = parts.queue.drain_dead_letters().await.expect("drain");
+        if !dead.is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(dead.len(), 1, "the job above --calc-max is dead-lettered");
+    assert_eq!(Job::from_body(&dead[0]).expect("a job").id, huge.id);
+    assert_eq!(parts.done.count().await.expect("count"), 0);
+}
+
+/// Regression (issue 24, probe 3): while a long job ran, SIGTERM and SIGINT were ignored
+/// ("finishing held jobs") until it was done. Past `--drain-timeout` the worker gives the
+/// job back to the queue and exits; the job is delivered again (at least once).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_during_a_long_job_returns_it_to_the_queue_after_the_drain_timeout() {
+    for signal in ["-TERM", "-INT"] {
+        let Some(parts) = parts("amqp", 3).await else {
+            return;
+        };
+        let worker = Worker::start_with(
+            &parts.queue_url,
+            &parts.store_url,
+            3,
+            &["--drain-timeout", "1s"],
+        );
+        let long = Job::new(600.0);
+        parts.queue.send(&long).await.expect("send");
+        worker.wait_started(1);
+        worker.signal(signal);
+        let mut worker = worker;
+        let status = common::wait_bounded(&mut worker.child, PATIENCE);
+        assert!(
+            status.success(),
+            "{signal}: the worker must exit cleanly: {status}"
+        );
+        let again = parts
+            .queue
+            .receive(1, Duration::from_secs(10))
+            .await
+            .expect("receive");
+        assert_eq!(again.len(), 1, "{signal}: the job is back in the queue");
+        assert_eq!(again[0].job().expect("a job").id, long.id);
+        assert_eq!(parts.done.count().await.expect("count"), 0);
+        let _ = parts.queue.delete().await;
+    }
+}
+
+/// Regression (issue 24, probe 1): `amqps://` connected in plain AMQP, credentials in the
+/// clear. A listener that records what it is sent (and answers nothing) must see a TLS
+/// ClientHello, never the AMQP header or the password, and the worker fails clearly.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn amqps_speaks_tls_or_fails_and_never_sends_credentials_in_the_clear() {
+    use tokio::io::AsyncReadExt;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    let recorder = tokio::spawn(async move {
+        let (mut stream, _) = listener.accept().await.expect("the worker connects");
+        let mut seen = vec![0u8; 4096];
+        let n = tokio::time::timeout(Duration::from_secs(30), stream.read(&mut seen))
+            .await
+            .expect("the worker sends its first bytes")
+            .expect("read");
+        seen.truncate(n);
+        seen
+    });
+    let mut child = common::latency()
+        .args(["worker", "--store", "memory://", "--queue"])
+        .arg(format!(
+            "amqps://probe-user:probe-secret-3c9d@127.0.0.1:{port}/%2f?queue=tls-probe"
+        ))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn latency worker");
+    let seen = recorder.await.expect("recorder");
+    let status = common::wait_bounded(&mut child, PATIENCE);
+    let output = child.wait_with_output().expect("output");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        !seen.starts_with(b"AMQP"),
+        "plain AMQP over amqps://: {seen:?}"
+    );
+    assert!(
+        !seen.windows(17).any(|w| w == b"probe-secret-3c9d"),
+        "the password crossed the wire in the clear"
+    );
+    assert_eq!(
+        seen.first(),
+        Some(&0x16),
+        "a TLS handshake record: {seen:?}"
+    );
+    assert!(!status.success(), "no broker: the worker must fail");
+    assert!(!stdout.contains("worker ready"), "{stdout}");
+    assert!(stderr.contains("cannot open the queue"), "{stderr}");
+    assert!(!stderr.contains("probe-secret-3c9d"), "{stderr}");
+}

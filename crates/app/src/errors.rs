@@ -123,7 +123,10 @@ fn shorten(path: &str) -> &str {
 /// instead, with `connection: close` (hyper closes the connection after it).
 ///
 /// Cheap on the hot path: a success answer fails the first comparison.
-pub(crate) fn json_parse_error_answer(head: &[u8]) -> Option<Vec<u8>> {
+pub(crate) fn json_parse_error_answer(
+    head: &[u8],
+    answer_for: crate::server::ParseErrorAnswer,
+) -> Option<Vec<u8>> {
     const PREFIX: &[u8] = b"HTTP/1.1 4";
     if !head.starts_with(PREFIX) {
         return None;
@@ -151,11 +154,14 @@ pub(crate) fn json_parse_error_answer(head: &[u8]) -> Option<Vec<u8>> {
             .and_then(|status| status.canonical_reason())
             .unwrap_or("request failed"),
     };
-    let body = serde_json::json!({ "error": message }).to_string();
+    let (extra, body) = answer_for(code, message);
     let mut answer = format!(
         "{status_line}\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n",
         body.len()
     );
+    for (name, value) in extra {
+        answer.push_str(&format!("{name}: {value}\r\n"));
+    }
     for line in kept {
         answer.push_str(line);
         answer.push_str("\r\n");

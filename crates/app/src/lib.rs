@@ -40,7 +40,7 @@ use tokio::net::TcpListener;
 pub use errors::AppError;
 pub use metrics::{Metrics, StoreOperationTimer};
 pub use page::PAGE;
-pub use server::{ServerConfig, serve_with};
+pub use server::{ParseErrorAnswer, ServerConfig, app_parse_error, serve_with};
 
 use crate::warn::RateLimitedWarning;
 

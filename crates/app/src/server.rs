@@ -56,6 +56,26 @@ pub struct ServerConfig {
     pub idle_timeout: Duration,
     /// At most this many connections are open at once; more wait in the listen backlog.
     pub max_connections: usize,
+    /// Give each request the peer's address as `axum::extract::ConnectInfo<SocketAddr>`,
+    /// for routers that read it. Off by default: it costs an allocation per request.
+    pub connect_info: bool,
+    /// The answer that replaces hyper's own empty 400, 414 and 431 (see [`Io`]): the
+    /// extra headers and the JSON body for a status and a message. Default
+    /// [`app_parse_error`], the app's `{"error": …}`.
+    pub parse_error: ParseErrorAnswer,
+}
+
+/// Builds the answer to a request hyper could not parse: `(status, message)` to extra
+/// headers and a JSON body. A plain function, so that [`ServerConfig`] stays `Clone` and
+/// `Debug`.
+pub type ParseErrorAnswer = fn(u16, &str) -> (Vec<(&'static str, String)>, String);
+
+/// The app's answer to a request hyper could not parse: `{"error": message}`.
+pub fn app_parse_error(_status: u16, message: &str) -> (Vec<(&'static str, String)>, String) {
+    (
+        Vec::new(),
+        serde_json::json!({ "error": message }).to_string(),
+    )
 }
 
 impl Default for ServerConfig {
@@ -66,6 +86,8 @@ impl Default for ServerConfig {
             // balancer never reuses a connection this server has just closed.
             idle_timeout: Duration::from_secs(75),
             max_connections: 4096,
+            connect_info: false,
+            parse_error: app_parse_error,
         }
     }
 }
@@ -131,8 +153,8 @@ pub async fn serve_with(
             () = &mut shutdown => break,
             accepted = listener.accept() => accepted,
         };
-        let tcp = match accepted {
-            Ok((tcp, _peer)) => tcp,
+        let (tcp, peer) = match accepted {
+            Ok(accepted) => accepted,
             Err(err) => {
                 accept_warning.warn(|suppressed| {
                     tracing::warn!(%err, suppressed, "cannot accept a connection; retrying");
@@ -150,10 +172,11 @@ pub async fn serve_with(
             tracing::debug!(%err, "cannot set TCP_NODELAY");
         }
         let state = registry.add();
-        let io = TokioIo::new(Io::new(tcp, Arc::clone(&state)));
+        let io = TokioIo::new(Io::new(tcp, Arc::clone(&state), config.parse_error));
         let service = ConnService {
             router: app.clone(),
             state: Arc::clone(&state),
+            peer: config.connect_info.then_some(peer),
         };
         let connection = Box::pin(builder.serve_connection(io, service));
         tokio::spawn(async move {
@@ -366,6 +389,8 @@ impl Future for ConnTask<Connection> {
 struct ConnService {
     router: Router,
     state: Arc<ConnState>,
+    /// The peer, when [`ServerConfig::connect_info`] asks for it.
+    peer: Option<std::net::SocketAddr>,
 }
 
 impl hyper::service::Service<Request<Incoming>> for ConnService {
@@ -373,8 +398,13 @@ impl hyper::service::Service<Request<Incoming>> for ConnService {
     type Error = Infallible;
     type Future = Tracked;
 
-    fn call(&self, request: Request<Incoming>) -> Self::Future {
+    fn call(&self, mut request: Request<Incoming>) -> Self::Future {
         bump(&self.state.started);
+        if let Some(peer) = self.peer {
+            request
+                .extensions_mut()
+                .insert(axum::extract::ConnectInfo(peer));
+        }
         Tracked {
             // Router is always ready (its `poll_ready` returns `Ready`), and a clone is
             // one reference count.
@@ -422,14 +452,16 @@ struct Io {
     state: Arc<ConnState>,
     /// A replacement answer still to be written, from `written` on.
     replacement: Option<(Vec<u8>, usize)>,
+    parse_error: ParseErrorAnswer,
 }
 
 impl Io {
-    fn new(tcp: TcpStream, state: Arc<ConnState>) -> Self {
+    fn new(tcp: TcpStream, state: Arc<ConnState>, parse_error: ParseErrorAnswer) -> Self {
         Self {
             tcp,
             state,
             replacement: None,
+            parse_error,
         }
     }
 
@@ -488,7 +520,7 @@ impl AsyncWrite for Io {
     ) -> Poll<io::Result<usize>> {
         let this = &mut *self;
         std::task::ready!(this.poll_replacement(cx))?;
-        if let Some(json) = crate::errors::json_parse_error_answer(buf) {
+        if let Some(json) = crate::errors::json_parse_error_answer(buf, this.parse_error) {
             this.replacement = Some((json, 0));
             // hyper's bytes count as written: the replacement stands for them, and what
             // the socket does not take now is written by the flush that follows.

@@ -111,7 +111,7 @@ impl BenchConfig {
     }
 
     /// Checks the plan: the URL as in [`new`](Self::new), at least one connection, a
-    /// positive finite rate, a positive number of requests or duration, and a positive
+    /// rate from [`MIN_RATE`] to [`MAX_RATE`], a positive number of requests or duration, and a positive
     /// timeout.
     ///
     /// # Errors
@@ -128,9 +128,13 @@ impl BenchConfig {
             )));
         }
         if let Some(rate) = self.rate
-            && !(rate.is_finite() && rate > 0.0)
+            && !(rate.is_finite() && (MIN_RATE..=MAX_RATE).contains(&rate))
         {
-            return plan("the rate must be a positive number of requests per second");
+            // A rate so small that the gap between requests is no longer a duration (1e-300
+            // per second panicked in the scheduler) is not a plan either.
+            return Err(BenchError::InvalidPlan(format!(
+                "the rate must be {MIN_RATE} to {MAX_RATE} requests per second, not {rate}"
+            )));
         }
         match self.stop {
             Stop::Requests(0) => return plan("the number of requests must be at least 1"),
@@ -156,6 +160,12 @@ impl BenchConfig {
 /// The most connections one run may open; each costs two small histograms (about
 /// 60 KB each) and a socket.
 pub const MAX_CONNECTIONS: usize = 10_000;
+
+/// The lowest open-loop rate: one request every 1,000 s.
+pub const MIN_RATE: f64 = 0.001;
+
+/// The highest open-loop rate: ten million requests a second, beyond any one machine.
+pub const MAX_RATE: f64 = 10_000_000.0;
 
 pub(crate) fn describe_load(rate: Option<f64>, connections: usize) -> String {
     let conns = if connections == 1 {
@@ -268,6 +278,11 @@ mod tests {
         c.rate = Some(0.0);
         assert!(c.validate().is_err());
         c.rate = Some(f64::NAN);
+        assert!(c.validate().is_err());
+        c.rate = Some(1e-300);
+        let err = c.validate().expect_err("a gap of 1e300 s is not a plan");
+        assert!(err.to_string().contains("0.001 to 10000000"), "{err}");
+        c.rate = Some(1e308);
         assert!(c.validate().is_err());
         c.rate = Some(10.0);
         c.stop = Stop::Requests(0);

@@ -108,10 +108,23 @@ impl Dialer {
     }
 }
 
-/// Every certificate in a PEM file.
+/// The largest `--cacert` file read: 1 MiB holds hundreds of certificates (the whole
+/// Mozilla root bundle is about 220 KB); anything larger is not a CA file.
+const MAX_PEM_FILE_BYTES: u64 = 1024 * 1024;
+
+/// Every certificate in a PEM file of at most [`MAX_PEM_FILE_BYTES`].
 fn read_pem_certificates(path: &Path) -> Result<Vec<CertificateDer<'static>>, String> {
+    use std::io::Read as _;
     let shown = path.display();
-    let bytes = std::fs::read(path).map_err(|e| format!("cannot read {shown}: {e}"))?;
+    let mut bytes = Vec::new();
+    std::fs::File::open(path)
+        .and_then(|file| file.take(MAX_PEM_FILE_BYTES + 1).read_to_end(&mut bytes))
+        .map_err(|e| format!("cannot read {shown}: {e}"))?;
+    if bytes.len() as u64 > MAX_PEM_FILE_BYTES {
+        return Err(format!(
+            "{shown} is larger than the limit of {MAX_PEM_FILE_BYTES} bytes for a PEM certificate file"
+        ));
+    }
     let certs = CertificateDer::pem_slice_iter(&bytes)
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| format!("{shown} is not a PEM certificate file: {e}"))?;

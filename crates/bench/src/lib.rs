@@ -32,7 +32,9 @@ mod report;
 mod stats;
 pub mod units;
 
-pub use config::{BenchConfig, CounterCheckMode, MAX_CONNECTIONS, Stop, Warmup, redact_url};
+pub use config::{
+    BenchConfig, CounterCheckMode, MAX_CONNECTIONS, MAX_RATE, MIN_RATE, Stop, Warmup, redact_url,
+};
 pub use counter::{CounterCheck, Verdict};
 pub use engine::{Progress, run, run_with_progress};
 pub use error::BenchError;

@@ -21,6 +21,27 @@ pub use verdict::{
 
 use crate::{Report, Summary, Verdict};
 
+/// `text` with every control character but newline and tab written as its Rust escape
+/// (`\u{1b}`), for a terminal or a Markdown file: a label or note read from a Report (or
+/// given with `--label`) must not move the cursor, recolour or clear the screen of
+/// whoever reads the output. Everything else is unchanged.
+///
+/// ```
+/// use latency_bench::render::printable;
+/// assert_eq!(printable("a\u{1b}[2Jb\n"), "a\\u{1b}[2Jb\n");
+/// ```
+pub fn printable(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if c.is_control() && c != '\n' && c != '\t' {
+            out.extend(c.escape_debug());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
 /// A duration given in milliseconds, in the unit that suits its size: `19.21µs`,
 /// `13.02ms`, `123.4ms`, `1.23s`. Two decimals below 100 of the unit, one below 1000
 /// (so three to four significant digits); `n/a` for NaN or infinity.

@@ -300,6 +300,8 @@ fn finish(args: &BenchArgs, report: Report) -> anyhow::Result<ExitCode> {
     } else {
         latency_bench::render::summary(&report)
     };
+    // `--label` may hold anything: no control character reaches a terminal.
+    let human = latency_bench::render::printable(&human);
     // With the Report on stdout, stdout stays pure JSON and the human output moves.
     if args.json.json.as_ref().is_some_and(JsonOut::is_stdout) {
         eprint!("{human}");

@@ -319,17 +319,27 @@ fn cost(args: CostArgs) -> anyhow::Result<ExitCode> {
 /// The sheet `latency cost` and `latency lab` price with when `--sheet` is not given.
 pub(crate) const DEFAULT_SHEET: &str = "original-era";
 
+/// The largest price sheet read (the built-in ones are a few KB).
+const MAX_SHEET_BYTES: u64 = 1024 * 1024;
+
 /// A built-in sheet by name, or a TOML sheet by path (`--sheet` of `cost` and `lab`).
 pub(crate) fn load_sheet(spec: &str) -> anyhow::Result<PriceSheet> {
     if let Some(builtin) = BuiltinSheet::from_name(spec) {
         return Ok(PriceSheet::builtin(builtin)?);
     }
-    let text = std::fs::read_to_string(spec).with_context(|| {
-        format!(
-            "cannot read price sheet `{spec}` (built-in sheets: {}; or give the path of a TOML sheet)",
-            BuiltinSheet::ALL.map(BuiltinSheet::name).join(", ")
-        )
-    })?;
+    use std::io::Read as _;
+    let mut text = String::new();
+    std::fs::File::open(spec)
+        .and_then(|file| file.take(MAX_SHEET_BYTES + 1).read_to_string(&mut text))
+        .with_context(|| {
+            format!(
+                "cannot read price sheet `{spec}` (built-in sheets: {}; or give the path of a TOML sheet)",
+                BuiltinSheet::ALL.map(BuiltinSheet::name).join(", ")
+            )
+        })?;
+    if text.len() as u64 > MAX_SHEET_BYTES {
+        anyhow::bail!("price sheet `{spec}` is larger than the limit of {MAX_SHEET_BYTES} bytes");
+    }
     Ok(PriceSheet::parse(spec, &text)?)
 }
 

@@ -164,6 +164,7 @@ async fn start_embedded(
             concurrency: args.concurrency as usize,
             batch: if backend == "sqs" { 10 } else { 100 },
             wait: Duration::from_secs(1),
+            ..PoolConfig::default()
         };
         let done = Arc::clone(done);
         let pool_stop = stopped(stop_rx);
@@ -251,7 +252,8 @@ async fn measure(args: QueueArgs) -> anyhow::Result<ExitCode> {
         results,
         notes: Vec::new(),
     };
-    let text = render(&report);
+    // `--label` may hold anything: no control character reaches a terminal.
+    let text = latency_bench::render::printable(&render(&report));
     match &args.json {
         Some(path) if path.as_os_str() == "-" => {
             eprint!("{text}");

@@ -126,7 +126,9 @@ pub(crate) fn run(args: ReportArgs) -> anyhow::Result<ExitCode> {
     let relative = comparison
         .relative()
         .map_or(String::new(), |line| format!("\n{line}\n"));
-    let markdown = format!("{}{relative}", comparison.markdown());
+    // Labels and notes come from Report files: no control character reaches a terminal.
+    let markdown =
+        latency_bench::render::printable(&format!("{}{relative}", comparison.markdown()));
     match &args.markdown {
         Some(path) => std::fs::write(path, &markdown)
             .with_context(|| format!("cannot write {}", path.display()))?,
@@ -141,11 +143,14 @@ pub(crate) fn run(args: ReportArgs) -> anyhow::Result<ExitCode> {
             match format {
                 StdoutFormat::Markdown => print!("{markdown}"),
                 StdoutFormat::Text => print!(
-                    "{}{relative}",
-                    comparison.text(&TextOptions {
-                        wide: args.wide,
-                        ..TextOptions::default()
-                    })
+                    "{}",
+                    latency_bench::render::printable(&format!(
+                        "{}{relative}",
+                        comparison.text(&TextOptions {
+                            wide: args.wide,
+                            ..TextOptions::default()
+                        })
+                    ))
                 ),
             }
         }

@@ -69,8 +69,8 @@ pub(crate) struct ServeArgs {
     #[arg(long, env = "LATENCY_QUEUE")]
     queue: Option<String>,
 
-    /// POST /calc answers 400 for x above this many seconds.
-    #[arg(long, default_value_t = 900.0)]
+    /// POST /calc answers 400 for x above this many seconds (0 to 86400).
+    #[arg(long, default_value_t = 900.0, value_parser = crate::worker_cmd::parse_calc_max)]
     calc_max: f64,
 
     /// Close a connection that has not sent a complete request head within this time of
@@ -112,6 +112,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
         header_read_timeout: args.header_read_timeout,
         idle_timeout: args.idle_timeout,
         max_connections: args.max_connections,
+        ..ServerConfig::default()
     };
     let mut state = AppState::new(store.clone(), config);
     if let Some(queue) = &args.queue {

@@ -29,8 +29,12 @@ Done counter URLs (--store):
   dynamodb://table               one TransactWriteItems: put job#ID if absent + ADD done
                                  (?endpoint=URL ?region=R ?create=true ?counter=done)
 
-SIGTERM or Ctrl-C: stop receiving, let every running job finish and ack it, then
-print one line `stopped: completed=N duplicates=N released=N ack_failures=N` and exit.
+A job whose x is above --calc-max fails like any bad job (released, then dead-lettered).
+
+SIGTERM or Ctrl-C: stop receiving, let every running job finish and ack it (for at
+most --drain-timeout; jobs still running then are released back to the queue, to be
+delivered again), then print one line
+`stopped: completed=N duplicates=N released=N ack_failures=N` and exit.
 Prefetched AMQP jobs that never started go back to the queue when the connection closes.
 
 Output: stdout gets `worker ready` once the queue and counter are open.
@@ -65,16 +69,63 @@ pub(crate) struct WorkerArgs {
     batch: u64,
 
     /// How long one receive waits for a job (SQS long polling, whole seconds up to 20).
-    #[arg(long, default_value = "1s", value_parser = humantime::parse_duration)]
+    #[arg(long, default_value = "1s", value_parser = parse_wait)]
     wait: Duration,
 
-    /// A received job not acked within this time is delivered again (SQS, memory).
-    #[arg(long, default_value = "30s", value_parser = humantime::parse_duration)]
+    /// A received job not acked within this time is delivered again (SQS, memory; at
+    /// most 12h, SQS's limit).
+    #[arg(long, default_value = "30s", value_parser = parse_visibility_timeout)]
     visibility_timeout: Duration,
 
     /// Receives after which a failing job goes to the dead-letter path.
     #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..=1000))]
     max_receives: u32,
+
+    /// The largest x (seconds) a job may ask for; larger jobs fail (0 to 86400).
+    #[arg(long, default_value_t = 900.0, value_parser = parse_calc_max)]
+    calc_max: f64,
+
+    /// After SIGTERM or Ctrl-C, how long running jobs may take to finish before they are
+    /// released back to the queue (at most 1h).
+    #[arg(long, default_value = "30s", value_parser = parse_drain_timeout)]
+    drain_timeout: Duration,
+}
+
+pub(crate) fn parse_calc_max(text: &str) -> Result<f64, String> {
+    let x: f64 = text
+        .parse()
+        .map_err(|_| format!("expected a number of seconds, got {text:?}"))?;
+    let limit = latency_queue::worker::MAX_X_LIMIT;
+    if !(0.0..=limit).contains(&x) {
+        return Err(format!("must be 0 to {limit} seconds, not {text}"));
+    }
+    Ok(x)
+}
+
+/// SQS's limit on a long poll: 20 s.
+fn parse_wait(text: &str) -> Result<Duration, String> {
+    bounded_duration(text, Duration::from_secs(20), "20s (SQS's longest poll)")
+}
+
+/// SQS's limit on a visibility timeout: 12 hours.
+fn parse_visibility_timeout(text: &str) -> Result<Duration, String> {
+    bounded_duration(text, Duration::from_secs(12 * 3600), "12h (SQS's limit)")
+}
+
+fn bounded_duration(text: &str, max: Duration, shown: &str) -> Result<Duration, String> {
+    let duration = humantime::parse_duration(text).map_err(|err| err.to_string())?;
+    if duration > max {
+        return Err(format!("must be at most {shown}, not {text}"));
+    }
+    Ok(duration)
+}
+
+fn parse_drain_timeout(text: &str) -> Result<Duration, String> {
+    let duration = humantime::parse_duration(text).map_err(|err| err.to_string())?;
+    if duration > Duration::from_secs(3600) {
+        return Err(format!("must be at most 1h, not {text}"));
+    }
+    Ok(duration)
 }
 
 pub(crate) fn run(args: WorkerArgs) -> anyhow::Result<ExitCode> {
@@ -110,7 +161,10 @@ async fn work(args: WorkerArgs) -> anyhow::Result<ExitCode> {
         concurrency: args.concurrency as usize,
         batch: args.batch as usize,
         wait: args.wait,
+        max_x: args.calc_max,
+        drain_timeout: args.drain_timeout,
     };
+    config.validate().map_err(anyhow::Error::msg)?;
     // Installed before "worker ready": a SIGTERM right after it is not lost.
     let shutdown = crate::runtime::shutdown_signal()?;
     tracing::info!(

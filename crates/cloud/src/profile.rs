@@ -151,7 +151,7 @@ impl CloudProfile {
                 builtin: CloudProfile::builtin_names().collect::<Vec<_>>().join(", "),
             });
         }
-        let text = std::fs::read_to_string(path).map_err(|source| CloudError::Read {
+        let text = read_bounded(path, MAX_PROFILE_BYTES).map_err(|source| CloudError::Read {
             path: path.to_path_buf(),
             source,
         })?;
@@ -159,6 +159,8 @@ impl CloudProfile {
     }
 
     /// Parses and validates a profile file's text; `file` names it in errors.
+    ///
+    /// A profile file is read only up to [`MAX_PROFILE_BYTES`]; a longer one is refused.
     pub fn parse(file: &str, text: &str) -> Result<CloudProfile, CloudError> {
         let invalid = |problem: String| CloudError::InvalidProfile {
             file: file.to_owned(),
@@ -230,4 +232,25 @@ fn is_date(text: &str) -> bool {
             .all(|(i, b)| i == 4 || i == 7 || b.is_ascii_digit())
         && matches!(text[5..7].parse::<u8>(), Ok(1..=12))
         && matches!(text[8..10].parse::<u8>(), Ok(1..=31))
+}
+
+/// The largest profile file read: the built-in profiles are a few KB; 1 MiB is room for
+/// any real one, and bounds what a wrong path (a log, a disk image) costs.
+pub const MAX_PROFILE_BYTES: u64 = 1024 * 1024;
+
+/// `path`'s text if it is at most `limit` bytes, else an `InvalidData` error naming the
+/// limit; never reads more than `limit + 1` bytes.
+fn read_bounded(path: &Path, limit: u64) -> std::io::Result<String> {
+    use std::io::Read as _;
+    let mut text = String::new();
+    std::fs::File::open(path)?
+        .take(limit + 1)
+        .read_to_string(&mut text)?;
+    if text.len() as u64 > limit {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            format!("larger than the limit of {limit} bytes for a profile"),
+        ));
+    }
+    Ok(text)
 }

@@ -63,6 +63,17 @@ pub enum PlatformError {
         /// Lambda's error message.
         message: String,
     },
+    /// The queue of asynchronous invocations is full (Invoke answers 429).
+    #[error("function {function}: {capacity} asynchronous invocations are already queued")]
+    AsyncQueueFull {
+        /// The function.
+        function: String,
+        /// The queue's capacity.
+        capacity: usize,
+    },
+    /// A platform-wide setting is unusable.
+    #[error("invalid platform settings: {0}")]
+    InvalidConfig(String),
     /// The platform is shutting down or has shut down.
     #[error("the platform is shut down")]
     ShutDown,

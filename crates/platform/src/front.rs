@@ -4,6 +4,7 @@
 use std::net::SocketAddr;
 
 use axum::Router;
+use latency_app::ServerConfig;
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
@@ -46,23 +47,35 @@ impl Drop for FrontServer {
     }
 }
 
+/// Serves `router` on `listener` with `latency serve`'s server loop
+/// ([`latency_app::serve_with`]): a connection that does not finish a request head within
+/// the header-read timeout, or idles past the idle timeout, is closed, and requests
+/// hyper cannot parse get Invoke's JSON error answer. (`axum::serve` has neither timeout:
+/// slowloris and idle connections were held for ever.)
 async fn spawn_server(
     listener: TcpListener,
     router: Router,
     what: &'static str,
+    server: ServerConfig,
 ) -> Result<FrontServer, PlatformError> {
     let addr = listener
         .local_addr()
         .map_err(|source| PlatformError::Bind { what, source })?;
+    let config = ServerConfig {
+        // The gateway's `requestContext.http.sourceIp`.
+        connect_info: true,
+        parse_error: crate::invoke_api::parse_error_answer,
+        ..server
+    };
+    config
+        .validate()
+        .map_err(|err| PlatformError::InvalidConfig(format!("{what}: {err}")))?;
     let (stop, stopped) = oneshot::channel::<()>();
     let task = tokio::spawn(async move {
-        let service = router.into_make_service_with_connect_info::<SocketAddr>();
-        if let Err(err) = axum::serve(listener, service)
-            .with_graceful_shutdown(async {
-                let _ = stopped.await;
-            })
-            .await
-        {
+        let stopped = async {
+            let _ = stopped.await;
+        };
+        if let Err(err) = latency_app::serve_with(listener, router, config, stopped).await {
             tracing::warn!(%err, "front stopped");
         }
     });
@@ -98,21 +111,28 @@ impl Platform {
     /// [`GatewayOptions::integration_timeout`] gives 503
     /// `{"message":"Service Unavailable"}`, as HTTP APIs answer.
     ///
+    /// Connections are bounded by [`GatewayOptions::server`] (header-read and idle
+    /// timeouts) and request bodies by [`GatewayOptions::body_read_timeout`].
+    ///
     /// # Errors
-    /// [`PlatformError::UnknownFunction`], or [`PlatformError::Bind`] when the listener's
-    /// address cannot be read.
+    /// [`PlatformError::UnknownFunction`], [`PlatformError::Bind`] when the listener's
+    /// address cannot be read, or [`PlatformError::InvalidConfig`] for unusable connection
+    /// limits.
     pub async fn serve_gateway_with(
         &self,
         function: &str,
         listener: TcpListener,
         options: GatewayOptions,
     ) -> Result<FrontServer, PlatformError> {
+        let server = options.server.clone();
         let router = gateway_router(self.handle(), function, options)?;
-        spawn_server(listener, router, "the API Gateway front").await
+        spawn_server(listener, router, "the API Gateway front", server).await
     }
 
     /// Serves only Lambda's Invoke API (`POST /2015-03-31/functions/{name}/invocations`)
     /// on `listener`, for aws-sdk-lambda and the AWS CLI.
+    ///
+    /// Another path gets 404 `UnknownOperationException`, JSON like every Invoke error.
     ///
     /// # Errors
     /// [`PlatformError::Bind`] when the listener's address cannot be read.
@@ -120,6 +140,8 @@ impl Platform {
         &self,
         listener: TcpListener,
     ) -> Result<FrontServer, PlatformError> {
-        spawn_server(listener, invoke_router(self.handle()), "the Invoke API").await
+        // Only here: the gateway front merges the Invoke API with its own fallback.
+        let router = invoke_router(self.handle()).fallback(crate::invoke_api::unknown_operation);
+        spawn_server(listener, router, "the Invoke API", ServerConfig::default()).await
     }
 }

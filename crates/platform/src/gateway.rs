@@ -25,8 +25,9 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use serde::Deserialize;
 
+use crate::body::{BodyError, read_body};
 use crate::error::PlatformError;
-use crate::invoke_api::invoke_router;
+use crate::invoke_api::invoke_router_with;
 use crate::platform::PlatformHandle;
 
 /// API Gateway's limit on a request payload (10 MB).
@@ -43,6 +44,13 @@ pub struct GatewayOptions {
     /// integration (<https://docs.aws.amazon.com/apigateway/latest/developerguide/http-api-quotas.html>),
     /// then answer 503. Default 30 s.
     pub integration_timeout: Duration,
+    /// A request's body must arrive within this time of its head, or the request is
+    /// answered 408 (the Invoke API: `RequestTimeoutException`). Default 30 s.
+    pub body_read_timeout: Duration,
+    /// The listener's connection limits: header-read and idle timeouts, connection cap
+    /// (`latency serve`'s server loop, [`latency_app::serve_with`]). Default
+    /// [`latency_app::ServerConfig::default`].
+    pub server: latency_app::ServerConfig,
 }
 
 impl Default for GatewayOptions {
@@ -50,6 +58,8 @@ impl Default for GatewayOptions {
         GatewayOptions {
             index_page: None,
             integration_timeout: Duration::from_secs(30),
+            body_read_timeout: crate::invoke_api::DEFAULT_BODY_READ_TIMEOUT,
+            server: latency_app::ServerConfig::default(),
         }
     }
 }
@@ -68,6 +78,7 @@ pub fn gateway_router(
         return Err(PlatformError::UnknownFunction(function.to_owned()));
     }
     let index_page = options.index_page.clone();
+    let body_read_timeout = options.body_read_timeout;
     let gateway = Arc::new(Gateway {
         platform: platform.clone(),
         function: function.to_owned(),
@@ -82,7 +93,7 @@ pub fn gateway_router(
         .fallback(gateway_request)
         .layer(DefaultBodyLimit::max(MAX_GATEWAY_BODY_BYTES))
         .with_state(gateway);
-    Ok(invoke_router(platform).merge(front))
+    Ok(invoke_router_with(platform, body_read_timeout).merge(front))
 }
 
 struct Gateway {
@@ -115,11 +126,21 @@ async fn gateway_request(
     request: Request,
 ) -> Response {
     let (parts, body) = request.into_parts();
-    let body = match axum::body::to_bytes(body, MAX_GATEWAY_BODY_BYTES).await {
+    let read = read_body(
+        &parts.headers,
+        body,
+        MAX_GATEWAY_BODY_BYTES,
+        gateway.options.body_read_timeout,
+    );
+    let body = match read.await {
         Ok(body) => body,
-        Err(_) => {
+        Err(BodyError::TooLarge) => {
             return json_message(StatusCode::PAYLOAD_TOO_LARGE, "Request Entity Too Large");
         }
+        Err(BodyError::TimedOut) => {
+            return json_message(StatusCode::REQUEST_TIMEOUT, "Request Timeout");
+        }
+        Err(BodyError::Failed) => return json_message(StatusCode::BAD_REQUEST, "Bad Request"),
     };
     let request_id = format!("{:016x}=", fastrand::u64(..));
     let event = build_event(&gateway, &parts, &body, peer, &request_id);

@@ -24,6 +24,8 @@ pub(crate) struct Event {
     pub deadline_ms: u64,
     pub function_arn: Arc<str>,
     pub trace_id: String,
+    /// The caller's client context, JSON, for `Lambda-Runtime-Client-Context`.
+    pub client_context: Option<String>,
 }
 
 /// What the runtime posted for the event in flight.
@@ -63,7 +65,10 @@ pub(crate) struct Shared {
     pid: AtomicU32,
     exited: AtomicBool,
     freeze_idle: bool,
-    /// The output of the invocation in flight (`None` between invocations).
+    /// How many `/next` calls the runtime has made.
+    polls: watch::Sender<u64>,
+    /// The output of init, then of the invocation in flight (`None` between
+    /// invocations).
     log: Mutex<Option<LogTail>>,
 }
 
@@ -99,16 +104,20 @@ impl Shared {
     pub(crate) fn new(freeze_idle: bool) -> Shared {
         let (events_tx, events_rx) = mpsc::channel(1);
         let (init, _) = watch::channel(InitState::Starting);
+        let (polls, _) = watch::channel(0);
         Shared {
             control: Mutex::new(Control { frozen: false }),
             events_tx,
             events_rx: tokio::sync::Mutex::new(events_rx),
             pending: Mutex::new(None),
             init,
+            polls,
             pid: AtomicU32::new(0),
             exited: AtomicBool::new(false),
             freeze_idle,
-            log: Mutex::new(None),
+            // Init's output is collected too: Lambda writes it to the log stream, and an
+            // init failure's reason is usually in it.
+            log: Mutex::new(Some(LogTail::default())),
         }
     }
 
@@ -156,6 +165,14 @@ impl Shared {
             .unwrap_or_default()
     }
 
+    /// The output collected so far outside any invocation (during init), taken.
+    pub(crate) fn take_log(&self) -> Bytes {
+        lock(&self.log)
+            .take()
+            .map(LogTail::into_bytes)
+            .unwrap_or_default()
+    }
+
     /// Appends one line of function output to the invocation in flight, if any.
     pub(crate) fn log_line(&self, line: &str) {
         if let Some(tail) = lock(&self.log).as_mut() {
@@ -163,8 +180,14 @@ impl Shared {
         }
     }
 
+    /// Follows the count of `/next` calls.
+    pub(crate) fn subscribe_polls(&self) -> watch::Receiver<u64> {
+        self.polls.subscribe()
+    }
+
     /// Called by `/next`: the first call ends init.
     pub(crate) fn mark_ready(&self) {
+        self.polls.send_modify(|n| *n += 1);
         self.init.send_if_modified(|state| {
             if matches!(state, InitState::Starting) {
                 *state = InitState::Ready(Instant::now());

@@ -23,7 +23,7 @@ use crate::handoff::{Event, InitState, Reply, Shared};
 use crate::outcome::{ErrorCause, FunctionError};
 use crate::process::{die_with_parent, kill_group};
 use crate::runtime_api;
-use crate::spec::FunctionSpec;
+use crate::spec::{FunctionSpec, InstanceEvent, InstanceObserver};
 use crate::util::lock;
 
 /// How a process ended.
@@ -58,6 +58,7 @@ pub(crate) struct SpawnParams<'a> {
     pub cgroup: Option<Cgroup>,
     /// The CPU quota after init (the cgroup starts with the init burst's).
     pub steady_cpu: Option<CpuQuota>,
+    pub observer: Option<InstanceObserver>,
 }
 
 /// A running instance.
@@ -72,6 +73,8 @@ pub(crate) struct Instance {
     server: JoinHandle<()>,
     supervisor: JoinHandle<()>,
     last_used: Mutex<Instant>,
+    /// See [`Instance::back_in_next`].
+    polls_at_hand_off: Mutex<u64>,
     /// One per output forwarder; see [`forward_output`].
     log_syncs: Vec<mpsc::UnboundedSender<SyncRequest>>,
     /// `/proc/<pid>/status`, kept open for the per-invocation `VmHWM` reading.
@@ -134,6 +137,10 @@ impl Instance {
         };
         let pid = child.id().unwrap_or(0);
         shared.set_pid(pid);
+        let observer = params.observer;
+        if let Some(observer) = &observer {
+            (observer.0)(InstanceEvent::Started(pid));
+        }
         let label = format!("{}#{}", spec.name, params.id);
         let mut log_syncs = Vec::new();
         if let Some(out) = child.stdout.take() {
@@ -161,6 +168,9 @@ impl Instance {
                 }
             };
             supervisor_shared.mark_exited();
+            if let Some(observer) = &observer {
+                (observer.0)(InstanceEvent::Reaped(pid));
+            }
             let _ = exit_tx.send(Some(describe_exit(status)));
         });
 
@@ -175,6 +185,7 @@ impl Instance {
             server,
             supervisor,
             last_used: Mutex::new(spawned_at),
+            polls_at_hand_off: Mutex::new(0),
             log_syncs,
             status_file: std::fs::File::open(format!("/proc/{pid}/status")).ok(),
             cgroup: params.cgroup,
@@ -243,6 +254,7 @@ impl Instance {
     ) -> (Result<Bytes, FunctionError>, Bytes) {
         let (reply_tx, reply_rx) = oneshot::channel();
         let request_id = event.request_id.clone();
+        *lock(&self.polls_at_hand_off) = *self.shared.subscribe_polls().borrow();
         self.shared.begin(&request_id, reply_tx);
         let result = if self.shared.hand_off(event).is_err() {
             Err(self.exit_error(&request_id, "the instance is not accepting events"))
@@ -251,6 +263,13 @@ impl Instance {
         };
         self.sync_logs().await;
         (result, self.shared.end())
+    }
+
+    /// What the process wrote during init (its last 64 KB), once both forwarders have
+    /// read what the pipes hold: for a failed init, whose reason is usually there.
+    pub(crate) async fn take_init_logs(&self) -> Bytes {
+        self.sync_logs().await;
+        self.shared.take_log()
     }
 
     /// Waits until both forwarders have taken in what the pipes hold (see
@@ -306,6 +325,25 @@ impl Instance {
             "Runtime.ExitError",
             format!("RequestId: {request_id} Error: Runtime exited with error: {description}"),
         )
+    }
+
+    /// After an invocation that ended without the runtime asking for more (an oversized
+    /// response: the runtime got its 413 and decides for itself whether to go on), waits
+    /// until the runtime is back in `/next` (`true`: it can serve again) or has exited,
+    /// at most `limit` (`false`).
+    pub(crate) async fn back_in_next(&self, limit: Duration) -> bool {
+        let mut polls = self.shared.subscribe_polls();
+        // The `/next` count when the last event was handed over: the runtime was in that
+        // call, so any later call means it is back for more.
+        let seen = *lock(&self.polls_at_hand_off);
+        let mut exit = self.exit.clone();
+        let back = async {
+            tokio::select! {
+                changed = polls.wait_for(|n| *n > seen) => changed.is_ok(),
+                _ = exit.wait_for(Option::is_some) => false,
+            }
+        };
+        tokio::time::timeout(limit, back).await.unwrap_or(false) && !self.has_exited()
     }
 
     /// `true` once the process has exited.
@@ -442,12 +480,38 @@ async fn forward_output<R>(
     flush_partial(&mut partial, &shared, &label);
 }
 
+/// The longest log line kept whole: CloudWatch Logs takes events of at most 256 KB
+/// ("Event size: 256 KB (maximum)",
+/// <https://docs.aws.amazon.com/AmazonCloudWatch/latest/logs/cloudwatch_limits_cwl.html>),
+/// so a longer line from a function becomes several log lines of at most this size. It
+/// also bounds what one forwarder holds, whatever the function writes.
+pub(crate) const MAX_LOG_LINE_BYTES: usize = 256 * 1024;
+
+/// Splits `bytes` into lines, completing the one in `partial`. Linear in `bytes`: only new
+/// bytes are searched for a newline (searching `partial` again on every read was
+/// quadratic in a long line), and `partial` never grows past [`MAX_LOG_LINE_BYTES`].
 fn emit_lines(partial: &mut Vec<u8>, bytes: &[u8], shared: &Shared, label: &str) {
-    partial.extend_from_slice(bytes);
-    while let Some(end) = partial.iter().position(|b| *b == b'\n') {
-        let line: Vec<u8> = partial.drain(..=end).collect();
-        emit_line(&line[..end], shared, label);
+    let mut rest = bytes;
+    while let Some(end) = rest.iter().position(|b| *b == b'\n') {
+        append_capped(partial, &rest[..end], shared, label);
+        emit_line(partial, shared, label);
+        partial.clear();
+        rest = &rest[end + 1..];
     }
+    append_capped(partial, rest, shared, label);
+}
+
+/// Appends `bytes` to the line in `partial`, emitting it each time it reaches
+/// [`MAX_LOG_LINE_BYTES`].
+fn append_capped(partial: &mut Vec<u8>, mut bytes: &[u8], shared: &Shared, label: &str) {
+    while partial.len() + bytes.len() > MAX_LOG_LINE_BYTES {
+        let room = MAX_LOG_LINE_BYTES - partial.len();
+        partial.extend_from_slice(&bytes[..room]);
+        emit_line(partial, shared, label);
+        partial.clear();
+        bytes = &bytes[room..];
+    }
+    partial.extend_from_slice(bytes);
 }
 
 fn flush_partial(partial: &mut Vec<u8>, shared: &Shared, label: &str) {

@@ -46,6 +46,7 @@
 //! # }
 //! ```
 
+mod body;
 pub mod cgroup;
 mod environment;
 mod error;
@@ -68,5 +69,7 @@ pub use front::FrontServer;
 pub use gateway::{GatewayOptions, gateway_router};
 pub use invoke_api::invoke_router;
 pub use outcome::{ErrorCause, FunctionError, FunctionTotals, InvocationOutcome, InvocationReport};
-pub use platform::{InstanceInfo, Platform, PlatformHandle};
-pub use spec::{CpuBudget, FunctionSpec, InvocationObserver, PlatformConfig};
+pub use platform::{AsyncRetry, InstanceInfo, InvokeOptions, Platform, PlatformHandle};
+pub use spec::{
+    CpuBudget, FunctionSpec, InstanceEvent, InstanceObserver, InvocationObserver, PlatformConfig,
+};

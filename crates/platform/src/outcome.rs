@@ -239,7 +239,9 @@ pub struct InvocationOutcome {
     /// The REPORT figures.
     pub report: InvocationReport,
     /// The last 64 KB of what the function wrote to stdout and stderr during the
-    /// invocation (lines still in flight when its response arrived are not included).
+    /// invocation (lines still in flight when its response arrived are not included); for
+    /// a failed init, what it wrote during init. Lines are at most 256 KiB: longer ones
+    /// arrive cut into pieces.
     pub logs: Bytes,
 }
 

@@ -56,6 +56,8 @@ pub(crate) struct Inner {
     reports: Mutex<VecDeque<InvocationReport>>,
     reports_dropped: AtomicU64,
     closed: AtomicBool,
+    /// One permit per queued asynchronous event.
+    async_slots: Arc<Semaphore>,
 }
 
 /// A local stand-in for AWS Lambda: runs real Lambda runtime binaries as processes against
@@ -137,8 +139,14 @@ impl Platform {
         } else {
             (None, Throttling::Unavailable("turned off".into()))
         };
+        if config.async_queue_capacity == 0 || config.async_queue_capacity > Semaphore::MAX_PERMITS
+        {
+            return Err(PlatformError::InvalidConfig(format!(
+                "async_queue_capacity must be 1 to {}",
+                Semaphore::MAX_PERMITS
+            )));
+        }
         let inner = Arc::new(Inner {
-            config,
             pools,
             throttling,
             cgroups,
@@ -146,6 +154,8 @@ impl Platform {
             reports: Mutex::new(VecDeque::new()),
             reports_dropped: AtomicU64::new(0),
             closed: AtomicBool::new(false),
+            async_slots: Arc::new(Semaphore::new(config.async_queue_capacity)),
+            config,
         });
         let evictor = tokio::spawn(evict_idle(Arc::downgrade(&inner)));
         Ok(Platform { inner, evictor })
@@ -278,6 +288,12 @@ impl Platform {
             .map(|p| lock(&p.totals).clone())
     }
 
+    /// How many asynchronous (`Event`) invocations are queued or running, all functions
+    /// together ([`PlatformHandle::invoke_async`]).
+    pub fn async_pending(&self) -> usize {
+        self.inner.config.async_queue_capacity - self.inner.async_slots.available_permits()
+    }
+
     /// How many invocations of `function` are waiting for a free slot under its
     /// concurrency limit.
     pub fn queued(&self, function: &str) -> usize {
@@ -408,14 +424,80 @@ impl PlatformHandle {
         payload: Bytes,
     ) -> Result<InvocationOutcome, PlatformError> {
         let pool = self.inner.pool(function)?;
+        drop(pool);
+        // Spawned (in `invoke_with`), so a caller that goes away (a closed HTTP
+        // connection) cannot leave an instance half-way through an event.
+        self.invoke_with(function, payload, InvokeOptions::default())
+            .await
+    }
+
+    /// As [`PlatformHandle::invoke`], with the request id and client context of
+    /// `options`.
+    ///
+    /// # Errors
+    /// See [`PlatformHandle::invoke`].
+    pub async fn invoke_with(
+        &self,
+        function: &str,
+        payload: Bytes,
+        options: InvokeOptions,
+    ) -> Result<InvocationOutcome, PlatformError> {
+        let pool = self.inner.pool(function)?;
         let inner = self.inner.clone();
-        // Spawned, so a caller that goes away (a closed HTTP connection) cannot leave an
-        // instance half-way through an event.
-        let task = tokio::spawn(async move { run_invocation(&inner, &pool, payload).await });
+        let task =
+            tokio::spawn(async move { run_invocation(&inner, &pool, payload, options).await });
         match task.await {
             Ok(result) => result,
             Err(_) => Err(PlatformError::ShutDown),
         }
+    }
+
+    /// Queues an asynchronous (`Event`) invocation of `function` and returns its request
+    /// id at once, as Lambda's Invoke answers 202 with the id the function will see.
+    ///
+    /// Lambda "places the event in a queue and returns a success response"; a queued
+    /// event that is throttled (the function is at its reserved concurrency) or meets a
+    /// system error goes back to the queue and is tried again "for up to 6 hours", the
+    /// interval growing "exponentially from 1 second after the first attempt to a maximum
+    /// of 5 minutes"; a function error is retried twice, "with a one-minute wait between
+    /// the first two attempts, and two minutes between the second and third"
+    /// (<https://docs.aws.amazon.com/lambda/latest/dg/invocation-async.html>,
+    /// <https://docs.aws.amazon.com/lambda/latest/dg/invocation-async-error-handling.html>).
+    /// Every figure is in [`PlatformConfig::async_retry`]. Every attempt carries the same
+    /// request id. The queue holds at most [`PlatformConfig::async_queue_capacity`]
+    /// events: past that the event is refused, not dropped later.
+    ///
+    /// # Errors
+    /// [`PlatformError::UnknownFunction`], [`PlatformError::ShutDown`], or
+    /// [`PlatformError::AsyncQueueFull`].
+    pub fn invoke_async(
+        &self,
+        function: &str,
+        payload: Bytes,
+        options: InvokeOptions,
+    ) -> Result<String, PlatformError> {
+        self.inner.pool(function)?;
+        if self.inner.closed.load(Ordering::Acquire) {
+            return Err(PlatformError::ShutDown);
+        }
+        let slot = Arc::clone(&self.inner.async_slots)
+            .try_acquire_owned()
+            .map_err(|_| PlatformError::AsyncQueueFull {
+                function: function.to_owned(),
+                capacity: self.inner.config.async_queue_capacity,
+            })?;
+        let request_id = options.request_id.clone().unwrap_or_else(request_id);
+        let options = InvokeOptions {
+            request_id: Some(request_id.clone()),
+            ..options
+        };
+        let weak = Arc::downgrade(&self.inner);
+        let function = function.to_owned();
+        tokio::spawn(async move {
+            run_async_event(weak, &function, payload, options).await;
+            drop(slot);
+        });
+        Ok(request_id)
     }
 
     /// `true` when `function` is registered.
@@ -429,10 +511,115 @@ impl PlatformHandle {
     }
 }
 
+/// Per-invocation settings beyond the payload, as Invoke's headers carry them.
+#[derive(Debug, Clone, Default)]
+pub struct InvokeOptions {
+    /// The request id the function sees (`aws_request_id`); `None` draws a new one.
+    pub request_id: Option<String>,
+    /// The client context, JSON (Invoke's `X-Amz-Client-Context` decoded from base64):
+    /// given to the runtime in `Lambda-Runtime-Client-Context`.
+    pub client_context: Option<String>,
+}
+
+/// How queued asynchronous invocations are retried; see
+/// [`PlatformHandle::invoke_async`]. The defaults are Lambda's.
+#[derive(Debug, Clone)]
+pub struct AsyncRetry {
+    /// Retries after a function error (Lambda: 2, configurable 0 to 2).
+    pub max_retry_attempts: u32,
+    /// The wait before the first retry after a function error; each later retry waits
+    /// twice as long as the one before (Lambda: 1 minute, then 2).
+    pub error_delay: Duration,
+    /// The first wait after a throttle or a system error (Lambda: 1 s); it doubles up to
+    /// [`AsyncRetry::max_throttle_delay`].
+    pub throttle_delay: Duration,
+    /// The longest wait between attempts after throttles (Lambda: 5 minutes).
+    pub max_throttle_delay: Duration,
+    /// An event older than this is dropped, with a warning (Lambda: 6 hours).
+    pub max_event_age: Duration,
+}
+
+impl Default for AsyncRetry {
+    fn default() -> AsyncRetry {
+        AsyncRetry {
+            max_retry_attempts: 2,
+            error_delay: Duration::from_secs(60),
+            throttle_delay: Duration::from_secs(1),
+            max_throttle_delay: Duration::from_secs(300),
+            max_event_age: Duration::from_secs(6 * 3600),
+        }
+    }
+}
+
+/// One queued asynchronous event, attempted until it succeeds, runs out of retries or
+/// ages out. Holds the platform weakly, so that a platform shut down or dropped ends it.
+async fn run_async_event(
+    inner: std::sync::Weak<Inner>,
+    function: &str,
+    payload: Bytes,
+    options: InvokeOptions,
+) {
+    let queued_at = std::time::Instant::now();
+    let request_id = options.request_id.clone().unwrap_or_default();
+    let mut error_retries = 0u32;
+    let mut throttles = 0u32;
+    // Bounded: each pass waits at least `throttle_delay` or runs an attempt, and the
+    // event's age and the retry count both end the loop.
+    loop {
+        let (outcome, retry) = {
+            let Some(strong) = inner.upgrade() else {
+                return;
+            };
+            if strong.closed.load(Ordering::Acquire) {
+                return;
+            }
+            let handle = PlatformHandle { inner: strong };
+            let outcome = handle
+                .invoke_with(function, payload.clone(), options.clone())
+                .await;
+            (outcome, handle.inner.config.async_retry.clone())
+        };
+        let delay = match outcome {
+            Ok(outcome) if outcome.is_success() => return,
+            Ok(outcome) => {
+                if error_retries >= retry.max_retry_attempts {
+                    tracing::warn!(function, request_id, error = %outcome.result.err().map(|e| e.to_string()).unwrap_or_default(),
+                        "asynchronous invocation failed after {error_retries} retries; dropping the event");
+                    return;
+                }
+                let delay = retry.error_delay.saturating_mul(1 << error_retries.min(16));
+                error_retries += 1;
+                delay
+            }
+            Err(PlatformError::ShutDown) | Err(PlatformError::UnknownFunction(_)) => return,
+            Err(err) => {
+                tracing::debug!(function, request_id, %err, "asynchronous invocation throttled; queued again");
+                let delay = retry
+                    .throttle_delay
+                    .saturating_mul(1 << throttles.min(16))
+                    .min(retry.max_throttle_delay);
+                throttles = throttles.saturating_add(1);
+                delay
+            }
+        };
+        if queued_at.elapsed().saturating_add(delay) > retry.max_event_age {
+            tracing::warn!(
+                function,
+                request_id,
+                "asynchronous event older than {:?}; dropping it",
+                retry.max_event_age
+            );
+            return;
+        }
+        tokio::time::sleep(delay).await;
+    }
+}
+
 async fn run_invocation(
     inner: &Inner,
     pool: &Pool,
     payload: Bytes,
+    options: InvokeOptions,
 ) -> Result<InvocationOutcome, PlatformError> {
     let _permit = if pool.spec.throttle_at_limit {
         pool.permits.try_acquire().map_err(|err| match err {
@@ -451,7 +638,7 @@ async fn run_invocation(
     if inner.closed.load(Ordering::Acquire) {
         return Err(PlatformError::ShutDown);
     }
-    let request_id = request_id();
+    let request_id = options.request_id.unwrap_or_else(request_id);
     let spec = &pool.spec;
 
     let (instance, init_duration) = match take_idle(pool) {
@@ -464,6 +651,9 @@ async fn run_invocation(
                     // Lambda bills a failed init's duration.
                     let init = instance.spawned_at.elapsed();
                     let memory = instance.max_memory_used_mb();
+                    // Lambda writes what init printed to the function's log stream: the
+                    // reason an init failed is usually there.
+                    let logs = instance.take_init_logs().await;
                     retire(pool, &instance).await;
                     let report = Measured {
                         init: Some(init),
@@ -476,7 +666,7 @@ async fn run_invocation(
                     return Ok(inner.observed(InvocationOutcome {
                         result: Err(error),
                         report,
-                        logs: Bytes::new(),
+                        logs,
                     }));
                 }
             }
@@ -494,6 +684,7 @@ async fn run_invocation(
         deadline_ms,
         function_arn: pool.arn.clone(),
         trace_id: trace_id(),
+        client_context: options.client_context,
     };
     let started = std::time::Instant::now();
     let (result, logs) = instance.invoke(event, spec.timeout).await;
@@ -501,7 +692,16 @@ async fn run_invocation(
     let memory = instance.max_memory_used_mb();
     let healthy = match &result {
         Ok(_) => true,
-        Err(err) => err.cause == crate::outcome::ErrorCause::Function && !instance.has_exited(),
+        Err(err) => match err.cause {
+            crate::outcome::ErrorCause::Function => !instance.has_exited(),
+            // The runtime is being answered 413 right now: it must be able to read that
+            // answer (a kill now would take its HTTP client with it) and then carry on
+            // or exit, as it chooses (awslambdaric and aws-lambda-ric exit).
+            crate::outcome::ErrorCause::ResponseTooLarge => {
+                instance.back_in_next(RUNTIME_RECOVERY_LIMIT).await
+            }
+            _ => false,
+        },
     };
     if healthy && !inner.closed.load(Ordering::Acquire) {
         instance.touch();
@@ -524,6 +724,10 @@ async fn run_invocation(
     }))
 }
 
+/// How long a runtime answered 413 may take to either call `/next` again or exit before
+/// it is replaced.
+const RUNTIME_RECOVERY_LIMIT: Duration = Duration::from_secs(2);
+
 /// Spawns a new instance of `pool`'s function (its cold start) and registers it as live.
 async fn start_instance(inner: &Inner, pool: &Pool) -> Result<Arc<Instance>, PlatformError> {
     let spec = &pool.spec;
@@ -539,6 +743,7 @@ async fn start_instance(inner: &Inner, pool: &Pool) -> Result<Arc<Instance>, Pla
             region: &inner.config.region,
             cgroup,
             steady_cpu: spec.init_cpu_burst.then(|| limits_for(spec).cpu).flatten(),
+            observer: inner.config.instance_observer.clone(),
         })
         .await?,
     );

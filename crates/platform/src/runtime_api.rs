@@ -13,6 +13,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use tokio::net::TcpListener;
 
+use crate::body::{BodyError, read_body};
 use crate::handoff::{Reply, Shared};
 use crate::outcome::{ErrorCause, FunctionError};
 
@@ -64,6 +65,14 @@ async fn next(State(shared): State<Arc<Shared>>) -> Response {
     put("lambda-runtime-deadline-ms", &event.deadline_ms.to_string());
     put("lambda-runtime-invoked-function-arn", &event.function_arn);
     put("lambda-runtime-trace-id", &event.trace_id);
+    // "Lambda-Runtime-Client-Context – For invocations from the AWS Mobile SDK, data
+    // about the client application and device"
+    // (<https://docs.aws.amazon.com/lambda/latest/dg/runtimes-api.html#runtimes-api-next>):
+    // the JSON the caller sent base64-encoded in Invoke's `X-Amz-Client-Context`, which
+    // runtime clients parse into `context.client_context`.
+    if let Some(context) = &event.client_context {
+        put("lambda-runtime-client-context", context);
+    }
     headers.insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static("application/json"),
@@ -90,37 +99,46 @@ fn invalid_request_id() -> Response {
 }
 
 /// `POST /runtime/invocation/{id}/response`. A body over [`MAX_PAYLOAD_BYTES`] is
-/// refused with 413 `RequestEntityTooLarge` (what Lambda answers the runtime), and the
-/// invocation fails at once with `Function.ResponseSizeTooLarge`, whatever the runtime
-/// does next. A declared `Content-Length` over the limit is refused without reading the
-/// body.
+/// refused with 413 `RequestEntityTooLarge`: the Runtime API documents 413 among the
+/// answers of this call
+/// (<https://docs.aws.amazon.com/lambda/latest/dg/runtimes-api.html#runtimes-api-response>),
+/// and `{"errorType":"RequestEntityTooLarge",…}` is the body Lambda sends with it,
+/// and the invocation fails at once with `Function.ResponseSizeTooLarge`, whatever the
+/// runtime does next. The answer reaches the runtime whether or not it waits for
+/// `100 Continue` (curl sends `Expect: 100-continue` for large bodies): see
+/// [`read_body`].
 async fn response(
     State(shared): State<Arc<Shared>>,
     Path(request_id): Path<String>,
     headers: HeaderMap,
     body: axum::body::Body,
 ) -> Response {
-    let declared = headers
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok());
-    let body = match declared {
-        Some(length) if length > MAX_PAYLOAD_BYTES as u64 => None,
-        _ => axum::body::to_bytes(body, MAX_PAYLOAD_BYTES).await.ok(),
-    };
-    let Some(body) = body else {
-        let reply = Reply::Error(FunctionError::new(
-            ErrorCause::ResponseTooLarge,
-            "Function.ResponseSizeTooLarge",
-            format!(
-                "Response payload size exceeded maximum allowed payload size ({MAX_PAYLOAD_BYTES} bytes)."
-            ),
-        ));
-        return if shared.complete(&request_id, reply) {
-            payload_too_large()
-        } else {
-            invalid_request_id()
-        };
+    let body = read_body(&headers, body, MAX_PAYLOAD_BYTES, RESPONSE_READ_TIMEOUT).await;
+    let body = match body {
+        Ok(body) => body,
+        Err(BodyError::TooLarge) => {
+            let reply = Reply::Error(FunctionError::new(
+                ErrorCause::ResponseTooLarge,
+                "Function.ResponseSizeTooLarge",
+                format!(
+                    "Response payload size exceeded maximum allowed payload size ({MAX_PAYLOAD_BYTES} bytes)."
+                ),
+            ));
+            return if shared.complete(&request_id, reply) {
+                payload_too_large()
+            } else {
+                invalid_request_id()
+            };
+        }
+        // The invocation's own timeout ends it; the runtime's connection is gone or stuck.
+        Err(BodyError::TimedOut | BodyError::Failed) => {
+            return (
+                StatusCode::BAD_REQUEST,
+                [(header::CONTENT_TYPE, "application/json")],
+                r#"{"errorMessage":"the response body was not received","errorType":"InvalidRequestContent"}"#,
+            )
+                .into_response();
+        }
     };
     if shared.complete(&request_id, Reply::Response(body)) {
         accepted()
@@ -128,6 +146,10 @@ async fn response(
         invalid_request_id()
     }
 }
+
+/// A runtime has this long to send its response body: Lambda's longest function timeout
+/// (15 minutes). The invocation's own timeout ends it sooner.
+const RESPONSE_READ_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(15 * 60);
 
 fn payload_too_large() -> Response {
     (

@@ -291,6 +291,15 @@ pub struct PlatformConfig {
     /// Called with every finished invocation (result, REPORT figures, the function's
     /// output), e.g. to show each invocation's logs. Default none.
     pub observer: Option<InvocationObserver>,
+    /// Told when an instance's process starts and when it has been reaped, e.g. to keep
+    /// a record outside this process of which process groups to kill should this
+    /// process die without cleaning up (`latency platform`'s reaper). Default none.
+    pub instance_observer: Option<InstanceObserver>,
+    /// How many asynchronous (`Event`) invocations may wait in the queue at once; more
+    /// are refused (Invoke: 429). Default 10,000.
+    pub async_queue_capacity: usize,
+    /// How queued asynchronous invocations are retried. Default: Lambda's figures.
+    pub async_retry: crate::platform::AsyncRetry,
 }
 
 /// A callback for every finished invocation; see [`PlatformConfig::observer`]. It runs on
@@ -304,6 +313,26 @@ impl fmt::Debug for InvocationObserver {
     }
 }
 
+/// An instance's process, as told to an [`InstanceObserver`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InstanceEvent {
+    /// The process `pid` started, leading its own process group `pid`.
+    Started(u32),
+    /// The process `pid` has exited and been reaped.
+    Reaped(u32),
+}
+
+/// A callback for instance processes; see [`PlatformConfig::instance_observer`]. It runs
+/// on the platform's tasks: it must be quick and must not block.
+#[derive(Clone)]
+pub struct InstanceObserver(pub Arc<dyn Fn(InstanceEvent) + Send + Sync>);
+
+impl fmt::Debug for InstanceObserver {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("InstanceObserver(..)")
+    }
+}
+
 impl Default for PlatformConfig {
     fn default() -> PlatformConfig {
         PlatformConfig {
@@ -312,6 +341,9 @@ impl Default for PlatformConfig {
             use_cgroups: true,
             report_capacity: 100_000,
             observer: None,
+            instance_observer: None,
+            async_queue_capacity: 10_000,
+            async_retry: crate::platform::AsyncRetry::default(),
         }
     }
 }

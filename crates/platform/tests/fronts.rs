@@ -135,6 +135,25 @@ async fn aws_sdk_lambda_invokes_through_the_invoke_api() {
             service_error.is_resource_not_found_exception(),
             "{service_error:?}"
         );
+
+        // Another path is an Invoke-style error too, not an empty 404.
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let mut stream = tokio::net::TcpStream::connect(front.local_addr())
+            .await
+            .expect("connect");
+        stream
+            .write_all(b"GET /elsewhere HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            .await
+            .expect("write");
+        let mut answer = String::new();
+        stream.read_to_string(&mut answer).await.expect("read");
+        assert!(answer.starts_with("HTTP/1.1 404"), "{answer}");
+        assert!(
+            answer
+                .to_ascii_lowercase()
+                .contains("x-amzn-errortype: unknownoperationexception"),
+            "{answer}"
+        );
         front.shutdown().await;
         platform.shutdown().await;
     })
@@ -171,6 +190,7 @@ async fn without_a_page_every_path_goes_to_the_function_and_slow_ones_get_503() 
         let options = GatewayOptions {
             index_page: None,
             integration_timeout: Duration::from_millis(200),
+            ..GatewayOptions::default()
         };
         let front = platform
             .serve_gateway_with("plain", local_listener().await, options)

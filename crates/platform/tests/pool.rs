@@ -6,7 +6,9 @@ mod support;
 use std::collections::BTreeSet;
 use std::time::Duration;
 
-use latency_platform::{ErrorCause, Platform, PlatformError};
+use latency_platform::{
+    AsyncRetry, ErrorCause, InvokeOptions, Platform, PlatformConfig, PlatformError,
+};
 use serde_json::json;
 use support::*;
 
@@ -254,6 +256,120 @@ async fn a_handler_error_keeps_the_instance() {
             .expect("invoke");
         assert!(!next.report.cold_start);
         assert_eq!(next.report.pid, failed.report.pid);
+        platform.shutdown().await;
+    })
+    .await;
+}
+
+/// An `Event` invocation whose function fails is tried three times in all (Lambda's two
+/// retries), every attempt under the request id the caller was given; then it is
+/// dropped, and the queue is empty.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failing_event_is_retried_twice_under_its_request_id() {
+    guarded(async {
+        let config = PlatformConfig {
+            use_cgroups: false,
+            async_retry: AsyncRetry {
+                error_delay: Duration::from_millis(20),
+                ..AsyncRetry::default()
+            },
+            ..PlatformConfig::default()
+        };
+        let platform = Platform::start_with(config, vec![spec("fails")]).expect("platform");
+        let id = platform
+            .handle()
+            .invoke_async(
+                "fails",
+                json(json!({"op": "error"})),
+                InvokeOptions::default(),
+            )
+            .expect("queued");
+        wait_until("the event is done with", || platform.async_pending() == 0).await;
+        let reports = platform.drain_reports();
+        assert_eq!(reports.len(), 3, "one attempt and two retries");
+        assert!(reports.iter().all(|r| r.request_id == id), "{reports:?}");
+        platform.shutdown().await;
+    })
+    .await;
+}
+
+/// The queue of `Event` invocations is bounded: past its capacity an event is refused at
+/// once (Invoke answers 429), not accepted and dropped later.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_event_queue_refuses_what_it_cannot_hold() {
+    guarded(async {
+        let config = PlatformConfig {
+            use_cgroups: false,
+            async_queue_capacity: 1,
+            ..PlatformConfig::default()
+        };
+        let platform = Platform::start_with(config, vec![spec("slow")]).expect("platform");
+        let handle = platform.handle();
+        let slow = json(json!({"op": "sleep", "ms": 2000}));
+        handle
+            .invoke_async("slow", slow.clone(), InvokeOptions::default())
+            .expect("the first fits");
+        let err = handle
+            .invoke_async("slow", slow, InvokeOptions::default())
+            .expect_err("the second does not");
+        assert!(
+            matches!(err, PlatformError::AsyncQueueFull { capacity: 1, .. }),
+            "{err}"
+        );
+        platform.shutdown().await;
+    })
+    .await;
+}
+
+/// Regression (issue 24, probe 4): one long line without a newline was read in quadratic
+/// time (each read searched the whole line again), so 50 MB stalled the function until
+/// its timeout. Read linearly, it is done long before a 30 s timeout, and the line is cut
+/// into pieces of at most 256 KiB, as CloudWatch Logs takes them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_50_mb_line_without_newline_is_read_in_linear_time_and_cut() {
+    guarded(async {
+        let platform = Platform::start(vec![spec("print").timeout(Duration::from_secs(30))])
+            .expect("platform starts");
+        let bytes = 50 * 1024 * 1024;
+        let outcome = platform
+            .invoke("print", json(json!({"op": "print", "bytes": bytes})))
+            .await
+            .expect("invoke");
+        assert_eq!(body(&outcome)["printed"], bytes, "{:?}", outcome.result);
+        let logs = String::from_utf8_lossy(&outcome.logs);
+        assert!(!logs.is_empty(), "the invocation's output is kept");
+        for line in logs.lines() {
+            assert!(
+                line.len() <= 256 * 1024,
+                "a log line of {} bytes",
+                line.len()
+            );
+        }
+        platform.shutdown().await;
+    })
+    .await;
+}
+
+/// Regression (issue 24): the output of a failed init (usually its reason) was dropped.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_inits_output_is_in_the_invocations_log() {
+    guarded(async {
+        let platform = Platform::start(vec![
+            spec("init-say").env("LATENCY_TEST_INIT", "say-and-exit"),
+        ])
+        .expect("platform");
+        let outcome = platform
+            .invoke("init-say", json(json!({})))
+            .await
+            .expect("invoke");
+        let err = outcome.result.as_ref().expect_err("init fails");
+        assert_eq!(err.cause, ErrorCause::Init);
+        let logs = String::from_utf8_lossy(&outcome.logs);
+        assert!(
+            logs.contains("cannot load the handler: reason 7f3a"),
+            "{logs:?}"
+        );
+        assert!(outcome.log_tail().windows(4).any(|w| w == b"7f3a"));
         platform.shutdown().await;
     })
     .await;

@@ -74,6 +74,9 @@ impl AmqpQueue {
                 ))
             })?,
         };
+        if url.url.scheme() == "amqps" {
+            ensure_tls_provider();
+        }
         // lapin reads its own query parameters (heartbeat, …); ours are not among them.
         let mut server = url.url.clone();
         server.set_query(None);
@@ -168,6 +171,22 @@ impl AmqpQueue {
             .await
             .map_err(unavailable)
     }
+}
+
+/// Makes sure rustls has a process-wide crypto provider before lapin opens an `amqps://`
+/// connection (TLS through lapin's `rustls` feature: an `amqps://` URL is never spoken to
+/// in plain AMQP). rustls picks one by itself only when exactly one is compiled in; this
+/// build has two (ring comes with another dependency), and without a choice the TLS
+/// handshake panics. aws-lc-rs, as everywhere else in the project; a provider that the
+/// embedding program installed first is kept.
+fn ensure_tls_provider() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        if rustls::crypto::CryptoProvider::get_default().is_none() {
+            // Err means another thread installed one meanwhile: also fine.
+            let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+        }
+    });
 }
 
 fn to_delivery(message: lapin::message::Delivery) -> Delivery {

@@ -20,6 +20,16 @@ pub struct PoolConfig {
     pub batch: usize,
     /// How long one receive waits for a job (SQS long polling: at most 20 s).
     pub wait: Duration,
+    /// The largest `x` a job may ask for, in seconds; a job above it fails (it is
+    /// released, and reaches the dead-letter path after its receives) instead of holding
+    /// a slot for hours. Default 900 (`latency serve --calc-max`'s default, and Lambda's
+    /// 15-minute limit on the `calc` function).
+    pub max_x: f64,
+    /// After `stop`, how long jobs already running may take to finish. Past it every
+    /// job still running is abandoned and released (given back to the queue: delivery
+    /// is at least once), so a stop never waits longer than this plus the releases.
+    /// Default 30 s (Kubernetes' default termination grace period).
+    pub drain_timeout: Duration,
 }
 
 impl Default for PoolConfig {
@@ -28,9 +38,31 @@ impl Default for PoolConfig {
             concurrency: 100,
             batch: 10,
             wait: Duration::from_secs(1),
+            max_x: 900.0,
+            drain_timeout: Duration::from_secs(30),
         }
     }
 }
+
+impl PoolConfig {
+    /// Fails on a value that cannot work, naming the limit.
+    pub fn validate(&self) -> Result<(), String> {
+        if !self.max_x.is_finite() || self.max_x < 0.0 || self.max_x > MAX_X_LIMIT {
+            return Err(format!(
+                "the largest x must be 0 to {MAX_X_LIMIT} seconds, not {}",
+                self.max_x
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// The largest `x` bound a pool accepts: one day. Any larger `x` is a poison message,
+/// not a job.
+pub const MAX_X_LIMIT: f64 = 86_400.0;
+
+/// How long releasing the abandoned jobs may take after the drain timeout.
+const RELEASE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// What a pool did, from its start until it stopped.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -62,7 +94,24 @@ pub enum Outcome {
 /// Runs one delivery: parse, `calc`, record done, then ack; on any failure, release it.
 /// This is the whole job's life in every runtime (the pool, and the SQS event source).
 pub async fn process(queue: &SharedQueue, done: &SharedDoneCounter, delivery: Delivery) -> Outcome {
-    let counted = match run_job(done, &delivery).await {
+    process_bounded(queue, done, delivery, f64::INFINITY, std::future::pending()).await
+}
+
+/// As [`process`], refusing `x` above `max_x`; when `abandon` resolves before the job is
+/// done, the job is given back to the queue (released) instead.
+pub async fn process_bounded(
+    queue: &SharedQueue,
+    done: &SharedDoneCounter,
+    delivery: Delivery,
+    max_x: f64,
+    abandon: impl Future<Output = ()>,
+) -> Outcome {
+    let run = run_job_bounded(done, &delivery, max_x);
+    let result = tokio::select! {
+        result = run => result,
+        () = abandon => Err("the worker is stopping: the job goes back to the queue".to_owned()),
+    };
+    let counted = match result {
         Ok(counted) => counted,
         Err(reason) => {
             tracing::warn!(receive_count = delivery.receive_count, %reason, "job failed; releasing it");
@@ -84,7 +133,21 @@ pub async fn process(queue: &SharedQueue, done: &SharedDoneCounter, delivery: De
 
 /// Runs the job in `delivery` and records it; `true` if this delivery counted it.
 pub async fn run_job(done: &SharedDoneCounter, delivery: &Delivery) -> Result<bool, String> {
+    run_job_bounded(done, delivery, f64::INFINITY).await
+}
+
+async fn run_job_bounded(
+    done: &SharedDoneCounter,
+    delivery: &Delivery,
+    max_x: f64,
+) -> Result<bool, String> {
     let job = delivery.job().map_err(|err| err.to_string())?;
+    if job.x > max_x {
+        return Err(format!(
+            "x = {} is above this worker's largest x, {max_x} s",
+            job.x
+        ));
+    }
     tracing::debug!(id = %job.id, x = job.x, receive_count = delivery.receive_count, "job started");
     calc(job.x).await.map_err(|err| err.to_string())?;
     done.record(&job.id, now_ms())
@@ -112,24 +175,49 @@ pub async fn run_pool(
     let stats = Arc::new(Mutex::new(PoolStats::default()));
     let (stop_tx, stop_rx) = watch::channel(false);
     let receivers = concurrency.div_ceil(batch).clamp(1, MAX_RECEIVERS);
+    let (abandon_tx, abandon_rx) = watch::channel(false);
     let mut loops = JoinSet::new();
     for _ in 0..receivers {
         loops.spawn(receive_loop(
-            Arc::clone(&queue),
-            Arc::clone(&done),
-            Arc::clone(&slots),
-            Arc::clone(&stats),
-            batch,
-            config.wait,
+            Loop {
+                queue: Arc::clone(&queue),
+                done: Arc::clone(&done),
+                slots: Arc::clone(&slots),
+                stats: Arc::clone(&stats),
+                batch,
+                wait: config.wait,
+                max_x: config.max_x,
+                abandon: abandon_rx.clone(),
+            },
             stop_rx.clone(),
         ));
     }
     stop.await;
     let _ = stop_tx.send(true);
     while loops.join_next().await.is_some() {}
-    tracing::info!("stopped receiving; finishing held jobs");
+    tracing::info!(drain_timeout = ?config.drain_timeout, "stopped receiving; finishing held jobs");
     // Every running job holds a slot until it is settled: all slots back = all settled.
-    let _all = slots.acquire_many(concurrency as u32).await;
+    let permits = u32::try_from(concurrency).unwrap_or(u32::MAX);
+    let all = slots.acquire_many(permits);
+    tokio::pin!(all);
+    if tokio::time::timeout(config.drain_timeout, &mut all)
+        .await
+        .is_err()
+    {
+        tracing::warn!(
+            "jobs still running after {:?}; giving them back to the queue",
+            config.drain_timeout
+        );
+        let _ = abandon_tx.send(true);
+        if tokio::time::timeout(RELEASE_TIMEOUT, &mut all)
+            .await
+            .is_err()
+        {
+            tracing::warn!(
+                "releases did not finish in {RELEASE_TIMEOUT:?}; the queue redelivers those jobs"
+            );
+        }
+    }
     *stats
         .lock()
         .unwrap_or_else(|poisoned| poisoned.into_inner())
@@ -138,15 +226,30 @@ pub async fn run_pool(
 /// Most receivers a pool runs at once.
 pub const MAX_RECEIVERS: usize = 16;
 
-async fn receive_loop(
+/// What each receive loop shares with the pool.
+struct Loop {
     queue: SharedQueue,
     done: SharedDoneCounter,
     slots: Arc<Semaphore>,
     stats: Arc<Mutex<PoolStats>>,
     batch: usize,
     wait: Duration,
-    mut stop: watch::Receiver<bool>,
-) {
+    max_x: f64,
+    /// Set when the drain timeout has passed: running jobs are released.
+    abandon: watch::Receiver<bool>,
+}
+
+async fn receive_loop(pool: Loop, mut stop: watch::Receiver<bool>) {
+    let Loop {
+        queue,
+        done,
+        slots,
+        stats,
+        batch,
+        wait,
+        max_x,
+        abandon,
+    } = pool;
     loop {
         let first = tokio::select! {
             _ = stop.wait_for(|stop| *stop) => return,
@@ -183,8 +286,12 @@ async fn receive_loop(
             // rather than drop a job it now considers held.
             let permit = permits.pop();
             let (queue, done, stats) = (Arc::clone(&queue), Arc::clone(&done), Arc::clone(&stats));
+            let mut abandon = abandon.clone();
             tokio::spawn(async move {
-                let outcome = process(&queue, &done, delivery).await;
+                let abandoned = async move {
+                    let _ = abandon.wait_for(|abandon| *abandon).await;
+                };
+                let outcome = process_bounded(&queue, &done, delivery, max_x, abandoned).await;
                 count(
                     &mut stats
                         .lock()
@@ -206,5 +313,89 @@ fn count(stats: &mut PoolStats, outcome: Outcome) {
         }
         Outcome::Released => stats.released += 1,
         Outcome::AckFailed => stats.ack_failures += 1,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{DeliveryPolicy, Job, MemoryDoneCounter, MemoryQueue};
+
+    fn parts() -> (SharedQueue, SharedDoneCounter) {
+        let policy = DeliveryPolicy {
+            visibility_timeout: Duration::from_secs(3600),
+            max_receives: 3,
+        };
+        (
+            Arc::new(MemoryQueue::new(policy)),
+            Arc::new(MemoryDoneCounter::default()),
+        )
+    }
+
+    /// A stop waits at most the drain timeout for a long job, then gives it back to the
+    /// queue (released, not acked), where it is received again at once.
+    #[tokio::test(start_paused = true)]
+    async fn a_stop_releases_a_job_still_running_after_the_drain_timeout() {
+        let (queue, done) = parts();
+        let job = Job::new(600.0);
+        queue.send(&job).await.expect("send");
+        let config = PoolConfig {
+            concurrency: 2,
+            batch: 1,
+            wait: Duration::from_millis(100),
+            drain_timeout: Duration::from_secs(5),
+            ..PoolConfig::default()
+        };
+        let started = tokio::time::Instant::now();
+        let stop = tokio::time::sleep(Duration::from_secs(1));
+        let stats = run_pool(Arc::clone(&queue), Arc::clone(&done), config, stop).await;
+        assert!(
+            started.elapsed() < Duration::from_secs(600),
+            "the pool waited for the job"
+        );
+        assert_eq!(stats.completed, 0);
+        assert_eq!(stats.released, 1);
+        let again = queue
+            .receive(1, Duration::from_millis(10))
+            .await
+            .expect("receive");
+        assert_eq!(again.len(), 1, "the job is back in the queue");
+        assert_eq!(again[0].job().expect("a job").id, job.id);
+        assert_eq!(done.count().await.expect("count"), 0);
+    }
+
+    /// A job above `max_x` is released (it fails), never run.
+    #[tokio::test(start_paused = true)]
+    async fn a_job_above_max_x_is_released_without_running() {
+        let (queue, done) = parts();
+        queue.send(&Job::new(1e5)).await.expect("send");
+        let config = PoolConfig {
+            concurrency: 1,
+            batch: 1,
+            wait: Duration::from_millis(100),
+            max_x: 60.0,
+            ..PoolConfig::default()
+        };
+        let stop = tokio::time::sleep(Duration::from_secs(1));
+        let started = tokio::time::Instant::now();
+        let stats = run_pool(queue, done, config, stop).await;
+        assert!(started.elapsed() < Duration::from_secs(60));
+        assert!(stats.released >= 1, "{stats:?}");
+        assert_eq!(stats.completed, 0);
+    }
+
+    #[test]
+    fn the_largest_x_is_validated_naming_the_limit() {
+        for max_x in [f64::NAN, -1.0, 1e308, f64::INFINITY] {
+            let config = PoolConfig {
+                max_x,
+                ..PoolConfig::default()
+            };
+            let err = config.validate().expect_err("refused");
+            assert!(err.contains("0 to 86400 seconds"), "{err}");
+        }
+        PoolConfig::default()
+            .validate()
+            .expect("the default is valid");
     }
 }

@@ -38,6 +38,9 @@ pub fn esc(s: &str) -> String {
             '>' => out.push_str("&gt;"),
             '"' => out.push_str("&quot;"),
             '\'' => out.push_str("&#39;"),
+            // Control characters are not allowed in HTML text (and end an XML parse of
+            // the SVG): shown as their escape instead.
+            c if c.is_control() && c != '\n' && c != '\t' => out.extend(c.escape_debug()),
             c => out.push(c),
         }
     }

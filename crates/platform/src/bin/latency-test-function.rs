@@ -8,13 +8,16 @@
 //! - `{"op":"crash","code":N}`: exits with status N (default 3) without answering;
 //! - `{"op":"alloc","mb":N}`: allocates and touches N MB, then answers;
 //! - `{"op":"error"}`: returns a handler error (`POST …/error`);
+//! - `{"op":"print","bytes":N}`: writes N bytes of `x` to stdout with no newline, then
+//!   answers;
 //! - an API Gateway payload 2.0 event (has `rawPath`): answers in the payload 2.0
 //!   response format — `/malformed` gives an invalid response, `/error` a handler error,
 //!   `/sleep?ms=N` sleeps, anything else 200 `text/plain` `hello from <path>` with an
 //!   `x-test-function` header and a cookie.
 //!
 //! Environment: `LATENCY_TEST_INIT=exit` exits during init; `LATENCY_TEST_INIT=error`
-//! posts to `/runtime/init/error` and exits.
+//! posts to `/runtime/init/error` and exits; `LATENCY_TEST_INIT=say-and-exit` prints its
+//! reason on stderr and exits.
 
 use std::io::{Read, Write};
 use std::time::Duration;
@@ -25,6 +28,10 @@ use serde_json::{Value, json};
 fn main() -> Result<(), Error> {
     match std::env::var("LATENCY_TEST_INIT").as_deref() {
         Ok("exit") => std::process::exit(2),
+        Ok("say-and-exit") => {
+            eprintln!("cannot load the handler: reason 7f3a");
+            std::process::exit(1);
+        }
         Ok("error") => {
             post_init_error()?;
             std::process::exit(1);
@@ -78,6 +85,19 @@ async fn handle(event: LambdaEvent<Value>) -> Result<Value, Error> {
             Ok(json!({ "pid": pid, "allocated_mb": mb, "pages": sum }))
         }
         "error" => Err("the test function was asked to fail".into()),
+        "print" => {
+            let bytes = payload.get("bytes").and_then(Value::as_u64).unwrap_or(0) as usize;
+            let chunk = vec![b'x'; 64 * 1024];
+            let mut stdout = std::io::stdout().lock();
+            let mut left = bytes;
+            while left > 0 {
+                let n = left.min(chunk.len());
+                stdout.write_all(&chunk[..n])?;
+                left -= n;
+            }
+            stdout.flush()?;
+            Ok(json!({ "pid": pid, "printed": bytes }))
+        }
         _ => Ok(json!({ "pid": pid, "echo": payload })),
     }
 }
