@@ -79,7 +79,7 @@ pub struct UnknownArchitecture {
 }
 
 impl ArchitectureId {
-    /// Every architecture, in the order of DESIGN.md's table.
+    /// Every architecture, in the order of docs/architecture.md's table.
     pub const ALL: &'static [ArchitectureId] = <Self as VariantArray>::VARIANTS;
 
     /// The id, e.g. `lambda-dynamodb`.

@@ -76,7 +76,7 @@ local figures (measured in the same run) go to report.md and report.html, and a 
 against the original study's table (its test set) is printed: the study's figure, the
 prediction and the error per row it has, and the mean absolute error. Calibrate
 --client-rtt on the EC2 row alone: client RTT = 13 ms (the study's EC2 figure) minus
-the EC2 row's average with --client-rtt 0 (README, `Calibrating --client-rtt`).
+the EC2 row's average with --client-rtt 0 (docs/lab.md, `Calibrating --client-rtt`).
 
 Noise: each run samples the machine's CPU; a run measured while other processes used
 more than a quarter of the cores is marked † in the table and says so in its Report's
@@ -186,7 +186,7 @@ pub(crate) struct LabArgs {
     cloud: Option<latency_cloud::CloudProfile>,
 
     /// The client's round trip to the region in ms, added to every request with --cloud
-    /// (it cannot be known: calibrate it on the EC2 row, see the README).
+    /// (it cannot be known: calibrate it on the EC2 row, see docs/lab.md).
     #[arg(long, value_name = "MS", requires = "cloud", default_value_t = 0.0,
           value_parser = parse_client_rtt)]
     client_rtt: f64,

@@ -39,7 +39,7 @@ pub struct CloudSetup {
     /// Each hop's latency.
     pub profile: CloudProfile,
     /// The client's round trip to the region, ms: it cannot be known, so it is a
-    /// parameter, calibrated on the EC2 row (README).
+    /// parameter, calibrated on the EC2 row (docs/lab.md, "Calibrating `--client-rtt`").
     pub client_rtt_ms: f64,
 }
 

@@ -1,7 +1,7 @@
 //! The local lab: one command that stands up each architecture's local analogue, measures
 //! it with the bench engine, checks its counter, stops it, and compares them all.
 //!
-//! - [`catalogue`] lists the rows (one [`Architecture`] per row of DESIGN.md's table,
+//! - [`catalogue`] lists the rows (one [`Architecture`] per row of docs/architecture.md's table,
 //!   named by the shared [`ArchitectureId`](latency_arch::ArchitectureId)): how to start
 //!   each, its bench plan, how to stop it.
 //! - [`run`] executes a [`LabConfig`] and returns a [`LabOutcome`]: a

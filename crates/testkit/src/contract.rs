@@ -1,4 +1,4 @@
-//! The counter app's HTTP contract (DESIGN.md, "Contracts: HTTP"), checked against any base
+//! The counter app's HTTP contract (docs/serve.md, "HTTP"), checked against any base
 //! URL over real connections. `latency serve`, the Rust Lambda function behind the API
 //! Gateway front, and every language variant under `variants/` run these same checks, so
 //! a comparison in the lab compares implementations of one contract.
