@@ -1117,6 +1117,21 @@ async fn the_front_closes_slowloris_idle_and_bodiless_connections() {
             .contains("x-amzn-errortype: requesttimeoutexception"),
         "{bodiless}"
     );
+    // The same on the API Gateway side of the front.
+    let bodiless = raw_exchange(
+        &addr,
+        b"POST /upload HTTP/1.1\r\nHost: x\r\nContent-Length: 7340032\r\n\r\n",
+    )
+    .await;
+    assert!(bodiless.starts_with("HTTP/1.1 408"), "{bodiless}");
+    assert!(
+        bodiless.ends_with(r#"{"message":"Request Timeout"}"#),
+        "{bodiless}"
+    );
+    // A keep-alive connection is answered, then closed once idle.
+    let answered = raw_exchange(&addr, b"GET /hello HTTP/1.1\r\nHost: x\r\n\r\n").await;
+    assert!(answered.starts_with("HTTP/1.1 200"), "{answered}");
+    assert!(answered.ends_with("hello /hello"), "{answered}");
 }
 
 /// Regression (issue 24): errors produced below the Invoke API's handler (a wrong method,

@@ -545,3 +545,45 @@ async fn amqps_speaks_tls_or_fails_and_never_sends_credentials_in_the_clear() {
     assert!(stderr.contains("cannot open the queue"), "{stderr}");
     assert!(!stderr.contains("probe-secret-3c9d"), "{stderr}");
 }
+
+/// A second SIGTERM or Ctrl-C while the worker waits for a long job releases the job at
+/// once (here the drain timeout is an hour): a second Ctrl-C is never ignored.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_signal_releases_running_jobs_at_once() {
+    let Some(parts) = parts("amqp", 3).await else {
+        return;
+    };
+    let worker = Worker::start_with(
+        &parts.queue_url,
+        &parts.store_url,
+        3,
+        &["--drain-timeout", "1h"],
+    );
+    let long = Job::new(600.0);
+    parts.queue.send(&long).await.expect("send");
+    worker.wait_started(1);
+    worker.signal("-TERM");
+    let deadline = Instant::now() + PATIENCE;
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let line = worker
+            .stderr
+            .recv_timeout(left)
+            .expect("the worker says it is finishing held jobs");
+        if line.contains("finishing held jobs") {
+            break;
+        }
+    }
+    worker.signal("-INT");
+    let mut worker = worker;
+    let status = common::wait_bounded(&mut worker.child, PATIENCE);
+    assert!(status.success(), "the worker must exit cleanly: {status}");
+    let again = parts
+        .queue
+        .receive(1, Duration::from_secs(10))
+        .await
+        .expect("receive");
+    assert_eq!(again.len(), 1, "the job is back in the queue");
+    assert_eq!(again[0].job().expect("a job").id, long.id);
+    let _ = parts.queue.delete().await;
+}

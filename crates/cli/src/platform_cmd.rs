@@ -496,7 +496,10 @@ impl Reaper {
         let mut child = std::process::Command::new(exe)
             .args(["platform", "--reap"])
             .stdin(std::process::Stdio::piped())
+            // Not the platform's stdout and stderr: whoever reads those to their end must
+            // not wait for the reaper, which outlives the platform by a moment.
             .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
             // Its own group: a terminal's Ctrl-C must not end it before its work starts.
             .process_group(0)
             .spawn()

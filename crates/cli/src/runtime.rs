@@ -29,3 +29,36 @@ pub(crate) fn shutdown_signal() -> anyhow::Result<impl Future<Output = ()> + Sen
         }
     })
 }
+
+/// Two futures: the first resolves on the first SIGINT or SIGTERM, the second on the
+/// next one after it (a second Ctrl-C: "stop waiting"). Both are installed when this is
+/// called, as [`shutdown_signal`]'s. Call it inside the runtime.
+pub(crate) fn first_and_second_signal() -> anyhow::Result<(
+    impl Future<Output = ()> + Send + 'static,
+    impl Future<Output = ()> + Send + 'static,
+)> {
+    let mut interrupt =
+        signal(SignalKind::interrupt()).context("cannot install the SIGINT handler")?;
+    let mut terminate =
+        signal(SignalKind::terminate()).context("cannot install the SIGTERM handler")?;
+    let (first_tx, first_rx) = tokio::sync::oneshot::channel::<()>();
+    let (second_tx, second_rx) = tokio::sync::oneshot::channel::<()>();
+    // One task reads both signals in order from the same streams, so the first signal
+    // never counts as the second too.
+    tokio::spawn(async move {
+        for tx in [first_tx, second_tx] {
+            tokio::select! {
+                _ = interrupt.recv() => {}
+                _ = terminate.recv() => {}
+            }
+            let _ = tx.send(());
+        }
+    });
+    // A channel whose task is gone (the runtime is shutting down) never resolves.
+    let wait = |rx: tokio::sync::oneshot::Receiver<()>| async move {
+        if rx.await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    Ok((wait(first_rx), wait(second_rx)))
+}

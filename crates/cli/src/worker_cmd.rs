@@ -5,7 +5,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::Context;
-use latency_queue::worker::{PoolConfig, run_pool};
+use latency_queue::worker::{PoolConfig, run_pool_until};
 use latency_queue::{DeliveryPolicy, done_counter_from_url};
 
 const WORKER_HELP: &str = "\
@@ -33,7 +33,7 @@ A job whose x is above --calc-max fails like any bad job (released, then dead-le
 
 SIGTERM or Ctrl-C: stop receiving, let every running job finish and ack it (for at
 most --drain-timeout; jobs still running then are released back to the queue, to be
-delivered again), then print one line
+delivered again; a second signal releases them at once), then print one line
 `stopped: completed=N duplicates=N released=N ack_failures=N` and exit.
 Prefetched AMQP jobs that never started go back to the queue when the connection closes.
 
@@ -166,7 +166,7 @@ async fn work(args: WorkerArgs) -> anyhow::Result<ExitCode> {
     };
     config.validate().map_err(anyhow::Error::msg)?;
     // Installed before "worker ready": a SIGTERM right after it is not lost.
-    let shutdown = crate::runtime::shutdown_signal()?;
+    let (stop, hurry) = crate::runtime::first_and_second_signal()?;
     tracing::info!(
         queue = queue.backend(),
         done = done.backend(),
@@ -174,7 +174,7 @@ async fn work(args: WorkerArgs) -> anyhow::Result<ExitCode> {
         "worker ready"
     );
     println!("worker ready");
-    let stats = run_pool(queue, done, config, shutdown).await;
+    let stats = run_pool_until(queue, done, config, stop, hurry).await;
     println!(
         "stopped: completed={} duplicates={} released={} ack_failures={}",
         stats.completed, stats.duplicates, stats.released, stats.ack_failures

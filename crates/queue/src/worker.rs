@@ -169,6 +169,18 @@ pub async fn run_pool(
     config: PoolConfig,
     stop: impl Future<Output = ()>,
 ) -> PoolStats {
+    run_pool_until(queue, done, config, stop, std::future::pending()).await
+}
+
+/// As [`run_pool`]; when `hurry` resolves after `stop` (a second Ctrl-C, say), the jobs
+/// still running are released at once instead of after [`PoolConfig::drain_timeout`].
+pub async fn run_pool_until(
+    queue: SharedQueue,
+    done: SharedDoneCounter,
+    config: PoolConfig,
+    stop: impl Future<Output = ()>,
+    hurry: impl Future<Output = ()>,
+) -> PoolStats {
     let concurrency = config.concurrency.max(1);
     let batch = config.batch.max(1);
     let slots = Arc::new(Semaphore::new(concurrency));
@@ -200,12 +212,13 @@ pub async fn run_pool(
     let permits = u32::try_from(concurrency).unwrap_or(u32::MAX);
     let all = slots.acquire_many(permits);
     tokio::pin!(all);
-    if tokio::time::timeout(config.drain_timeout, &mut all)
-        .await
-        .is_err()
-    {
+    let finished = tokio::select! {
+        finished = tokio::time::timeout(config.drain_timeout, &mut all) => finished.is_ok(),
+        () = hurry => false,
+    };
+    if !finished {
         tracing::warn!(
-            "jobs still running after {:?}; giving them back to the queue",
+            "jobs still running after {:?} or a second signal; giving them back to the queue",
             config.drain_timeout
         );
         let _ = abandon_tx.send(true);
