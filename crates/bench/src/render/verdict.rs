@@ -596,11 +596,26 @@ impl Conclusion {
         out
     }
 
-    /// The verdict as plain lines for a terminal (`Cheapest: …`).
+    /// The verdict as plain lines for a terminal (`Cheapest: …`), at most one line per
+    /// kind (the failed architectures, and the break-even points, share one): the lab
+    /// prints it above its table and keeps its whole output short.
     pub fn text(&self) -> String {
-        let mut out = String::new();
+        let mut merged: Vec<(&'static str, String)> = Vec::new();
+        let mut last_kind = "";
         for line in self.lines() {
-            let _ = writeln!(out, "{}: {}", line.heading, super::one_line(&line.text()));
+            let text = super::one_line(&line.text());
+            match merged.last_mut() {
+                Some((_, joined)) if line.kind == last_kind => {
+                    joined.push(' ');
+                    joined.push_str(&text);
+                }
+                _ => merged.push((line.heading, text)),
+            }
+            last_kind = line.kind;
+        }
+        let mut out = String::new();
+        for (heading, text) in merged {
+            let _ = writeln!(out, "{heading}: {text}");
         }
         out
     }
@@ -828,6 +843,27 @@ mod tests {
             }]
         );
         assert_eq!(c.skipped, vec!["Fargate".to_owned()]);
+        // A terminal gets one line per kind: two failed architectures share one.
+        let mut two = cmp.clone();
+        if let Row::Measured(r) = &mut two.rows[0] {
+            r.results.counter.verdict = Verdict::Fail;
+        }
+        let text = two.conclusion(Some(&costs)).text();
+        let failed: Vec<&str> = text.lines().filter(|l| l.starts_with("Failed")).collect();
+        assert_eq!(failed.len(), 1, "{text}");
+        assert!(
+            failed[0].starts_with("Failed: Lambda: counter check failed one request at a time")
+                && failed[0].contains(". Cheap but lossy: counter check failed"),
+            "{text}"
+        );
+        assert_eq!(
+            two.conclusion(Some(&costs))
+                .lines()
+                .iter()
+                .filter(|l| l.kind == "failed")
+                .count(),
+            2
+        );
         let kinds: Vec<&str> = c.lines().iter().map(|l| l.kind).collect();
         assert_eq!(
             kinds,
