@@ -609,14 +609,10 @@ async fn sigkill_leaves_no_function_process_and_the_next_run_removes_its_cgroups
     assert!(cgroups.iter().all(|dir| !dir.exists()), "{cgroups:?}");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_zip_with_a_bootstrap_runs_without_a_command() {
-    let Some(source) = function_dir(&Client::Python) else {
-        return;
-    };
-    // A provided-runtime style package: `bootstrap` starts the client from the venv that
-    // the zip carries (kept as a symlink by `zip -y`).
-    let bootstrap = source.path().join("bootstrap");
+/// A provided-runtime style package of the Python function in `dir`: `bootstrap` starts
+/// the client from the venv that the zip carries (kept as a symlink by `zip -y`).
+fn bootstrap_zip(dir: &std::path::Path) -> std::path::PathBuf {
+    let bootstrap = dir.join("bootstrap");
     std::fs::write(
         &bootstrap,
         "#!/bin/sh\nexec python -m awslambdaric \"$_HANDLER\"\n",
@@ -627,15 +623,24 @@ async fn a_zip_with_a_bootstrap_runs_without_a_command() {
         std::os::unix::fs::PermissionsExt::from_mode(0o755),
     )
     .expect("chmod");
-    let zip = source.path().with_extension("zip");
+    let zip = dir.with_extension("zip");
     let zipped = std::process::Command::new("zip")
         .args(["-q", "-r", "-y"])
         .arg(&zip)
         .args(["bootstrap", "app.py", ".venv"])
-        .current_dir(source.path())
+        .current_dir(dir)
         .status()
         .expect("run zip (apt-get install zip)");
     assert!(zipped.success());
+    zip
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_zip_with_a_bootstrap_runs_without_a_command() {
+    let Some(source) = function_dir(&Client::Python) else {
+        return;
+    };
+    let zip = bootstrap_zip(source.path());
     let Some(running) = Running::start_code(Client::Python, Code::Zip(&zip), &[]) else {
         return;
     };
@@ -1205,26 +1210,7 @@ async fn sigkill_removes_the_extracted_code() {
     let Some(source) = function_dir(&Client::Python) else {
         return;
     };
-    let bootstrap = source.path().join("bootstrap");
-    std::fs::write(
-        &bootstrap,
-        "#!/bin/sh\nexec python -m awslambdaric \"$_HANDLER\"\n",
-    )
-    .expect("bootstrap");
-    std::fs::set_permissions(
-        &bootstrap,
-        std::os::unix::fs::PermissionsExt::from_mode(0o755),
-    )
-    .expect("chmod");
-    let zip = source.path().with_extension("zip");
-    let zipped = std::process::Command::new("zip")
-        .args(["-q", "-r", "-y"])
-        .arg(&zip)
-        .args(["bootstrap", "app.py", ".venv"])
-        .current_dir(source.path())
-        .status()
-        .expect("run zip (apt-get install zip)");
-    assert!(zipped.success());
+    let zip = bootstrap_zip(source.path());
     let Some(mut running) = Running::start_code(Client::Python, Code::Zip(&zip), &[]) else {
         return;
     };

@@ -35,11 +35,27 @@ fn lines(stream: impl std::io::Read + Send + 'static) -> mpsc::Receiver<String> 
 
 impl Worker {
     fn start(queue: &str, store: &str, concurrency: u32, max_receives: u32) -> Worker {
+        Self::spawn(queue, store, concurrency, max_receives, &[])
+    }
+
+    /// Starts a worker with extra flags (`--calc-max`, `--drain-timeout`, …).
+    fn start_with(queue: &str, store: &str, max_receives: u32, extra: &[&str]) -> Worker {
+        Self::spawn(queue, store, 4, max_receives, extra)
+    }
+
+    fn spawn(
+        queue: &str,
+        store: &str,
+        concurrency: u32,
+        max_receives: u32,
+        extra: &[&str],
+    ) -> Worker {
         let mut child = common::latency()
             .args(["worker", "--queue", queue, "--store", store])
             .args(["--concurrency", &concurrency.to_string()])
             .args(["--max-receives", &max_receives.to_string()])
             .args(["--visibility-timeout", "2s", "--wait", "1s"])
+            .args(extra)
             .env("RUST_LOG", "latency_queue=debug,info")
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -400,36 +416,6 @@ async fn the_producer_answers_503_when_the_queue_is_down() {
             .unwrap_or_default()
             .contains("queue is unavailable")
     );
-}
-
-impl Worker {
-    /// Starts a worker with extra flags (`--calc-max`, `--drain-timeout`, …).
-    fn start_with(queue: &str, store: &str, max_receives: u32, extra: &[&str]) -> Worker {
-        let mut child = common::latency()
-            .args(["worker", "--queue", queue, "--store", store])
-            .args(["--concurrency", "4"])
-            .args(["--max-receives", &max_receives.to_string()])
-            .args(["--visibility-timeout", "2s", "--wait", "1s"])
-            .args(extra)
-            .env("RUST_LOG", "latency_queue=debug,info")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("spawn latency worker");
-        let stdout = lines(child.stdout.take().expect("stdout"));
-        let stderr = lines(child.stderr.take().expect("stderr"));
-        let worker = Worker {
-            child,
-            stdout,
-            stderr,
-        };
-        let ready = worker
-            .stdout
-            .recv_timeout(PATIENCE)
-            .expect("the worker printed a line");
-        assert_eq!(ready, "worker ready");
-        worker
-    }
 }
 
 /// Regression (issue 24, probe 3): a job with x = 100000 slept for 27.8 hours; the worker
