@@ -694,13 +694,7 @@ impl Comparison {
             let cells: Vec<String> = row.iter().map(|c| markdown_cell(c)).collect();
             let _ = writeln!(out, "| {} |", cells.join(" | "));
         }
-        let notes = self.footnotes();
-        if !notes.is_empty() {
-            out.push('\n');
-            for n in notes {
-                let _ = writeln!(out, "- {}", one_line(&n));
-            }
-        }
+        out.push_str(&markdown_notes(&self.notes()));
         out
     }
 
@@ -732,6 +726,45 @@ struct Note {
     architecture: Option<String>,
     /// The note as the flat list prints it, starting with the name it is about.
     text: String,
+}
+
+/// The notes as Markdown: each architecture's folded in a `<details>` block (GitHub and
+/// most previews fold it; as text it still reads), every note a whole bullet that names
+/// its row, so a line copied out stands alone; then the notes about the whole
+/// comparison as bullets.
+fn markdown_notes(notes: &[Note]) -> String {
+    let mut groups: Vec<(&str, Vec<&str>)> = Vec::new();
+    let mut general = Vec::new();
+    for note in notes {
+        match &note.architecture {
+            Some(arch) => match groups.iter_mut().find(|(a, _)| a == arch) {
+                Some((_, texts)) => texts.push(&note.text),
+                None => groups.push((arch, vec![&note.text])),
+            },
+            None => general.push(note.text.as_str()),
+        }
+    }
+    let mut out = String::new();
+    for (arch, texts) in &groups {
+        let _ = writeln!(
+            out,
+            "\n<details><summary>{} ({} note{})</summary>\n",
+            html::esc(&one_line(arch)),
+            texts.len(),
+            if texts.len() == 1 { "" } else { "s" }
+        );
+        for text in texts {
+            let _ = writeln!(out, "- {}", one_line(text));
+        }
+        out.push_str("\n</details>\n");
+    }
+    if !general.is_empty() {
+        out.push('\n');
+        for text in general {
+            let _ = writeln!(out, "- {}", one_line(text));
+        }
+    }
+    out
 }
 
 /// A table cell made safe for Markdown: `|` escaped, line breaks as `<br>`.
@@ -921,6 +954,39 @@ mod tests {
         assert!(
             md.contains("- † ec2: busy machine: other processes used 1.20 of 2 cores"),
             "{md}"
+        );
+    }
+
+    #[test]
+    fn markdown_notes_fold_under_their_architecture() {
+        let mut seq = function_report(&[1]);
+        seq.function = None;
+        seq.target.label = Some("VM <1>".into());
+        seq.notes = vec!["shared note".into()];
+        let mut conc = seq.clone();
+        conc.target.label = Some("VM <1>, 8 concurrent".into());
+        conc.plan.connections = 8;
+        let mut cmp = Comparison::new([seq, conc]);
+        cmp.skip("Fargate", "needs docker");
+        let md = cmp.markdown();
+        let notes = &md[md.find("\n\n").expect("a blank line after the table")..];
+        assert!(
+            notes.starts_with(
+                "\n\n<details><summary>VM &lt;1&gt; (1 note)</summary>\n\n- VM <1>: shared note\n\n</details>\n"
+            ),
+            "{notes}"
+        );
+        assert!(
+            notes.contains(
+                "<details><summary>Fargate (1 note)</summary>\n\n- Fargate: skipped — needs docker\n\n</details>\n"
+            ),
+            "{notes}"
+        );
+        // Where it was measured is about every row: after the groups, in none.
+        let measured = notes.find("- Measured on ").expect("measured on");
+        assert!(
+            measured > notes.rfind("</details>").expect("groups"),
+            "{notes}"
         );
     }
 
