@@ -576,7 +576,11 @@ impl Conclusion {
                 }
                 b.arch(s);
             }
-            b.text(" (the notes say why, and how to enable each).");
+            b.text(if self.skipped.len() == 1 {
+                " (the notes say why, and how to enable it)."
+            } else {
+                " (the notes say why, and how to enable each)."
+            });
             push("skipped", "Not measured", b);
         }
         lines
