@@ -219,6 +219,34 @@ pub(crate) fn run(args: CostArgs) -> anyhow::Result<ExitCode> {
     }
 }
 
+/// The row a `--only` entry names. `latency lab --list`'s selectors are accepted as they
+/// are: `ID?mode=read-modify-write` (or `?mode=atomic`) prices the row with that store
+/// mode, under the same words, so the lab's and cost's vocabularies are one.
+fn selected_row(rows: &[Row], selector: &str) -> anyhow::Result<Row> {
+    let (id, mode) = match selector.split_once("?mode=") {
+        Some((id, "read-modify-write")) => (id, Some(StoreMode::ReadModifyWrite)),
+        Some((id, "atomic")) => (id, Some(StoreMode::Atomic)),
+        Some((_, other)) => anyhow::bail!(
+            "`{selector}`: unknown store mode `{other}`; expected ?mode=atomic or ?mode=read-modify-write"
+        ),
+        None => (selector, None),
+    };
+    let mut row = find_row(rows, id)?.clone();
+    if let Some(mode) = mode {
+        match &mut row.kind {
+            latency_cost::Kind::PerCall(function) => function.store_mode = mode,
+            latency_cost::Kind::Provisioned(_) => {
+                anyhow::bail!("`{selector}`: {id} has no per-call store whose mode could be chosen")
+            }
+        }
+        if mode == StoreMode::ReadModifyWrite {
+            row.id = selector.to_owned();
+            row.label = format!("{}, read-modify-write", row.label);
+        }
+    }
+    Ok(row)
+}
+
 fn cost(args: CostArgs) -> anyhow::Result<ExitCode> {
     let sheet = load_sheet(&args.sheet)?;
 
@@ -227,8 +255,8 @@ fn cost(args: CostArgs) -> anyhow::Result<ExitCode> {
         rows = args
             .only
             .iter()
-            .map(|id| find_row(&rows, id.trim()).cloned())
-            .collect::<Result<_, _>>()?;
+            .map(|selector| selected_row(&rows, selector.trim()))
+            .collect::<anyhow::Result<_>>()?;
     }
 
     let mut overrides = Overrides {
@@ -417,6 +445,29 @@ mod tests {
     struct Cli {
         #[command(flatten)]
         args: CostArgs,
+    }
+
+    /// One vocabulary: every selector `latency lab --list` prints names a priced row,
+    /// and a read-modify-write selector prices that store mode under its own id.
+    #[test]
+    fn every_lab_selector_is_a_cost_row() {
+        let rows = catalogue();
+        for lab_row in latency_lab::catalogue() {
+            let selector = lab_row.selector();
+            let row =
+                selected_row(&rows, &selector).unwrap_or_else(|err| panic!("{selector}: {err}"));
+            if selector.ends_with("?mode=read-modify-write") {
+                assert_eq!(row.id, selector);
+                assert_eq!(
+                    row.function().map(|f| f.store_mode),
+                    Some(StoreMode::ReadModifyWrite)
+                );
+            }
+        }
+        let err = selected_row(&rows, "ec2?mode=read-modify-write").expect_err("no store");
+        assert!(err.to_string().contains("no per-call store"), "{err}");
+        let err = selected_row(&rows, "lambda-s3?mode=eventual").expect_err("bad mode");
+        assert!(err.to_string().contains("unknown store mode"), "{err}");
     }
 
     fn parse(argv: &[&str]) -> Result<CostArgs, clap::Error> {
