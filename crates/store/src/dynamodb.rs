@@ -405,7 +405,7 @@ async fn create_table(
         .await;
     match created {
         Ok(_) => {
-            tracing::info!(table, "created DynamoDB table");
+            tracing::debug!(table, "created DynamoDB table");
             Ok(())
         }
         // Another process created it first; it will become ACTIVE all the same.

@@ -158,7 +158,7 @@ impl S3Store {
     /// Writes 0 unless the object exists: an existing count is kept.
     async fn create_counter(&self) -> Result<(), StoreError> {
         if self.write(0, Some(Condition::Absent)).await?.is_some() {
-            tracing::info!(counter = %self.location(), "created the counter object at 0");
+            tracing::debug!(counter = %self.location(), "created the counter object at 0");
         }
         Ok(())
     }
