@@ -1,5 +1,5 @@
 terraform {
-  required_version = ">= 1.6.0, < 2.0.0"
+  required_version = ">= 1.9.0, < 2.0.0"
 
   # State is local. `latency cloud` fills in where, outside the repository (its
   # --state-dir: -backend-config path and workspace_dir), with one workspace per row; a
