@@ -658,14 +658,17 @@ async fn a_zip_with_a_bootstrap_runs_without_a_command() {
     let _ = std::fs::remove_file(zip);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn reserved_concurrency_throttles_with_429() {
-    let Some(running) = Running::start(
+/// A Python function at reserved concurrency 1 whose only instance is busy for 2 s (an
+/// invocation sleeping), and that invocation's answer to come; `None` where the runtime
+/// client is missing (the caller skips).
+async fn one_busy_instance() -> Option<(
+    Running,
+    tokio::task::JoinHandle<Result<reqwest::Response, reqwest::Error>>,
+)> {
+    let running = Running::start(
         Client::Python,
         &["--reserved-concurrency", "1", "--timeout", "30s"],
-    ) else {
-        return;
-    };
+    )?;
     let pidfile = running._logs.path().join("busy.pid");
     let busy = tokio::spawn(
         client()
@@ -674,6 +677,14 @@ async fn reserved_concurrency_throttles_with_429() {
             .send(),
     );
     wait_until("the only instance is busy", || pidfile.exists()).await;
+    Some((running, busy))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reserved_concurrency_throttles_with_429() {
+    let Some((running, busy)) = one_busy_instance().await else {
+        return;
+    };
     let body = expect_invoke_error(
         &running,
         "function",
@@ -847,20 +858,9 @@ async fn boto3_event_invocations_have_one_request_id() {
 /// 1 s, growing); the event runs once the instance is free.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn event_invocations_are_queued_while_the_function_is_busy() {
-    let Some(running) = Running::start(
-        Client::Python,
-        &["--reserved-concurrency", "1", "--timeout", "30s"],
-    ) else {
+    let Some((running, busy)) = one_busy_instance().await else {
         return;
     };
-    let pidfile = running._logs.path().join("busy.pid");
-    let busy = tokio::spawn(
-        client()
-            .post(running.invoke_url("function"))
-            .body(json!({"op": "sleep", "s": 2, "pidfile": pidfile}).to_string())
-            .send(),
-    );
-    wait_until("the only instance is busy", || pidfile.exists()).await;
     let file = running._logs.path().join("queued-event");
     let response = client()
         .post(running.invoke_url("function"))
