@@ -14,10 +14,10 @@ use crate::rows::Workload;
 use crate::volume::format_calls;
 
 /// Size of the chart in SVG user units (pixels when shown at 100%).
-const WIDTH: f64 = 900.0;
+const WIDTH: f64 = 930.0;
 const HEIGHT: f64 = 560.0;
 const LEFT: f64 = 72.0;
-const RIGHT: f64 = 330.0;
+const RIGHT: f64 = 360.0;
 const TOP: f64 = 52.0;
 const BOTTOM: f64 = 58.0;
 
