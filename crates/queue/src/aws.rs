@@ -49,21 +49,12 @@ pub(crate) async fn sdk_config(url: &url::Url) -> Result<aws_config::SdkConfig, 
     if config.region().is_none() {
         builder = builder.region(Region::new("us-east-1"));
     }
-    // A loopback endpoint (moto) takes any credentials: without ones of the
-    // environment's own, use fixed ones rather than probe the provider chain, whose last
-    // link asks the instance metadata service over the network and logs a warning.
-    let loopback = endpoint
+    // A local stand-in takes any credentials: fixed ones, without probing IMDS.
+    let local = endpoint
         .as_deref()
-        .and_then(|e| url::Url::parse(e).ok())
-        .is_some_and(|e| match e.host() {
-            Some(url::Host::Domain(name)) => name == "localhost",
-            Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
-            Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
-            None => false,
-        });
-    let own = std::env::var_os("AWS_ACCESS_KEY_ID").is_some_and(|v| !v.is_empty());
+        .is_some_and(latency_store::uses_local_credentials);
     let has_credentials = match config.credentials_provider() {
-        _ if loopback && !own => false,
+        _ if local => false,
         Some(provider) => matches!(
             // The instance-metadata step of the chain can take seconds to give up off EC2.
             tokio::time::timeout(Duration::from_secs(3), provider.provide_credentials()).await,

@@ -87,20 +87,10 @@ pub(crate) async fn load_config(url: &StoreUrl) -> Result<SdkConfig, StoreError>
             .region(Region::new(LOCAL_REGION))
             .build();
     }
-    // A loopback endpoint is a local S3- or DynamoDB-compatible server, which takes any
-    // credentials: use fixed ones without probing the provider chain, whose last link asks
-    // the instance metadata service over the network (and logs a warning when it is not
-    // there).
-    let loopback = endpoint
+    if endpoint
         .as_deref()
-        .and_then(|e| url::Url::parse(e).ok())
-        .and_then(|e| e.host().map(|h| h.to_owned()))
-        .is_some_and(|host| match host {
-            url::Host::Domain(name) => name == "localhost",
-            url::Host::Ipv4(ip) => ip.is_loopback(),
-            url::Host::Ipv6(ip) => ip.is_loopback(),
-        });
-    if loopback && !explicit_credentials() {
+        .is_some_and(crate::uses_local_credentials)
+    {
         let local = Credentials::new("latency-local", "latency-local", None, None, "latency");
         return Ok(config
             .into_builder()
@@ -121,12 +111,6 @@ pub(crate) async fn load_config(url: &StoreUrl) -> Result<SdkConfig, StoreError>
 /// An endpoint must be a plain http(s) URL. User info in it is refused: AWS requests are
 /// signed with the credentials of the standard chain, so a `user:password@` part would
 /// do nothing but reach the SDK's debug logs.
-/// Whether the environment names credentials of its own (the SDK's first provider): those
-/// are used as given, also for a local endpoint.
-fn explicit_credentials() -> bool {
-    std::env::var_os("AWS_ACCESS_KEY_ID").is_some_and(|v| !v.is_empty())
-}
-
 fn check_endpoint(url: &StoreUrl, endpoint: &str) -> Result<(), StoreError> {
     let parsed = url::Url::parse(endpoint).ok();
     if !parsed

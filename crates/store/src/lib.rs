@@ -28,6 +28,7 @@ mod dynamodb;
 mod error;
 mod file;
 mod lazy;
+mod local_endpoint;
 mod memory;
 #[cfg(feature = "postgres")]
 mod postgres;
@@ -49,6 +50,7 @@ use async_trait::async_trait;
 pub use error::StoreError;
 pub use file::FileStore;
 pub use lazy::LazyStore;
+pub use local_endpoint::uses_local_credentials;
 pub use memory::MemoryStore;
 pub use redact::redact_url;
 pub use scheme::{SchemeParam, StoreScheme, UnknownScheme, accepted_forms, help};
